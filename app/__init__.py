@@ -1,0 +1,1 @@
+"""Convene: follow-ups, invitations, availability and signed webhooks for CRM diaries."""

@@ -1,0 +1,195 @@
+"""The `convene` command: serve, migrate, token, openapi."""
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+from types import FrameType
+
+from app.config import ConfigError, Settings
+
+logger = logging.getLogger("convene")
+
+OPENAPI_PATH = Path(__file__).resolve().parents[1] / "openapi" / "openapi.json"
+
+
+@contextmanager
+def database(settings: Settings) -> Iterator[str]:
+    """The configured database URL, or an embedded server's, migrated to head."""
+    from app.db.embedded import start_embedded_database
+    from app.db.migrations import upgrade
+
+    server = None
+    url = settings.database_url
+    if url is None:
+        server, url = start_embedded_database(settings.data_dir)
+        logger.info("embedded PostgreSQL ready (data in %s)", settings.data_dir.resolve())
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        if server is not None:
+            server.stop()
+            logger.info("embedded PostgreSQL stopped")
+
+
+def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    # uvicorn re-raises the signal it shut down for; exiting through SystemExit lets the
+    # embedded server be stopped in `database()`'s finally instead of dying with us.
+    raise SystemExit(128 + signum)
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    """Serve the API (migrating first), with an embedded Postgres unless a URL is set."""
+    import uvicorn
+
+    from app.main import create_app
+
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    try:
+        with database(settings) as url:
+            app = create_app(settings, database_url=url)
+            print(f"Convene on http://{args.host}:{args.port}  (docs: /docs)", flush=True)
+            uvicorn.run(
+                app,
+                host=args.host,
+                port=args.port,
+                log_level=settings.log_level,
+                proxy_headers=args.proxy_headers,
+            )
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    """Apply every migration to the configured (or embedded) database."""
+    with database(settings):
+        print("database is at the latest migration")
+    return 0
+
+
+def _kept_id(path: Path) -> uuid.UUID:
+    """An id generated once and kept in the data dir (the development tenant)."""
+    if path.exists():
+        return uuid.UUID(path.read_text().strip())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = uuid.uuid4()
+    path.write_text(f"{value}\n")
+    return value
+
+
+def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
+    """Print an HS256 token signed with the configured (or development) secret."""
+    from app.kit.auth import issue_token
+
+    secret = settings.signing_secret
+    if secret is None:
+        print("tokens are verified with a public key here; sign them with your issuer", file=sys.stderr)
+        return 2
+    if args.associate is None and not args.admin:
+        print("--associate is required unless --admin is given", file=sys.stderr)
+        return 2
+    tenant = args.tenant or _kept_id(settings.data_dir / "tenant-id")
+    subject = str(args.associate) if args.associate else args.subject
+    token = issue_token(
+        secret,
+        tenant_id=tenant,
+        subject=subject,
+        admin=args.admin,
+        ttl=timedelta(hours=args.ttl_hours),
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+    )
+    if args.tenant is None:
+        print(f"tenant {tenant}", file=sys.stderr)
+    print(token)
+    return 0
+
+
+def render_openapi() -> str:
+    """The app's OpenAPI document as committed in openapi/openapi.json."""
+    from app.main import create_app
+
+    schema = create_app(Settings(jwt_secret="openapi-export-only")).openapi()  # noqa: S106
+    return json.dumps(schema, indent=2, sort_keys=True) + "\n"
+
+
+def cmd_openapi(args: argparse.Namespace, settings: Settings) -> int:
+    """Write openapi/openapi.json, or with --check fail when it differs from the app."""
+    rendered = render_openapi()
+    path: Path = args.output
+    if args.check:
+        if not path.exists() or path.read_text() != rendered:
+            print(f"{path} is out of date: run `convene openapi`", file=sys.stderr)
+            return 1
+        print(f"{path} matches the app")
+        return 0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(rendered)
+    print(f"wrote {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(prog="convene", description=__doc__)
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        help="where the embedded Postgres and development secret live (default ./.convene)",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="serve the API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--proxy-headers", action="store_true", help="trust X-Forwarded-* from a proxy"
+    )
+    serve.set_defaults(handler=cmd_serve)
+
+    migrate = sub.add_parser("migrate", help="apply database migrations")
+    migrate.set_defaults(handler=cmd_migrate)
+
+    token = sub.add_parser("token", help="print a bearer token for local use")
+    token.add_argument("--tenant", type=uuid.UUID, help="tenant id (default: the dev tenant)")
+    token.add_argument("--associate", type=uuid.UUID, help="the associate the token acts as")
+    token.add_argument("--admin", action="store_true", help="add the admin scope")
+    token.add_argument("--subject", default="convene-cli", help="sub of an admin service token")
+    token.add_argument("--ttl-hours", type=float, default=12.0)
+    token.set_defaults(handler=cmd_token)
+
+    openapi = sub.add_parser("openapi", help="write the OpenAPI document")
+    openapi.add_argument("--output", type=Path, default=OPENAPI_PATH)
+    openapi.add_argument("--check", action="store_true", help="fail when the file is stale")
+    openapi.set_defaults(handler=cmd_openapi)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `convene` console script."""
+    args = build_parser().parse_args(argv)
+    overrides = {"data_dir": args.data_dir} if args.data_dir else {}
+    try:
+        settings = Settings(**overrides)
+        logging.basicConfig(
+            level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+        )
+        settings.check()
+        code: int = args.handler(args, settings)
+    except ConfigError as exc:
+        print(f"convene: {exc}", file=sys.stderr)
+        return 2
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,97 @@
+"""Settings, read from the environment with the prefix CONVENE_ (see the README's table)."""
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Secrets that show up in examples and must never sign production tokens.
+_KNOWN_DEFAULT_SECRETS = {"changeme", "change-me", "secret", "dev", "development", "convene"}
+_MIN_SECRET_LENGTH = 32
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot be used as given."""
+
+
+class Settings(BaseSettings):
+    """Every knob of the service; the README documents each one."""
+
+    model_config = SettingsConfigDict(env_prefix="CONVENE_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "production"] = "development"
+    database_url: str | None = None
+    data_dir: Path = Path(".convene")
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_max_overflow: int = Field(default=10, ge=0, le=200)
+    db_statement_timeout_ms: int = Field(default=15_000, ge=100)
+
+    jwt_secret: SecretStr | None = None
+    jwt_public_key: str | None = None
+    jwt_jwks_url: str | None = None
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
+
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @model_validator(mode="after")
+    def _one_key_source(self) -> "Settings":
+        sources = [self.jwt_public_key, self.jwt_jwks_url]
+        if sum(s is not None for s in sources) > 1:
+            raise ValueError("set at most one of CONVENE_JWT_PUBLIC_KEY and CONVENE_JWT_JWKS_URL")
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def uses_asymmetric_keys(self) -> bool:
+        return self.jwt_public_key is not None or self.jwt_jwks_url is not None
+
+    @cached_property
+    def signing_secret(self) -> str | None:
+        """The HS256 secret, or None when tokens are verified with a public key or JWKS.
+
+        In development a secret is generated once and kept in the data dir, so tokens survive
+        restarts; in production a missing, default or short secret refuses to start.
+        """
+        if self.uses_asymmetric_keys and self.jwt_secret is None:
+            return None
+        if self.jwt_secret is not None:
+            value = self.jwt_secret.get_secret_value()
+            if self.is_production and (
+                value.lower() in _KNOWN_DEFAULT_SECRETS or len(value) < _MIN_SECRET_LENGTH
+            ):
+                raise ConfigError(
+                    "CONVENE_JWT_SECRET is a default or shorter than "
+                    f"{_MIN_SECRET_LENGTH} characters; refusing to start in production"
+                )
+            return value
+        if self.is_production:
+            raise ConfigError(
+                "CONVENE_JWT_SECRET (or CONVENE_JWT_PUBLIC_KEY / CONVENE_JWT_JWKS_URL) "
+                "must be set in production"
+            )
+        return _data_dir_secret(self.data_dir)
+
+    def check(self) -> None:
+        """Raise ConfigError now rather than on the first request."""
+        _ = self.signing_secret
+
+
+def _data_dir_secret(data_dir: Path) -> str:
+    """Read the development secret kept in the data dir, creating it on first use."""
+    path = data_dir / "jwt-secret"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    path.touch(mode=0o600)
+    path.write_text(value + "\n")
+    return value

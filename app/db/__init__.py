@@ -1,0 +1,1 @@
+"""Database access: engine and session, the embedded server, the base model, migrations."""

@@ -1,0 +1,87 @@
+"""The base of every repository: queries always carry the tenant, pages use keyset order."""
+
+import uuid
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import ColumnElement, exists, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.base import TenantScoped
+from app.kit.errors import DuplicateExternalId
+from app.kit.pagination import PageParams, Paged, encode_cursor
+
+
+M = TypeVar("M", bound=TenantScoped)
+
+
+class TenantRepository(Generic[M]):
+    """Reads and writes rows of one model inside one tenant; no method can leave it."""
+
+    model: type[M]
+    noun: str
+
+    def __init__(self, session: AsyncSession, tenant_id: uuid.UUID) -> None:
+        self.session = session
+        self.tenant_id = tenant_id
+
+    def _in_tenant(self) -> ColumnElement[bool]:
+        return self.model.tenant_id == self.tenant_id
+
+    async def get(self, object_id: uuid.UUID) -> M | None:
+        """The object with this id in the tenant, or None."""
+        result = await self.session.scalars(
+            select(self.model).where(self._in_tenant(), self.model.id == object_id)
+        )
+        return result.one_or_none()
+
+    async def exists(self, object_id: uuid.UUID, *where: ColumnElement[bool]) -> bool:
+        """Whether the tenant has this object (matching `where`)."""
+        query = select(exists().where(self._in_tenant(), self.model.id == object_id, *where))
+        return bool(await self.session.scalar(query))
+
+    async def page(
+        self, params: PageParams, *where: ColumnElement[bool]
+    ) -> Paged[M]:
+        """One page in id (creation) order, and the cursor of the next page if there is one."""
+        query = select(self.model).where(self._in_tenant(), *where)
+        if params.after is not None:
+            query = query.where(self.model.id > params.after)
+        rows = (await self.session.scalars(query.order_by(self.model.id).limit(params.limit + 1))).all()
+        if len(rows) > params.limit:
+            rows = rows[: params.limit]
+            return Paged(rows, encode_cursor(rows[-1].id))
+        return Paged(rows, None)
+
+    async def add(self, obj: M) -> M:
+        """Insert `obj` into the tenant."""
+        obj.tenant_id = self.tenant_id
+        self.session.add(obj)
+        await self._flush()
+        return obj
+
+    async def update(self, obj: M, changes: dict[str, Any]) -> M:
+        """Apply `changes` to `obj` and write them."""
+        for field, value in changes.items():
+            setattr(obj, field, value)
+        await self._flush()
+        await self.session.refresh(obj)
+        return obj
+
+    async def _flush(self) -> None:
+        try:
+            await self.session.flush()
+        except IntegrityError as exc:
+            if _constraint_name(exc).endswith("_external_id"):
+                raise DuplicateExternalId(
+                    f"another {self.noun} in this tenant has that external_id"
+                ) from exc
+            raise
+
+
+def _constraint_name(exc: IntegrityError) -> str:
+    """The violated constraint's name, from the asyncpg error under SQLAlchemy's wrapper."""
+    cause = getattr(exc.orig, "__cause__", None)
+    return str(getattr(cause, "constraint_name", "") or "")
+
+

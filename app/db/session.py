@@ -1,0 +1,34 @@
+"""The request's session: one transaction per request, committed at the edge."""
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.engine import Database
+
+
+def get_database(request: Request) -> Database:
+    """The Database the lifespan put on the app."""
+    database: Database = request.app.state.database
+    return database
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """Open a session, commit when the endpoint returns, roll back when it raises.
+
+    Used with scope="function" so the commit happens before the response is sent: a client
+    never sees a success for a change that failed to commit.
+    """
+    async with get_database(request).sessionmaker() as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        else:
+            await session.commit()
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

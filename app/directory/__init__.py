@@ -1,0 +1,1 @@
+"""The directory: associates, resources, contacts and persons."""

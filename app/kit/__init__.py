@@ -1,0 +1,1 @@
+"""Shared pieces every domain uses: errors, auth, pagination, limits, OpenAPI helpers."""

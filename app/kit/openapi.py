@@ -1,0 +1,67 @@
+"""OpenAPI helpers: problem responses per route, readable operation ids, problem media type."""
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
+
+from app.kit.errors import (
+    PROBLEM_MEDIA_TYPE,
+    Forbidden,
+    NotFound,
+    Problem,
+    ProblemError,
+    Unauthorized,
+    ValidationFailed,
+)
+
+_PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+
+
+def problems(*errors: type[ProblemError]) -> dict[int | str, dict[str, Any]]:
+    """The `responses=` entry documenting these errors as problem+json."""
+    by_status: dict[int, list[type[ProblemError]]] = {}
+    for error in errors:
+        by_status.setdefault(error.status, []).append(error)
+    return {
+        status: {
+            "description": " / ".join(f"`{e.code}`: {e.description}" for e in group),
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": _PROBLEM_REF}},
+        }
+        for status, group in sorted(by_status.items())
+    }
+
+
+AUTHENTICATED = (Unauthorized, ValidationFailed)
+READ_ONE = (*AUTHENTICATED, NotFound)
+ADMIN_WRITE = (*AUTHENTICATED, Forbidden)
+
+
+def operation_id(route: APIRoute) -> str:
+    """`create_associate` becomes `createAssociate`."""
+    head, *rest = route.name.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
+def install_openapi(app: FastAPI) -> None:
+    """Generate the schema once, with the Problem schema every error response refers to."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                summary=app.summary,
+                description=app.description,
+                routes=app.routes,
+                tags=app.openapi_tags,
+            )
+            schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+            problem_schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+            schemas.update(problem_schema.pop("$defs", {}))
+            schemas["Problem"] = problem_schema
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,67 @@
+"""create_app(): the FastAPI factory, its middleware, routers and lifespan."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app import __doc__ as summary
+from app.config import Settings
+from app.db.engine import Database, create_engine
+from app.directory.router import router as directory_router
+from app.kit.auth import TokenVerifier
+from app.kit.errors import install_error_handlers
+from app.kit.limits import BodySizeLimit
+from app.kit.openapi import install_openapi, operation_id
+from app.ops.router import router as ops_router
+
+VERSION = "0.1.0"
+
+TAGS = [
+    {"name": "associates", "description": "Colleagues with diaries, time zones, working hours"},
+    {"name": "resources", "description": "Rooms and equipment"},
+    {"name": "contacts", "description": "External companies"},
+    {"name": "persons", "description": "People at contacts; no diary"},
+    {"name": "operations", "description": "Health and readiness"},
+]
+
+
+def create_app(settings: Settings | None = None, database_url: str | None = None) -> FastAPI:
+    """Build the app; the engine is made in the lifespan, from `database_url` or the settings."""
+    settings = settings or Settings()
+    settings.check()
+    url = database_url or settings.database_url
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if url is None:
+            raise RuntimeError("no database URL: run `convene serve`, or set CONVENE_DATABASE_URL")
+        database = Database.from_engine(create_engine(url, settings))
+        app.state.database = database
+        try:
+            yield
+        finally:
+            await database.dispose()
+
+    app = FastAPI(
+        title="Convene",
+        version=VERSION,
+        summary=summary,
+        description=(
+            "Follow-ups, invitations, availability and signed webhooks for CRM diaries. "
+            "Every error is `application/problem+json` (RFC 9457) with a stable `code`."
+        ),
+        openapi_tags=TAGS,
+        lifespan=lifespan,
+        generate_unique_id_function=operation_id,
+    )
+    app.state.settings = settings
+    app.state.token_verifier = TokenVerifier(settings)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    install_error_handlers(app)
+    app.include_router(directory_router)
+    app.include_router(ops_router)
+    install_openapi(app)
+    return app
+
+

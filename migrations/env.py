@@ -1,0 +1,69 @@
+"""Alembic environment: async engine, the app's metadata, the URL from the app's settings."""
+
+import asyncio
+from logging.config import fileConfig
+
+from alembic import context
+from sqlalchemy import pool
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from app.config import Settings
+from app.db.embedded import start_embedded_database
+from app.db.engine import async_url
+from app.models import Base
+
+config = context.config
+if config.config_file_name is not None and not config.attributes.get("database_url"):
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
+
+target_metadata = Base.metadata
+
+
+def _database_url() -> str:
+    """The URL the caller gave, else CONVENE_DATABASE_URL, else the embedded server's."""
+    url = config.attributes.get("database_url") or Settings().database_url
+    if url:
+        return str(url)
+    server, url = start_embedded_database(Settings().data_dir)
+    config.attributes["embedded_server"] = server
+    return url
+
+
+def _run(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        compare_type=True,
+        compare_server_default=True,
+        transaction_per_migration=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def _run_async(url: str) -> None:
+    engine = create_async_engine(async_url(url), poolclass=pool.NullPool)
+    try:
+        async with engine.connect() as connection:
+            await connection.run_sync(_run)
+    finally:
+        await engine.dispose()
+
+
+def _run_online() -> None:
+    url = _database_url()
+    try:
+        asyncio.run(_run_async(url))
+    finally:
+        server = config.attributes.pop("embedded_server", None)
+        if server is not None:
+            server.stop()
+
+
+if context.is_offline_mode():
+    context.configure(url=async_url(_database_url()), target_metadata=target_metadata)
+    with context.begin_transaction():
+        context.run_migrations()
+else:
+    _run_online()
