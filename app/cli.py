@@ -1,7 +1,6 @@
 """The `convene` command: serve, migrate, token, openapi."""
 
 import argparse
-import asyncio
 import json
 import logging
 import signal
@@ -92,7 +91,10 @@ def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
 
     secret = settings.signing_secret
     if secret is None:
-        print("tokens are verified with a public key here; sign them with your issuer", file=sys.stderr)
+        print(
+            "tokens are verified with a public key here; sign them with your issuer",
+            file=sys.stderr,
+        )
         return 2
     if args.associate is None and not args.admin:
         print("--associate is required unless --admin is given", file=sys.stderr)
@@ -181,7 +183,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings(**overrides)
         logging.basicConfig(
-            level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+            level=settings.log_level.upper(),
+            format="%(asctime)s %(levelname)s %(name)s %(message)s",
         )
         settings.check()
         code: int = args.handler(args, settings)

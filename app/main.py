@@ -63,5 +63,3 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     app.include_router(ops_router)
     install_openapi(app)
     return app
-
-

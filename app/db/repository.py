@@ -9,8 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import TenantScoped
 from app.kit.errors import DuplicateExternalId
-from app.kit.pagination import PageParams, Paged, encode_cursor
-
+from app.kit.pagination import Paged, PageParams, encode_cursor
 
 M = TypeVar("M", bound=TenantScoped)
 
@@ -40,14 +39,14 @@ class TenantRepository(Generic[M]):
         query = select(exists().where(self._in_tenant(), self.model.id == object_id, *where))
         return bool(await self.session.scalar(query))
 
-    async def page(
-        self, params: PageParams, *where: ColumnElement[bool]
-    ) -> Paged[M]:
+    async def page(self, params: PageParams, *where: ColumnElement[bool]) -> Paged[M]:
         """One page in id (creation) order, and the cursor of the next page if there is one."""
         query = select(self.model).where(self._in_tenant(), *where)
         if params.after is not None:
             query = query.where(self.model.id > params.after)
-        rows = (await self.session.scalars(query.order_by(self.model.id).limit(params.limit + 1))).all()
+        rows = (
+            await self.session.scalars(query.order_by(self.model.id).limit(params.limit + 1))
+        ).all()
         if len(rows) > params.limit:
             rows = rows[: params.limit]
             return Paged(rows, encode_cursor(rows[-1].id))
@@ -83,5 +82,3 @@ def _constraint_name(exc: IntegrityError) -> str:
     """The violated constraint's name, from the asyncpg error under SQLAlchemy's wrapper."""
     cause = getattr(exc.orig, "__cause__", None)
     return str(getattr(cause, "constraint_name", "") or "")
-
-

@@ -4,13 +4,14 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
+from sqlalchemy import ColumnElement
 
 from app.db.session import SessionDep
 from app.directory import schemas, service
 from app.kit.auth import AdminPrincipal, CurrentPrincipal
 from app.kit.errors import DuplicateExternalId, NotFound, UnknownReference
 from app.kit.openapi import ADMIN_WRITE, AUTHENTICATED, READ_ONE, problems
-from app.kit.pagination import Page, PageDep, Paged
+from app.kit.pagination import Page, Paged, PageDep
 from app.models import Associate, Contact, Person, Resource
 
 router = APIRouter(prefix="/v1")
@@ -55,7 +56,7 @@ async def list_associates(
     external_id: ExternalIdFilter = None,
 ) -> Paged[Associate]:
     """The tenant's associates, oldest first; deactivated ones only when asked."""
-    where = [] if include_inactive else [Associate.active.is_(True)]
+    where: list[ColumnElement[bool]] = [] if include_inactive else [Associate.active.is_(True)]
     if external_id is not None:
         where.append(Associate.external_id == external_id)
     return await service.associates.list(session, principal, page, *where)
@@ -130,7 +131,7 @@ async def list_resources(
     external_id: ExternalIdFilter = None,
 ) -> Paged[Resource]:
     """The tenant's resources, oldest first; deactivated ones only when asked."""
-    where = [] if include_inactive else [Resource.active.is_(True)]
+    where: list[ColumnElement[bool]] = [] if include_inactive else [Resource.active.is_(True)]
     if kind is not None:
         where.append(Resource.kind == kind)
     if external_id is not None:
@@ -202,7 +203,9 @@ async def list_contacts(
     external_id: ExternalIdFilter = None,
 ) -> Paged[Contact]:
     """The tenant's contacts, oldest first."""
-    where = [] if external_id is None else [Contact.external_id == external_id]
+    where: list[ColumnElement[bool]] = (
+        [] if external_id is None else [Contact.external_id == external_id]
+    )
     return await service.contacts.list(session, principal, page, *where)
 
 
@@ -255,7 +258,7 @@ async def list_persons(
     external_id: ExternalIdFilter = None,
 ) -> Paged[Person]:
     """The tenant's persons, oldest first."""
-    where = []
+    where: list[ColumnElement[bool]] = []
     if contact_id is not None:
         where.append(Person.contact_id == contact_id)
     if external_id is not None:

@@ -2,6 +2,7 @@
 
 import uuid
 from datetime import time
+from itertools import pairwise
 from typing import Annotated, Literal, Self
 
 from pydantic import MISSING, EmailStr, Field, model_validator
@@ -45,7 +46,7 @@ class WorkingHours(InputModel):
     def _no_overlap(self) -> Self:
         for day in WEEKDAYS:
             spans = sorted(getattr(self, day), key=lambda s: s.start)
-            for before, after in zip(spans, spans[1:], strict=False):
+            for before, after in pairwise(spans):
                 if after.start < before.end:
                     raise ValueError(f"{day}: working hours overlap")
             setattr(self, day, spans)
@@ -150,7 +151,9 @@ class ContactCreate(InputModel):
     phone: Phone | None = None
     external_id: ExternalId | None = None
 
-    model_config = {"json_schema_extra": {"examples": [{"name": "Nordlys A/S", "phone": "+45 70 12 34 56"}]}}
+    model_config = {
+        "json_schema_extra": {"examples": [{"name": "Nordlys A/S", "phone": "+45 70 12 34 56"}]}
+    }
 
 
 class ContactUpdate(InputModel):
@@ -205,5 +208,3 @@ class Person(Stored):
     name: str
     email: str | None
     phone: str | None
-
-

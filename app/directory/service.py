@@ -17,9 +17,8 @@ from app.directory.repository import (
 )
 from app.kit.auth import Principal
 from app.kit.errors import NotFound, UnknownReference
-from app.kit.pagination import PageParams, Paged
+from app.kit.pagination import Paged, PageParams
 from app.models import Associate, Contact, Person, Resource
-
 
 M = TypeVar("M", bound=TenantScoped)
 

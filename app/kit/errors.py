@@ -162,7 +162,11 @@ async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
 
 async def _on_http_exception(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    known: dict[int, type[ProblemError]] = {404: NotFound, 405: MethodNotAllowed, 413: PayloadTooLarge}
+    known: dict[int, type[ProblemError]] = {
+        404: NotFound,
+        405: MethodNotAllowed,
+        413: PayloadTooLarge,
+    }
     error_class = known.get(exc.status_code)
     if error_class is None:
         phrase = HTTPStatus(exc.status_code).phrase

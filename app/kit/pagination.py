@@ -62,7 +62,11 @@ def page_params(
     ] = DEFAULT_PAGE_SIZE,
     cursor: Annotated[
         str | None,
-        Query(max_length=64, pattern=r"^[A-Za-z0-9_-]+$", description="`next_cursor` of the page before"),
+        Query(
+            max_length=64,
+            pattern=r"^[A-Za-z0-9_-]+$",
+            description="`next_cursor` of the page before",
+        ),
     ] = None,
 ) -> PageParams:
     """Read `limit` and `cursor` from the query."""

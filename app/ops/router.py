@@ -48,5 +48,5 @@ async def readyz(request: Request) -> JSONResponse:
         logger.warning("readiness check failed", exc_info=True)
         database = "unreachable"
     ready = database == "ok"
-    body = Readiness(status="ready" if ready else "unavailable", database=database)  # type: ignore[arg-type]
+    body = Readiness(status="ready" if ready else "unavailable", database=database)
     return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
