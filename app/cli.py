@@ -186,6 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             level=settings.log_level.upper(),
             format="%(asctime)s %(levelname)s %(name)s %(message)s",
         )
+        logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
         settings.check()
         code: int = args.handler(args, settings)
     except ConfigError as exc:

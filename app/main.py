@@ -3,7 +3,7 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from app import __doc__ as summary
 from app.config import Settings
@@ -13,6 +13,7 @@ from app.kit.auth import TokenVerifier
 from app.kit.errors import install_error_handlers
 from app.kit.limits import BodySizeLimit
 from app.kit.openapi import install_openapi, operation_id
+from app.kit.strict_query import reject_unknown_query_params
 from app.ops.router import router as ops_router
 
 VERSION = "0.1.0"
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         openapi_tags=TAGS,
         lifespan=lifespan,
         generate_unique_id_function=operation_id,
+        dependencies=[Depends(reject_unknown_query_params)],
     )
     app.state.settings = settings
     app.state.token_verifier = TokenVerifier(settings)

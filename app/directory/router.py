@@ -12,13 +12,15 @@ from app.kit.auth import AdminPrincipal, CurrentPrincipal
 from app.kit.errors import DuplicateExternalId, NotFound, UnknownReference
 from app.kit.openapi import ADMIN_WRITE, AUTHENTICATED, READ_ONE, problems
 from app.kit.pagination import Page, Paged, PageDep
+from app.kit.schemas import SINGLE_LINE
 from app.models import Associate, Contact, Person, Resource
 
 router = APIRouter(prefix="/v1")
 
 IncludeInactive = Annotated[bool, Query(description="Also list deactivated objects")]
 ExternalIdFilter = Annotated[
-    str | None, Query(min_length=1, max_length=200, description="Exact external_id")
+    str | None,
+    Query(min_length=1, max_length=200, pattern=SINGLE_LINE, description="Exact external_id"),
 ]
 
 CREATE = problems(*ADMIN_WRITE, DuplicateExternalId)

@@ -5,9 +5,18 @@ from datetime import time
 from itertools import pairwise
 from typing import Annotated, Literal, Self
 
-from pydantic import MISSING, EmailStr, Field, model_validator
+from pydantic import MISSING, Field, StrictBool, model_validator
 
-from app.kit.schemas import ExternalId, InputModel, Name, Phone, Stored, TimeZone
+from app.kit.schemas import (
+    Email,
+    ExternalId,
+    InputModel,
+    LocalTime,
+    Name,
+    Phone,
+    Stored,
+    TimeZone,
+)
 
 MAX_SPANS_PER_DAY = 4
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -16,13 +25,11 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 class TimeSpan(InputModel):
     """A span of local wall-clock time within one day."""
 
-    start: time = Field(examples=["09:00"])
-    end: time = Field(examples=["17:00"])
+    start: LocalTime
+    end: LocalTime
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:
-        if self.start.tzinfo is not None or self.end.tzinfo is not None:
-            raise ValueError("working hours are local times, without an offset")
         if self.end <= self.start:
             raise ValueError("end must be after start")
         return self
@@ -61,7 +68,7 @@ class WorkingHours(InputModel):
 
 class AssociateCreate(InputModel):
     name: Name
-    email: EmailStr
+    email: Email
     time_zone: TimeZone
     working_hours: WorkingHours = Field(
         default_factory=WorkingHours.office_hours,
@@ -85,11 +92,11 @@ class AssociateCreate(InputModel):
 
 class AssociateUpdate(InputModel):
     name: Name | MISSING = MISSING
-    email: EmailStr | MISSING = MISSING
+    email: Email | MISSING = MISSING
     time_zone: TimeZone | MISSING = MISSING
     working_hours: WorkingHours | MISSING = MISSING
     external_id: ExternalId | None | MISSING = MISSING
-    active: bool | MISSING = MISSING
+    active: StrictBool | MISSING = MISSING
 
     model_config = {"json_schema_extra": {"examples": [{"time_zone": "America/New_York"}]}}
 
@@ -111,7 +118,7 @@ class ResourceCreate(InputModel):
     name: Name
     kind: ResourceKind
     capacity: Capacity | None = None
-    allow_double_booking: bool = Field(
+    allow_double_booking: StrictBool = Field(
         default=True, description="When false, an overlapping booking is refused with 409"
     )
     external_id: ExternalId | None = None
@@ -129,9 +136,9 @@ class ResourceUpdate(InputModel):
     name: Name | MISSING = MISSING
     kind: ResourceKind | MISSING = MISSING
     capacity: Capacity | None | MISSING = MISSING
-    allow_double_booking: bool | MISSING = MISSING
+    allow_double_booking: StrictBool | MISSING = MISSING
     external_id: ExternalId | None | MISSING = MISSING
-    active: bool | MISSING = MISSING
+    active: StrictBool | MISSING = MISSING
 
     model_config = {"json_schema_extra": {"examples": [{"capacity": 8}]}}
 
@@ -147,7 +154,7 @@ class Resource(Stored):
 
 class ContactCreate(InputModel):
     name: Name
-    email: EmailStr | None = None
+    email: Email | None = None
     phone: Phone | None = None
     external_id: ExternalId | None = None
 
@@ -158,7 +165,7 @@ class ContactCreate(InputModel):
 
 class ContactUpdate(InputModel):
     name: Name | MISSING = MISSING
-    email: EmailStr | None | MISSING = MISSING
+    email: Email | None | MISSING = MISSING
     phone: Phone | None | MISSING = MISSING
     external_id: ExternalId | None | MISSING = MISSING
 
@@ -175,7 +182,7 @@ class Contact(Stored):
 class PersonCreate(InputModel):
     contact_id: uuid.UUID
     name: Name
-    email: EmailStr | None = None
+    email: Email | None = None
     phone: Phone | None = None
     external_id: ExternalId | None = None
 
@@ -195,7 +202,7 @@ class PersonCreate(InputModel):
 class PersonUpdate(InputModel):
     contact_id: uuid.UUID | MISSING = MISSING
     name: Name | MISSING = MISSING
-    email: EmailStr | None | MISSING = MISSING
+    email: Email | None | MISSING = MISSING
     phone: Phone | None | MISSING = MISSING
     external_id: ExternalId | None | MISSING = MISSING
 

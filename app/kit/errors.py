@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 logger = logging.getLogger(__name__)
 
@@ -118,7 +119,7 @@ class ValidationFailed(ProblemError):
     description = "A field is missing, malformed or past a documented limit."
 
 
-class UnknownReference(ValidationFailed):
+class UnknownReference(NotFound):
     code = "unknown_reference"
     title = "Unknown reference"
     description = "The body names an object that does not exist in the caller's tenant."
@@ -168,6 +169,9 @@ async def _on_http_exception(request: Request, exc: Exception) -> JSONResponse:
         413: PayloadTooLarge,
     }
     error_class = known.get(exc.status_code)
+    if exc.status_code == 400:
+        # Starlette's "error parsing the body" (bad encoding, bad multipart): malformed input.
+        error_class = ValidationFailed
     if error_class is None:
         phrase = HTTPStatus(exc.status_code).phrase
         error_class = type(
@@ -178,7 +182,22 @@ async def _on_http_exception(request: Request, exc: Exception) -> JSONResponse:
     response = problem_response(error_class(str(exc.detail)), request)
     if exc.headers:
         response.headers.update(exc.headers)
+    if exc.status_code == 405:
+        response.headers["Allow"] = ", ".join(_allowed_methods(request))
     return response
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path (Starlette names only the first route's)."""
+    routes = request.app.router.routes
+    return [
+        method
+        for method in _METHODS
+        if any(r.matches({**request.scope, "method": method})[0] is Match.FULL for r in routes)
+    ]
 
 
 async def _on_unhandled(request: Request, exc: Exception) -> JSONResponse:

@@ -2,6 +2,7 @@
 
 import json
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.kit.errors import PROBLEM_MEDIA_TYPE, PayloadTooLarge
@@ -32,7 +33,7 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise _TooLarge
+                    raise _TooLarge(413, f"request bodies are limited to {self.max_bytes} bytes")
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -63,5 +64,9 @@ class BodySizeLimit:
         await send({"type": "http.response.body", "body": body})
 
 
-class _TooLarge(Exception):
-    """Raised inside the app's receive when the streamed body passes the cap."""
+class _TooLarge(HTTPException):
+    """Raised inside the app's receive when the streamed body passes the cap.
+
+    An HTTPException, because FastAPI turns any other error raised while it reads the body
+    into a 400; this one reaches the error handlers as the 413 it is.
+    """

@@ -64,7 +64,7 @@ def page_params(
         str | None,
         Query(
             max_length=64,
-            pattern=r"^[A-Za-z0-9_-]+$",
+            pattern=r"^[A-Za-z0-9_-]{22}$",
             description="`next_cursor` of the page before",
         ),
     ] = None,

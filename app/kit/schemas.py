@@ -1,20 +1,42 @@
 """Schema building blocks: strict input models, bounded strings, time zones, the MISSING default."""
 
+import re
 import uuid
-from datetime import datetime
+from datetime import datetime, time
 from functools import cache
 from typing import Annotated
 from zoneinfo import available_timezones
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+    WithJsonSchema,
+)
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# One line of text with something besides spaces in it, and no control characters
+# (PostgreSQL cannot store NUL at all). Said as a pattern so the OpenAPI document states it.
+SINGLE_LINE = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
+
+
+def single_line(max_length: int) -> StringConstraints:
+    """Trimmed, non-empty, single-line text of at most `max_length` characters."""
+    return StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=max_length, pattern=SINGLE_LINE
+    )
+
+
+Name = Annotated[str, single_line(200)]
 ExternalId = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    single_line(200),
     Field(description="The CRM's own id for this object; unique per tenant"),
 ]
-Phone = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+Phone = Annotated[str, single_line(50)]
 
 
 @cache
@@ -30,9 +52,43 @@ def _known_time_zone(value: str) -> str:
 
 TimeZone = Annotated[
     str,
-    StringConstraints(min_length=1, max_length=64),
+    single_line(64),
     AfterValidator(_known_time_zone),
-    Field(description="IANA time zone name", examples=["Europe/Copenhagen"]),
+    Field(
+        description="IANA time zone name",
+        examples=["Europe/Copenhagen"],
+        json_schema_extra={"format": "iana-time-zone"},
+    ),
+]
+
+# Deliberately loose: CRMs hold internal addresses (user@corp.local) that strict validators refuse.
+_EMAIL = r"^[^@\x00-\x20\x7f]+@[^@\x00-\x20\x7f]+\.[^@\x00-\x20\x7f]+$"
+Email = Annotated[
+    str,
+    StringConstraints(max_length=320, pattern=_EMAIL),
+    Field(description="An e-mail address", examples=["ada@example.com"]),
+]
+
+
+_LOCAL_TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+def _parse_local_time(value: object) -> time:
+    if isinstance(value, time) and value.tzinfo is None:
+        return value
+    match = _LOCAL_TIME.match(value) if isinstance(value, str) else None
+    if match is None:
+        raise ValueError("expected a local time as HH:MM (00:00 to 23:59), without an offset")
+    return time(int(match[1]), int(match[2]))
+
+
+LocalTime = Annotated[
+    time,
+    BeforeValidator(_parse_local_time),
+    PlainSerializer(lambda value: value.strftime("%H:%M"), return_type=str),
+    WithJsonSchema(
+        {"type": "string", "pattern": _LOCAL_TIME.pattern, "examples": ["09:00"]},
+    ),
 ]
 
 

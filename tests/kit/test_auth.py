@@ -1,0 +1,464 @@
+"""Bearer JWT authentication: missing, malformed, forged and expired tokens, keys, JWKS, scopes."""
+
+import base64
+import hashlib
+import hmac
+import json
+import threading
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.config import Settings
+from app.db.engine import Database
+from app.kit.auth import MAX_TOKEN_LENGTH, issue_token
+from app.main import create_app
+from tests.factories import TEST_SECRET, Caller, bearer, create_associate
+
+PROBLEM = "application/problem+json"
+ISSUER = "https://idp.example"
+AUDIENCE = "convene"
+
+ClientFactory = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
+
+
+# Helpers ------------------------------------------------------------------------------------
+
+
+def _claims(tenant: uuid.UUID, **extra: Any) -> dict[str, Any]:
+    """Valid admin claims, expiring in an hour; `extra` overrides (None removes a claim)."""
+    now = datetime.now(UTC)
+    claims: dict[str, Any] = {
+        "sub": "provisioning",
+        "tid": str(tenant),
+        "scope": "admin",
+        "iat": now,
+        "exp": now + timedelta(hours=1),
+    }
+    for name, value in extra.items():
+        if value is None:
+            claims.pop(name, None)
+        else:
+            claims[name] = value
+    return claims
+
+
+def _hs256(claims: dict[str, Any], secret: str = TEST_SECRET, **headers: Any) -> str:
+    return jwt.encode(claims, secret, algorithm="HS256", headers=headers or None)
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _signing_input(alg: str, claims: dict[str, Any]) -> str:
+    """Header and payload of a token built by hand, as an attacker would."""
+    header = _b64(json.dumps({"alg": alg, "typ": "JWT"}).encode())
+    payload = _b64(json.dumps(claims, default=lambda d: int(d.timestamp())).encode())
+    return f"{header}.{payload}"
+
+
+def _hs256_by_hand(claims: dict[str, Any], key: bytes) -> str:
+    """An HS256 token keyed with arbitrary bytes; PyJWT refuses to sign with a PEM key."""
+    signing_input = _signing_input("HS256", claims)
+    signature = hmac.new(key, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{_b64(signature)}"
+
+
+def _assert_unauthorized(response: httpx.Response, code: str = "invalid_token") -> None:
+    assert response.status_code == 401, response.text
+    assert response.headers["content-type"].startswith(PROBLEM)
+    assert response.headers["www-authenticate"].startswith("Bearer")
+    body = response.json()
+    assert body["code"] == code
+    assert body["type"] == f"urn:convene:problem:{code}"
+    assert body["status"] == 401
+
+
+def _pem(public_key: rsa.RSAPublicKey | ec.EllipticCurvePublicKey) -> str:
+    return public_key.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+@pytest.fixture
+def make_client(connection: AsyncConnection, tmp_path: Path) -> ClientFactory:
+    """Build an app with its own settings, on the test's rolled-back connection."""
+
+    @asynccontextmanager
+    async def make(**overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
+        settings = Settings(data_dir=tmp_path, database_url=None, **overrides)
+        app = create_app(settings)
+        app.state.database = Database.from_connection(connection)
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://convene.test") as c:
+            yield c
+
+    return make
+
+
+@pytest.fixture(scope="module")
+def rsa_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture(scope="module")
+def ec_key() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+# Missing and malformed ----------------------------------------------------------------------
+
+
+async def test_no_authorization_header_is_401_with_challenge(client: httpx.AsyncClient) -> None:
+    response = await client.get("/v1/contacts")
+
+    _assert_unauthorized(response, code="unauthorized")
+    assert response.headers["www-authenticate"] == "Bearer"
+    body = response.json()
+    assert body["instance"] == "/v1/contacts"
+    assert body["title"]
+    assert body["detail"]
+
+
+@pytest.mark.parametrize("header", ["Basic dXNlcjpwYXNz", "Bearer", "Bearer ", "Token abc"])
+async def test_non_bearer_or_empty_header_is_401(client: httpx.AsyncClient, header: str) -> None:
+    response = await client.get("/v1/contacts", headers={"Authorization": header})
+
+    _assert_unauthorized(response, code="unauthorized")
+
+
+@pytest.mark.parametrize(
+    "token", ["garbage", "a.b.c", "eyJhbGciOiJIUzI1NiJ9.e30.", "not even base64!"]
+)
+async def test_garbage_bearer_token_is_401(client: httpx.AsyncClient, token: str) -> None:
+    response = await client.get("/v1/contacts", headers=bearer(token))
+
+    _assert_unauthorized(response)
+    assert response.headers["www-authenticate"] == 'Bearer error="invalid_token"'
+
+
+async def test_overlong_token_is_401(client: httpx.AsyncClient, tenant: uuid.UUID) -> None:
+    token = _hs256(_claims(tenant, padding="x" * MAX_TOKEN_LENGTH))
+
+    response = await client.get("/v1/contacts", headers=bearer(token))
+
+    _assert_unauthorized(response)
+
+
+# Bad claims and signatures ------------------------------------------------------------------
+
+
+async def test_expired_token_is_401_invalid_token(
+    client: httpx.AsyncClient, tenant: uuid.UUID
+) -> None:
+    token = issue_token(
+        TEST_SECRET, tenant_id=tenant, subject="svc", admin=True, ttl=-timedelta(minutes=5)
+    )
+
+    response = await client.get("/v1/contacts", headers=bearer(token))
+
+    _assert_unauthorized(response)
+    assert response.headers["www-authenticate"] == 'Bearer error="invalid_token"'
+    assert "expired" in response.json()["detail"]
+
+
+async def test_token_signed_with_another_secret_is_401(
+    client: httpx.AsyncClient, tenant: uuid.UUID
+) -> None:
+    token = _hs256(_claims(tenant), secret="another-secret-that-is-also-long-enough-0123456789")
+
+    response = await client.get("/v1/contacts", headers=bearer(token))
+
+    _assert_unauthorized(response)
+
+
+async def test_tampered_payload_is_401(client: httpx.AsyncClient, tenant: uuid.UUID) -> None:
+    header, _, signature = _hs256(_claims(tenant, scope="")).split(".")
+    forged = _b64(json.dumps({**_claims(tenant), "iat": 0, "exp": 4_000_000_000}).encode())
+
+    response = await client.get("/v1/contacts", headers=bearer(f"{header}.{forged}.{signature}"))
+
+    _assert_unauthorized(response)
+
+
+@pytest.mark.parametrize("alg", ["none", "None", "NONE"])
+async def test_alg_none_token_is_401(
+    client: httpx.AsyncClient, tenant: uuid.UUID, alg: str
+) -> None:
+    token = _signing_input(alg, _claims(tenant)) + "."
+
+    response = await client.get("/v1/contacts", headers=bearer(token))
+
+    _assert_unauthorized(response)
+
+
+@pytest.mark.parametrize("claim", ["tid", "exp", "sub"])
+async def test_token_missing_a_required_claim_is_401(
+    client: httpx.AsyncClient, tenant: uuid.UUID, claim: str
+) -> None:
+    token = _hs256(_claims(tenant, **{claim: None}))
+
+    response = await client.get("/v1/contacts", headers=bearer(token))
+
+    _assert_unauthorized(response)
+
+
+@pytest.mark.parametrize("tid", ["acme", "1234", "", 42])
+async def test_non_uuid_tenant_is_401(client: httpx.AsyncClient, tid: object) -> None:
+    token = _hs256(_claims(uuid.uuid4(), tid=tid))
+
+    response = await client.get("/v1/contacts", headers=bearer(token))
+
+    _assert_unauthorized(response)
+
+
+@pytest.mark.parametrize("scope", [["admin"], {"admin": True}, 1])
+async def test_non_string_scope_is_401(
+    client: httpx.AsyncClient, tenant: uuid.UUID, scope: object
+) -> None:
+    token = _hs256(_claims(tenant, scope=scope))
+
+    response = await client.get("/v1/contacts", headers=bearer(token))
+
+    _assert_unauthorized(response)
+
+
+# Members must be active associates of the token's tenant ------------------------------------
+
+
+async def test_member_token_for_its_associate_is_accepted(member: Caller) -> None:
+    response = await member.get("/v1/contacts")
+
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize("subject", ["provisioning", str(uuid.uuid4())])
+async def test_non_admin_whose_sub_is_not_an_associate_is_401(
+    client: httpx.AsyncClient, tenant: uuid.UUID, admin: Caller, subject: str
+) -> None:
+    await create_associate(admin)  # the tenant exists and has associates, just not this one
+    stranger = Caller(client, tenant, subject=subject)
+
+    response = await stranger.get("/v1/contacts")
+
+    _assert_unauthorized(response)
+
+
+async def test_deactivated_associate_is_401(admin: Caller, member: Caller) -> None:
+    assert (await member.get("/v1/contacts")).status_code == 200
+
+    deleted = await admin.delete(f"/v1/associates/{member.subject}")
+    assert deleted.status_code == 204, deleted.text
+
+    _assert_unauthorized(await member.get("/v1/contacts"))
+
+
+async def test_associate_of_another_tenant_is_401(
+    client: httpx.AsyncClient, member: Caller
+) -> None:
+    impostor = Caller(client, uuid.uuid4(), subject=member.subject)
+
+    response = await impostor.get("/v1/contacts")
+
+    _assert_unauthorized(response)
+
+
+async def test_admin_with_free_form_sub_reads_and_writes(admin: Caller) -> None:
+    assert admin.subject == "provisioning"
+
+    created = await admin.post("/v1/contacts", json={"name": "Nordlys A/S"})
+    listed = await admin.get("/v1/contacts")
+
+    assert created.status_code == 201, created.text
+    assert listed.status_code == 200
+    assert [c["id"] for c in listed.json()["items"]] == [created.json()["id"]]
+
+
+async def test_non_admin_writing_is_403_forbidden(member: Caller, admin: Caller) -> None:
+    response = await member.post(
+        "/v1/associates",
+        json={"name": "Bo", "email": "bo@example.com", "time_zone": "Europe/Copenhagen"},
+    )
+
+    assert response.status_code == 403, response.text
+    assert response.headers["content-type"].startswith(PROBLEM)
+    body = response.json()
+    assert body["code"] == "forbidden"
+    assert body["type"] == "urn:convene:problem:forbidden"
+    listed = (await admin.get("/v1/associates")).json()["items"]
+    assert [a["id"] for a in listed] == [member.subject]
+
+
+# Public keys --------------------------------------------------------------------------------
+
+
+async def test_rs256_public_key_accepts_rs256_and_rejects_algorithm_confusion(
+    make_client: ClientFactory, rsa_key: rsa.RSAPrivateKey, tenant: uuid.UUID
+) -> None:
+    pem = _pem(rsa_key.public_key())
+    async with make_client(jwt_public_key=pem) as client:
+        good = jwt.encode(_claims(tenant), rsa_key, algorithm="RS256")
+        confused = _hs256_by_hand(_claims(tenant), pem.encode())
+        hs_with_test_secret = _hs256(_claims(tenant))
+
+        assert (await client.get("/v1/contacts", headers=bearer(good))).status_code == 200
+        _assert_unauthorized(await client.get("/v1/contacts", headers=bearer(confused)))
+        _assert_unauthorized(await client.get("/v1/contacts", headers=bearer(hs_with_test_secret)))
+
+
+async def test_rs256_token_from_another_key_is_401(
+    make_client: ClientFactory, rsa_key: rsa.RSAPrivateKey, tenant: uuid.UUID
+) -> None:
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    async with make_client(jwt_public_key=_pem(rsa_key.public_key())) as client:
+        token = jwt.encode(_claims(tenant), other, algorithm="RS256")
+
+        _assert_unauthorized(await client.get("/v1/contacts", headers=bearer(token)))
+
+
+async def test_es256_public_key_accepts_es256_and_rejects_algorithm_confusion(
+    make_client: ClientFactory, ec_key: ec.EllipticCurvePrivateKey, tenant: uuid.UUID
+) -> None:
+    pem = _pem(ec_key.public_key())
+    async with make_client(jwt_public_key=pem) as client:
+        good = jwt.encode(_claims(tenant), ec_key, algorithm="ES256")
+        confused = _hs256_by_hand(_claims(tenant), pem.encode())
+        other = jwt.encode(_claims(tenant), ec.generate_private_key(ec.SECP256R1()), "ES256")
+
+        assert (await client.get("/v1/contacts", headers=bearer(good))).status_code == 200
+        _assert_unauthorized(await client.get("/v1/contacts", headers=bearer(confused)))
+        _assert_unauthorized(await client.get("/v1/contacts", headers=bearer(other)))
+
+
+# JWKS ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def jwks_url(rsa_key: rsa.RSAPrivateKey, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A JWKS document with one RSA key, kid "k1", served over real HTTP on 127.0.0.1."""
+    for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    jwk = jwt.algorithms.RSAAlgorithm.to_jwk(rsa_key.public_key(), as_dict=True)
+    document = json.dumps({"keys": [{**jwk, "kid": "k1", "use": "sig", "alg": "RS256"}]})
+    payload = document.encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            """Keep the test output quiet."""
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/.well-known/jwks.json"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+async def test_jwks_key_with_known_kid_is_accepted(
+    make_client: ClientFactory, jwks_url: str, rsa_key: rsa.RSAPrivateKey, tenant: uuid.UUID
+) -> None:
+    async with make_client(jwt_jwks_url=jwks_url) as client:
+        token = jwt.encode(_claims(tenant), rsa_key, algorithm="RS256", headers={"kid": "k1"})
+
+        response = await client.get("/v1/contacts", headers=bearer(token))
+
+        assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize("headers", [{"kid": "unknown"}, None])
+async def test_jwks_unknown_or_missing_kid_is_401(
+    make_client: ClientFactory,
+    jwks_url: str,
+    rsa_key: rsa.RSAPrivateKey,
+    tenant: uuid.UUID,
+    headers: dict[str, str] | None,
+) -> None:
+    async with make_client(jwt_jwks_url=jwks_url) as client:
+        token = jwt.encode(_claims(tenant), rsa_key, algorithm="RS256", headers=headers)
+
+        _assert_unauthorized(await client.get("/v1/contacts", headers=bearer(token)))
+
+
+async def test_jwks_known_kid_but_wrong_key_or_hs256_is_401(
+    make_client: ClientFactory, jwks_url: str, tenant: uuid.UUID
+) -> None:
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    async with make_client(jwt_jwks_url=jwks_url) as client:
+        wrong_key = jwt.encode(_claims(tenant), other, algorithm="RS256", headers={"kid": "k1"})
+        hs256 = _hs256(_claims(tenant), kid="k1")
+
+        _assert_unauthorized(await client.get("/v1/contacts", headers=bearer(wrong_key)))
+        _assert_unauthorized(await client.get("/v1/contacts", headers=bearer(hs256)))
+
+
+# Issuer and audience ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("issuer", "audience"),
+    [
+        (None, None),
+        (ISSUER, None),
+        (None, AUDIENCE),
+        ("https://evil.example", AUDIENCE),
+        (ISSUER, "someone-else"),
+    ],
+)
+async def test_missing_or_wrong_issuer_or_audience_is_401(
+    make_client: ClientFactory, tenant: uuid.UUID, issuer: str | None, audience: str | None
+) -> None:
+    async with make_client(
+        jwt_secret=TEST_SECRET, jwt_issuer=ISSUER, jwt_audience=AUDIENCE
+    ) as client:
+        token = issue_token(
+            TEST_SECRET,
+            tenant_id=tenant,
+            subject="svc",
+            admin=True,
+            issuer=issuer,
+            audience=audience,
+        )
+
+        _assert_unauthorized(await client.get("/v1/contacts", headers=bearer(token)))
+
+
+async def test_right_issuer_and_audience_are_accepted(
+    make_client: ClientFactory, tenant: uuid.UUID
+) -> None:
+    async with make_client(
+        jwt_secret=TEST_SECRET, jwt_issuer=ISSUER, jwt_audience=AUDIENCE
+    ) as client:
+        token = issue_token(
+            TEST_SECRET,
+            tenant_id=tenant,
+            subject="svc",
+            admin=True,
+            issuer=ISSUER,
+            audience=AUDIENCE,
+        )
+
+        response = await client.get("/v1/contacts", headers=bearer(token))
+
+        assert response.status_code == 200, response.text

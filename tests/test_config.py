@@ -1,0 +1,130 @@
+"""Settings: production refuses missing or weak secrets, development keeps one in the data dir."""
+
+import os
+import secrets
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from pydantic import ValidationError
+
+from app.config import ConfigError, Settings
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No CONVENE_* variable and no .env file may leak into these settings."""
+    for name in list(os.environ):
+        if name.upper().startswith("CONVENE_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def public_key_pem() -> str:
+    key = ec.generate_private_key(ec.SECP256R1()).public_key()
+    return key.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+def test_production_without_secret_refuses(tmp_path: Path) -> None:
+    settings = Settings(environment="production", data_dir=tmp_path / "data")
+
+    with pytest.raises(ConfigError, match="must be set in production"):
+        settings.check()
+    assert not (tmp_path / "data").exists()
+
+
+@pytest.mark.parametrize(
+    "secret", ["changeme", "CHANGEME", "secret", "convene", "0123456789", "x" * 31]
+)
+def test_production_with_default_or_short_secret_refuses(tmp_path: Path, secret: str) -> None:
+    settings = Settings(environment="production", jwt_secret=secret, data_dir=tmp_path)
+
+    with pytest.raises(ConfigError, match="refusing to start in production"):
+        settings.check()
+
+
+def test_production_with_long_random_secret_passes(tmp_path: Path) -> None:
+    secret = secrets.token_hex(20)
+    assert len(secret) == 40
+    settings = Settings(environment="production", jwt_secret=secret, data_dir=tmp_path)
+
+    settings.check()
+
+    assert settings.signing_secret == secret
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_production_with_public_key_and_no_secret_passes(
+    tmp_path: Path, public_key_pem: str
+) -> None:
+    settings = Settings(environment="production", jwt_public_key=public_key_pem, data_dir=tmp_path)
+
+    settings.check()
+
+    assert settings.signing_secret is None
+
+
+def test_production_with_jwks_url_and_no_secret_passes(tmp_path: Path) -> None:
+    settings = Settings(
+        environment="production",
+        jwt_jwks_url="https://idp.example/.well-known/jwks.json",
+        data_dir=tmp_path,
+    )
+
+    settings.check()
+
+    assert settings.signing_secret is None
+
+
+def test_production_secret_from_environment_is_checked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CONVENE_ENVIRONMENT", "production")
+    monkeypatch.setenv("CONVENE_JWT_SECRET", "changeme")
+
+    with pytest.raises(ConfigError):
+        Settings(data_dir=tmp_path).check()
+
+
+def test_development_without_secret_creates_one_file_and_reuses_it(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    first = Settings(data_dir=data_dir)
+
+    first.check()
+
+    secret_files = list(data_dir.iterdir())
+    assert len(secret_files) == 1
+    assert secret_files[0].stat().st_mode & 0o077 == 0, "the secret file must be private"
+    value = first.signing_secret
+    assert value is not None
+    assert len(value) >= 32
+    assert secret_files[0].read_text().strip() == value
+
+    second = Settings(data_dir=data_dir)
+    assert second.signing_secret == value
+    assert list(data_dir.iterdir()) == secret_files
+
+
+def test_development_with_explicit_secret_writes_nothing(tmp_path: Path) -> None:
+    settings = Settings(jwt_secret="dev", data_dir=tmp_path / "data")
+
+    settings.check()
+
+    assert settings.signing_secret == "dev"
+    assert not (tmp_path / "data").exists()
+
+
+def test_public_key_and_jwks_url_together_are_invalid(tmp_path: Path, public_key_pem: str) -> None:
+    with pytest.raises(ValidationError, match="at most one"):
+        Settings(
+            jwt_public_key=public_key_pem,
+            jwt_jwks_url="https://idp.example/.well-known/jwks.json",
+            data_dir=tmp_path,
+        )
+
+
+def test_max_body_bytes_has_a_floor(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError):
+        Settings(max_body_bytes=10, data_dir=tmp_path)
