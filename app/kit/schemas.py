@@ -4,8 +4,8 @@ import re
 import uuid
 from datetime import datetime, time
 from functools import cache
+from importlib.resources import files
 from typing import Annotated
-from zoneinfo import available_timezones
 
 from pydantic import (
     AfterValidator,
@@ -40,19 +40,20 @@ Phone = Annotated[str, single_line(50)]
 
 
 @cache
-def _time_zones() -> frozenset[str]:
-    return frozenset(available_timezones())
+def time_zone_names() -> frozenset[str]:
+    """The IANA zone names of the tzdata package (not host aliases such as `localtime`)."""
+    return frozenset(files("tzdata").joinpath("zones").read_text().split())
 
 
 def _known_time_zone(value: str) -> str:
-    if value not in _time_zones():
+    if value not in time_zone_names():
         raise ValueError(f"unknown IANA time zone {value!r}")
     return value
 
 
 TimeZone = Annotated[
     str,
-    single_line(64),
+    StringConstraints(min_length=1, max_length=64),
     AfterValidator(_known_time_zone),
     Field(
         description="IANA time zone name",

@@ -250,12 +250,12 @@ def without(field: str) -> Callable[[Body], Body]:
 
 def malformed_cases() -> Iterator[Malformed]:
     for kind in KINDS:
-        create, update = Endpoint(kind, "create"), Endpoint(kind, "update")
+        creating, updating = Endpoint(kind, "create"), Endpoint(kind, "update")
         for endpoint in endpoints_of(kind):
             if endpoint.on_one:
                 for bad_id in ("not-a-uuid", "123"):
                     yield Malformed(endpoint, f"id {bad_id}", ("path", kind.id_param), bad_id)
-        for endpoint in (create, update):
+        for endpoint in (creating, updating):
             yield Malformed(endpoint, "no body", ("body",), spoil=lambda body: None)
             yield Malformed(endpoint, "array body", ("body",), spoil=lambda body: [body])
             yield Malformed(endpoint, "string body", ("body",), spoil=lambda body: "name")
@@ -272,7 +272,7 @@ def malformed_cases() -> Iterator[Malformed]:
                 spoil=lambda b: {**b, "id": str(uuid.uuid4())},
             )
         for field in kind.required:
-            yield Malformed(create, f"without {field}", ("body", field), spoil=without(field))
+            yield Malformed(creating, f"without {field}", ("body", field), spoil=without(field))
 
 
 @pytest.mark.parametrize("case", list(malformed_cases()), ids=str)

@@ -1,4 +1,4 @@
-"""Contacts, and the optional contact details (e-mail, phone) that contacts and persons share."""
+"""The phone number that contacts and the persons who work at them may have."""
 
 from typing import Any
 
@@ -6,7 +6,6 @@ import pytest
 
 from tests.directory.support import (
     CONTACTS,
-    INVALID_EMAILS,
     PERSONS,
     Kind,
     Method,
@@ -18,13 +17,6 @@ from tests.directory.support import (
 from tests.factories import Caller
 
 with_details = kinds(CONTACTS, PERSONS)
-
-
-@with_details
-@methods
-@pytest.mark.parametrize("email", INVALID_EMAILS)
-async def test_invalid_email_is_422(admin: Caller, kind: Kind, method: Method, email: str) -> None:
-    await write_rejected(admin, kind, method, {"email": email}, "email")
 
 
 @with_details

@@ -1,4 +1,4 @@
-"""What all directory objects share: create, read, list, patch, names, external ids, deletion."""
+"""Behaviour all directory objects share: CRUD, names, e-mail, external ids, deactivation."""
 
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -7,8 +7,12 @@ from typing import Any
 import pytest
 
 from tests.directory.support import (
+    ASSOCIATES,
+    CONTACTS,
     DEACTIVATABLE,
+    INVALID_EMAILS,
     KINDS,
+    PERSONS,
     Kind,
     Method,
     assert_timestamp,
@@ -138,6 +142,16 @@ async def test_name_is_stored_trimmed(
 )
 async def test_invalid_name_is_422(admin: Caller, kind: Kind, method: Method, name: Any) -> None:
     await write_rejected(admin, kind, method, {"name": name}, "name")
+
+
+# E-mail ---------------------------------------------------------------------------------------
+
+
+@kinds(ASSOCIATES, CONTACTS, PERSONS)
+@methods
+@pytest.mark.parametrize("email", INVALID_EMAILS)
+async def test_invalid_email_is_422(admin: Caller, kind: Kind, method: Method, email: str) -> None:
+    await write_rejected(admin, kind, method, {"email": email}, "email")
 
 
 # External ids ---------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from tests.directory.support import (
     CONTACTS,
     PERSONS,
     Method,
+    assert_invalid,
     create,
     fetch,
     ids,
@@ -39,7 +40,8 @@ async def test_contact_must_be_one_of_the_tenant(
 ) -> None:
     fields = {"contact_id": await contact(admin, other_admin)}
 
-    await write_refused(admin, PERSONS, method, fields, 422, "unknown_reference")
+    # A 404 like any object the tenant does not have; the code tells it from a missing URL.
+    await write_refused(admin, PERSONS, method, fields, 404, "unknown_reference")
 
 
 @methods
@@ -59,6 +61,9 @@ async def test_contact_filter(admin: Caller, other_admin: Caller) -> None:
     assert await ids(admin, PERSONS.path, contact_id=empty) == []
     assert await ids(admin, PERSONS.path, contact_id=str(uuid.uuid4())) == []
     assert await ids(other_admin, PERSONS.path, contact_id=nordlys) == []
+    assert_invalid(
+        await admin.get(PERSONS.path, params={"contact_id": "nope"}), "query", "contact_id"
+    )
 
 
 async def test_patch_contact_id_moves_the_person(admin: Caller) -> None:

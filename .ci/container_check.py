@@ -1,0 +1,141 @@
+"""What CI can prove of the container without a Docker engine.
+
+1. docker-compose.yml: PostgreSQL 16+ with a health check, the app waiting for it, configured
+   by URL and secret.
+2. Dockerfile: non-root, production mode, migrates-then-serves command.
+3. The image's own steps, run here: a non-editable `pip install .` into a fresh venv, then the
+   CMD from a folder holding only alembic.ini and migrations/ (the image's /app), against a
+   throwaway database on the given server; /readyz must answer 200 and SIGTERM must stop it.
+
+Usage: python .ci/container_check.py [SERVER_URL]   (the smoke run is skipped without one)
+"""
+
+import json
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import asyncpg
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def check_compose() -> None:
+    """Check the compose file's database, health check and app wiring."""
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    db, app = compose["services"]["db"], compose["services"]["app"]
+    major = int(re.match(r"postgres:(\d+)", db["image"]).group(1))  # type: ignore[union-attr]
+    assert major >= 16, f"compose runs PostgreSQL {major}; 16+ is required"
+    assert "pg_isready" in " ".join(db["healthcheck"]["test"]), "db needs a pg_isready health check"
+    assert app["depends_on"]["db"]["condition"] == "service_healthy"
+    assert {"CONVENE_DATABASE_URL", "CONVENE_JWT_SECRET"} <= app["environment"].keys()
+    print(f"compose: postgres:{major} with health check; app waits for it")
+
+
+def dockerfile_cmd() -> list[str]:
+    """Check the Dockerfile's final stage and return its CMD."""
+    text = (ROOT / "Dockerfile").read_text()
+    final_stage = text.rsplit("\nFROM ", 1)[1]
+    assert re.search(r"^USER (?!root)\S+", final_stage, re.M), (
+        "the final stage must not run as root"
+    )
+    assert "CONVENE_ENVIRONMENT=production" in final_stage
+    cmd: list[str] = json.loads(re.search(r"^CMD (\[.*\])$", final_stage, re.M).group(1))  # type: ignore[union-attr]
+    assert cmd[:2] == ["convene", "serve"], cmd
+    print(f"Dockerfile: non-root, production, CMD {' '.join(cmd)}")
+    return cmd
+
+
+def free_port() -> int:
+    """A TCP port free on loopback right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def _database(server_url: str, name: str, create: bool) -> None:
+    conn = await asyncpg.connect(server_url)
+    try:
+        sql = (
+            f'CREATE DATABASE "{name}"'
+            if create
+            else f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+        )
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def smoke(cmd: list[str], server_url: str) -> None:
+    """Install as the image does and run its CMD until /readyz answers."""
+    import asyncio
+
+    work = Path(tempfile.mkdtemp(prefix="convene-image-"))
+    name = f"convene_image_{uuid.uuid4().hex[:10]}"
+    asyncio.run(_database(server_url, name, create=True))
+    try:
+        venv = work / "venv"
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)  # noqa: S603
+        subprocess.run(  # noqa: S603
+            [str(venv / "bin/pip"), "install", "--quiet", str(ROOT)], check=True
+        )
+        app_dir = work / "app"
+        app_dir.mkdir()
+        shutil.copy(ROOT / "alembic.ini", app_dir)
+        shutil.copytree(ROOT / "migrations", app_dir / "migrations")
+        port = free_port()
+        args = [str(venv / "bin" / cmd[0]), *cmd[1:]]
+        args[args.index("--host") + 1] = "127.0.0.1"
+        args[args.index("--port") + 1] = str(port)
+        env = {
+            "PATH": f"{venv / 'bin'}:/usr/bin:/bin",
+            "CONVENE_ENVIRONMENT": "production",
+            "CONVENE_DATA_DIR": str(work / "data"),
+            "CONVENE_DATABASE_URL": server_url.rsplit("/", 1)[0] + f"/{name}",
+            "CONVENE_JWT_SECRET": secrets.token_urlsafe(48),
+        }
+        process = subprocess.Popen(args, cwd=app_dir, env=env)  # noqa: S603
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as r:
+                        assert r.status == 200
+                        break
+                except OSError:
+                    assert process.poll() is None, "the image's CMD exited"
+                    assert time.monotonic() < deadline, "no /readyz within 60 s"
+                    time.sleep(0.3)
+            print("image CMD: migrated and ready from a non-editable install")
+        finally:
+            process.send_signal(signal.SIGTERM)
+            code = process.wait(timeout=30)
+        assert code in (0, 128 + signal.SIGTERM), f"exit code {code} after SIGTERM"
+        assert not (work / "data" / "pgdata").exists(), "started an embedded server despite a URL"
+    finally:
+        asyncio.run(_database(server_url, name, create=False))
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def main() -> None:
+    """Run every check; the smoke run only with a server URL."""
+    check_compose()
+    cmd = dockerfile_cmd()
+    if len(sys.argv) > 1:
+        smoke(cmd, sys.argv[1])
+    else:
+        print("image CMD smoke run skipped: no PostgreSQL server given")
+
+
+if __name__ == "__main__":
+    main()
