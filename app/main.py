@@ -9,11 +9,14 @@ from app import __doc__ as summary
 from app.config import Settings
 from app.db.engine import Database, create_engine
 from app.directory.router import router as directory_router
+from app.followups.router import router as followups_router
+from app.invitations.router import router as invitations_router
 from app.kit.auth import TokenVerifier
 from app.kit.errors import install_error_handlers
 from app.kit.limits import BodySizeLimit
 from app.kit.openapi import install_openapi, operation_id
 from app.kit.strict_query import reject_unknown_query_params
+from app.notifications.router import router as notifications_router
 from app.ops.router import router as ops_router
 
 VERSION = "0.1.0"
@@ -23,6 +26,9 @@ TAGS = [
     {"name": "resources", "description": "Rooms and equipment"},
     {"name": "contacts", "description": "External companies"},
     {"name": "persons", "description": "People at contacts; no diary"},
+    {"name": "follow-ups", "description": "The organizer's side: book, change, reassign"},
+    {"name": "invitations", "description": "The invitee's side: inbox, seen, answers"},
+    {"name": "notifications", "description": "The on-screen inbox"},
     {"name": "operations", "description": "Health and readiness"},
 ]
 
@@ -62,6 +68,9 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     install_error_handlers(app)
     app.include_router(directory_router)
+    app.include_router(followups_router)
+    app.include_router(invitations_router)
+    app.include_router(notifications_router)
     app.include_router(ops_router)
     install_openapi(app)
     return app

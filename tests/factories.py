@@ -33,7 +33,8 @@ class Caller:
         )
 
     async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        return await self.client.request(method, path, headers=self.headers, **kwargs)
+        headers = {**self.headers, **kwargs.pop("headers", {})}
+        return await self.client.request(method, path, headers=headers, **kwargs)
 
     async def get(self, path: str, **kwargs: Any) -> httpx.Response:
         return await self.request("GET", path, **kwargs)
@@ -85,3 +86,13 @@ async def create_person(
     return await admin.create(
         "/v1/persons", {"contact_id": contact_id, "name": "Bo Holm", **fields}
     )
+
+
+def follow_up_body(**fields: Any) -> dict[str, Any]:
+    """A valid follow-up: one hour on Monday 30 March 2026 in Copenhagen."""
+    return {
+        "title": "Quarterly review",
+        "start_at": "2026-03-30T09:00:00+02:00",
+        "end_at": "2026-03-30T10:00:00+02:00",
+        **fields,
+    }

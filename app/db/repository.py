@@ -1,15 +1,16 @@
 """The base of every repository: queries always carry the tenant, pages use keyset order."""
 
 import uuid
+from collections.abc import Iterable
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, exists, select
+from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import TenantScoped
 from app.kit.errors import DuplicateExternalId
-from app.kit.pagination import Paged, PageParams, encode_cursor
+from app.kit.pagination import Paged, PageParams, paged
 
 M = TypeVar("M", bound=TenantScoped)
 
@@ -34,23 +35,32 @@ class TenantRepository(Generic[M]):
         )
         return result.one_or_none()
 
+    async def get_many(self, object_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, M]:
+        """The tenant's objects among these ids, by id (missing ids are simply absent)."""
+        ids = set(object_ids)
+        if not ids:
+            return {}
+        query = select(self.model).where(self._in_tenant(), self.model.id.in_(ids))
+        return {obj.id: obj for obj in (await self.session.scalars(query)).all()}
+
     async def exists(self, object_id: uuid.UUID, *where: ColumnElement[bool]) -> bool:
         """Whether the tenant has this object (matching `where`)."""
         query = select(exists().where(self._in_tenant(), self.model.id == object_id, *where))
         return bool(await self.session.scalar(query))
 
-    async def page(self, params: PageParams, *where: ColumnElement[bool]) -> Paged[M]:
+    async def page(
+        self, params: PageParams, *where: ColumnElement[bool], newest_first: bool = False
+    ) -> Paged[M]:
         """One page in id (creation) order, and the cursor of the next page if there is one."""
         query = select(self.model).where(self._in_tenant(), *where)
         if params.after is not None:
-            query = query.where(self.model.id > params.after)
-        rows = (
-            await self.session.scalars(query.order_by(self.model.id).limit(params.limit + 1))
-        ).all()
-        if len(rows) > params.limit:
-            rows = rows[: params.limit]
-            return Paged(rows, encode_cursor(rows[-1].id))
-        return Paged(rows, None)
+            after = params.after.id
+            query = query.where(self.model.id < after if newest_first else self.model.id > after)
+        order = self.model.id.desc() if newest_first else self.model.id
+        return paged(
+            (await self.session.scalars(query.order_by(order).limit(params.limit + 1))).all(),
+            params,
+        )
 
     async def add(self, obj: M) -> M:
         """Insert `obj` into the tenant."""
@@ -63,6 +73,7 @@ class TenantRepository(Generic[M]):
         """Apply `changes` to `obj` and write them."""
         for field, value in changes.items():
             setattr(obj, field, value)
+        obj.updated_at = func.now()  # type: ignore[assignment]
         await self._flush()
         await self.session.refresh(obj)
         return obj

@@ -21,6 +21,14 @@ ADMIN_SCOPE = "admin"
 MAX_TOKEN_LENGTH = 8192
 
 
+class NotAnAssociate(Forbidden):
+    code = "not_an_associate"
+    title = "Not an associate"
+    description = (
+        "Diaries, invitations and notifications belong to associates, not service accounts."
+    )
+
+
 class InvalidToken(Unauthorized):
     code = "invalid_token"
     title = "Invalid token"
@@ -170,5 +178,31 @@ async def require_admin(principal: Annotated[Principal, Depends(get_principal)])
     return principal
 
 
+@dataclass(frozen=True)
+class Actor:
+    """A caller acting as an associate of its tenant: who owns, attends and answers."""
+
+    tenant_id: uuid.UUID
+    associate_id: uuid.UUID
+
+    @property
+    def name(self) -> str:
+        return str(self.associate_id)
+
+
+async def require_associate(
+    session: SessionDep, principal: Annotated[Principal, Depends(get_principal)]
+) -> Actor:
+    """The caller as an active associate; a service account's token cannot act as one."""
+    associate_id = principal.associate_id
+    if associate_id is None or (
+        principal.is_admin
+        and not await AssociateRepository(session, principal.tenant_id).is_active(associate_id)
+    ):
+        raise NotAnAssociate("this operation acts as an associate; the token's subject is not one")
+    return Actor(principal.tenant_id, associate_id)
+
+
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+CurrentAssociate = Annotated[Actor, Depends(require_associate)]
 AdminPrincipal = Annotated[Principal, Depends(require_admin)]

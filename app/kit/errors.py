@@ -106,6 +106,20 @@ class DuplicateExternalId(Conflict):
     description = "Another object of this kind in the tenant already has this external_id."
 
 
+class PreconditionFailed(ProblemError):
+    status = 412
+    code = "precondition_failed"
+    title = "Precondition failed"
+    description = "If-Match names a version that is no longer current: read it again."
+
+
+class PreconditionRequired(ProblemError):
+    status = 428
+    code = "precondition_required"
+    title = "Precondition required"
+    description = "Send If-Match with the ETag you read, so no one else's change is overwritten."
+
+
 class PayloadTooLarge(ProblemError):
     status = 413
     code = "payload_too_large"

@@ -2,15 +2,18 @@
 
 import base64
 import binascii
+import struct
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Generic, TypeVar
 
 from fastapi import Depends, Query
 from pydantic import BaseModel, Field
 
 from app.kit.errors import ValidationFailed
+from app.kit.schemas import EARLIEST, LATEST
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -34,43 +37,84 @@ class Paged(Generic[T]):
     next_cursor: str | None
 
 
-class PageParams(BaseModel):
+@dataclass(frozen=True)
+class Cursor:
+    """Where a page resumes: after this id (and, for time-ordered lists, this time)."""
+
+    id: uuid.UUID
+    at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class PageParams:
     limit: int
-    after: uuid.UUID | None
+    after: Cursor | None
 
 
-def encode_cursor(last_id: uuid.UUID) -> str:
-    """An opaque cursor that resumes after `last_id`."""
-    return base64.urlsafe_b64encode(last_id.bytes).decode().rstrip("=")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_FIRST_MICROS = (EARLIEST - _EPOCH) // timedelta(microseconds=1)
+_LAST_MICROS = (LATEST - _EPOCH) // timedelta(microseconds=1)
+_ID_CURSOR = r"^[A-Za-z0-9_-]{22}$"
+_TIMED_CURSOR = r"^[A-Za-z0-9_-]{32}$"
 
 
-def decode_cursor(cursor: str) -> uuid.UUID:
-    """The id a cursor resumes after; a malformed cursor is a 422."""
+def encode_cursor(last_id: uuid.UUID, at: datetime | None = None) -> str:
+    """An opaque cursor that resumes after `last_id` (at `at`, for time-ordered lists)."""
+    raw = last_id.bytes
+    if at is not None:
+        raw = struct.pack(">q", (at - _EPOCH) // timedelta(microseconds=1)) + raw
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> Cursor:
+    """The position a cursor resumes after; a malformed cursor is a 422."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        return uuid.UUID(bytes=raw)
-    except (binascii.Error, ValueError) as exc:
+        if len(raw) == 24:
+            micros = struct.unpack(">q", raw[:8])[0]
+            # Any 24 bytes decode: a time past the range the API stores just means "the end".
+            micros = max(_FIRST_MICROS, min(micros, _LAST_MICROS))
+            return Cursor(uuid.UUID(bytes=raw[8:]), _EPOCH + timedelta(microseconds=micros))
+        return Cursor(uuid.UUID(bytes=raw))
+    except (binascii.Error, ValueError, OverflowError, struct.error) as exc:
         raise ValidationFailed(
             "cursor is not one this API returned",
             errors=[{"loc": ["query", "cursor"], "msg": "invalid cursor", "type": "cursor"}],
         ) from exc
 
 
+def paged(rows: Sequence[T], params: PageParams, at: str | None = None) -> Paged[T]:
+    """Cut the limit+1 rows a query fetched to a page; `at` names a time attribute of the order."""
+    if len(rows) <= params.limit:
+        return Paged(rows, None)
+    rows = rows[: params.limit]
+    last = rows[-1]
+    return Paged(rows, encode_cursor(last.id, getattr(last, at) if at else None))  # type: ignore[attr-defined]
+
+
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page")]
+_CURSOR_DESCRIPTION = "`next_cursor` of the page before"
+
+
 def page_params(
-    limit: Annotated[
-        int, Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page")
-    ] = DEFAULT_PAGE_SIZE,
+    limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: Annotated[
-        str | None,
-        Query(
-            max_length=64,
-            pattern=r"^[A-Za-z0-9_-]{22}$",
-            description="`next_cursor` of the page before",
-        ),
+        str | None, Query(pattern=_ID_CURSOR, description=_CURSOR_DESCRIPTION)
     ] = None,
 ) -> PageParams:
-    """Read `limit` and `cursor` from the query."""
+    """Read `limit` and `cursor` for a list ordered by id."""
+    return PageParams(limit=limit, after=decode_cursor(cursor) if cursor else None)
+
+
+def timed_page_params(
+    limit: Limit = DEFAULT_PAGE_SIZE,
+    cursor: Annotated[
+        str | None, Query(pattern=_TIMED_CURSOR, description=_CURSOR_DESCRIPTION)
+    ] = None,
+) -> PageParams:
+    """Read `limit` and `cursor` for a list ordered by a time, then id."""
     return PageParams(limit=limit, after=decode_cursor(cursor) if cursor else None)
 
 
 PageDep = Annotated[PageParams, Depends(page_params)]
+TimedPageDep = Annotated[PageParams, Depends(timed_page_params)]

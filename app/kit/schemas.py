@@ -2,13 +2,14 @@
 
 import re
 import uuid
-from datetime import datetime, time
+from datetime import UTC, datetime, time, timedelta
 from functools import cache
 from importlib.resources import files
 from typing import Annotated
 
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -28,6 +29,15 @@ def single_line(max_length: int) -> StringConstraints:
     return StringConstraints(
         strip_whitespace=True, min_length=1, max_length=max_length, pattern=SINGLE_LINE
     )
+
+
+# Multi-line text: tabs and line breaks allowed, other control characters not.
+MULTI_LINE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+
+
+def multi_line(max_length: int) -> StringConstraints:
+    """Free text of at most `max_length` characters, line breaks allowed."""
+    return StringConstraints(max_length=max_length, pattern=MULTI_LINE)
 
 
 Name = Annotated[str, single_line(200)]
@@ -68,6 +78,30 @@ Email = Annotated[
     str,
     StringConstraints(max_length=320, pattern=_EMAIL),
     Field(description="An e-mail address", examples=["ada@example.com"]),
+]
+
+
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def _in_range_utc(value: datetime) -> datetime:
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        utc = EARLIEST - timedelta(days=1)
+    if not EARLIEST <= utc < LATEST:
+        raise ValueError("must be between 1900-01-01 and 2199-12-31 (UTC)")
+    return utc
+
+
+Instant = Annotated[
+    AwareDatetime,
+    AfterValidator(_in_range_utc),
+    Field(
+        description="ISO 8601 with an offset (naive times are refused); returned in UTC",
+        examples=["2026-03-30T09:00:00+02:00"],
+    ),
 ]
 
 

@@ -1,6 +1,19 @@
 """Every table, on one metadata, so Alembic sees them all."""
 
 from app.db.base import Base
+from app.models.activity import Event, Notification
 from app.models.directory import Associate, Contact, Person, Resource
+from app.models.followups import FollowUp, Participant, Response
 
-__all__ = ["Associate", "Base", "Contact", "Person", "Resource"]
+__all__ = [
+    "Associate",
+    "Base",
+    "Contact",
+    "Event",
+    "FollowUp",
+    "Notification",
+    "Participant",
+    "Person",
+    "Resource",
+    "Response",
+]

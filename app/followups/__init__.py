@@ -1,0 +1,1 @@
+"""Follow-ups and their participants: the organizer's side."""

@@ -1,0 +1,185 @@
+"""Queries over follow-ups, participants and responses, always inside one tenant."""
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement, Row, exists, func, or_, select, tuple_, update
+from sqlalchemy.orm import aliased
+
+from app.db.repository import TenantRepository
+from app.kit.pagination import Paged, PageParams, paged
+from app.models import FollowUp, Participant, Person, Response
+
+
+class FollowUpRepository(TenantRepository[FollowUp]):
+    model = FollowUp
+    noun = "follow-up"
+
+    def _attended_by(self, associate_id: uuid.UUID) -> ColumnElement[bool]:
+        return exists().where(
+            Participant.follow_up_id == FollowUp.id, Participant.associate_id == associate_id
+        )
+
+    async def get_visible(
+        self, follow_up_id: uuid.UUID, associate_id: uuid.UUID, *, for_update: bool = False
+    ) -> FollowUp | None:
+        """The follow-up if the associate owns or takes part in it, else None."""
+        query = select(FollowUp).where(
+            self._in_tenant(), FollowUp.id == follow_up_id, self._attended_by(associate_id)
+        )
+        if for_update:
+            query = query.with_for_update(of=FollowUp)
+        return (await self.session.scalars(query)).one_or_none()
+
+    async def lock(self, follow_up: FollowUp) -> FollowUp:
+        """Take the follow-up's row lock and re-read it: changes to one follow-up queue up."""
+        query = select(FollowUp).where(FollowUp.id == follow_up.id).with_for_update()
+        await self.session.execute(query.execution_options(populate_existing=True))
+        return follow_up
+
+    async def diary(
+        self,
+        associate_id: uuid.UUID,
+        start: datetime,
+        end: datetime,
+        status: str | None,
+        page: PageParams,
+    ) -> Paged[Row[FollowUp, str, str]]:
+        """The associate's follow-ups overlapping [start, end), with their role and answer."""
+        query = (
+            select(FollowUp, Participant.role, Participant.status)
+            .join(Participant, Participant.follow_up_id == FollowUp.id)
+            .where(
+                self._in_tenant(),
+                Participant.associate_id == associate_id,
+                FollowUp.during.op("&&")(func.tstzrange(start, end, "[)")),
+            )
+        )
+        if status is not None:
+            query = query.where(FollowUp.status == status)
+        if page.after is not None:
+            query = query.where(
+                tuple_(FollowUp.start_at, FollowUp.id) > tuple_(page.after.at, page.after.id)
+            )
+        rows = (
+            await self.session.execute(
+                query.order_by(FollowUp.start_at, FollowUp.id).limit(page.limit + 1)
+            )
+        ).all()
+        return _paged_rows(rows, page, at="start_at")
+
+    async def activities(
+        self, contact_id: uuid.UUID, visible_to: uuid.UUID | None, page: PageParams
+    ) -> Paged[FollowUp]:
+        """Follow-ups linked to the contact or with any of its persons, latest start first."""
+        person = aliased(Person)
+        with_its_persons = exists().where(
+            Participant.follow_up_id == FollowUp.id,
+            Participant.person_id == person.id,
+            person.contact_id == contact_id,
+            person.tenant_id == self.tenant_id,
+        )
+        query = select(FollowUp).where(
+            self._in_tenant(), or_(FollowUp.contact_id == contact_id, with_its_persons)
+        )
+        if visible_to is not None:
+            query = query.where(self._attended_by(visible_to))
+        if page.after is not None:
+            query = query.where(
+                tuple_(FollowUp.start_at, FollowUp.id) < tuple_(page.after.at, page.after.id)
+            )
+        order = (FollowUp.start_at.desc(), FollowUp.id.desc())
+        rows = (await self.session.scalars(query.order_by(*order).limit(page.limit + 1))).all()
+        return paged(rows, page, at="start_at")
+
+
+R = TypeVar("R", bound=Sequence[Any])
+
+
+def _paged_rows(rows: Sequence[R], page: PageParams, at: str | None = None) -> Paged[R]:
+    """Page result rows by their first column, the object that carries the cursor position."""
+    cut = paged([row[0] for row in rows], page, at=at)
+    return Paged(rows[: len(cut.items)], cut.next_cursor)
+
+
+class ParticipantRepository(TenantRepository[Participant]):
+    model = Participant
+    noun = "participant"
+
+    async def of(self, follow_up_id: uuid.UUID) -> Sequence[Participant]:
+        """Everyone in the follow-up, the organizer first."""
+        query = (
+            select(Participant)
+            .where(self._in_tenant(), Participant.follow_up_id == follow_up_id)
+            .order_by((Participant.role != "organizer"), Participant.id)
+        )
+        return (await self.session.scalars(query)).all()
+
+    async def count(self, follow_up_id: uuid.UUID) -> int:
+        query = select(func.count()).where(
+            self._in_tenant(), Participant.follow_up_id == follow_up_id
+        )
+        return int(await self.session.scalar(query) or 0)
+
+    async def of_associate(
+        self, follow_up_id: uuid.UUID, associate_id: uuid.UUID
+    ) -> Participant | None:
+        query = select(Participant).where(
+            self._in_tenant(),
+            Participant.follow_up_id == follow_up_id,
+            Participant.associate_id == associate_id,
+        )
+        return (await self.session.scalars(query)).one_or_none()
+
+    async def reset_answers(self, follow_up_id: uuid.UUID) -> Sequence[uuid.UUID]:
+        """After a move, every invited colleague answers again; returns who was reset."""
+        statement = (
+            update(Participant)
+            .where(
+                self._in_tenant(),
+                Participant.follow_up_id == follow_up_id,
+                Participant.kind == "associate",
+                Participant.role != "organizer",
+            )
+            .values(
+                status="not_read",
+                rescheduled=True,
+                seen_at=None,
+                responded_at=None,
+                comment=None,
+                acknowledged_at=None,
+                updated_at=func.now(),
+            )
+            .returning(Participant.associate_id)
+            .execution_options(synchronize_session="fetch")
+        )
+        return [row for row in (await self.session.scalars(statement)).all() if row is not None]
+
+    async def invitations(
+        self, associate_id: uuid.UUID, status: str | None, page: PageParams
+    ) -> Paged[Row[Participant, FollowUp]]:
+        """The associate's invitations (not their own follow-ups), newest first."""
+        query = (
+            select(Participant, FollowUp)
+            .join(FollowUp, FollowUp.id == Participant.follow_up_id)
+            .where(
+                self._in_tenant(),
+                Participant.associate_id == associate_id,
+                Participant.role != "organizer",
+            )
+        )
+        if status is not None:
+            query = query.where(Participant.status == status)
+        if page.after is not None:
+            query = query.where(Participant.id < page.after.id)
+        rows = (
+            await self.session.execute(query.order_by(Participant.id.desc()).limit(page.limit + 1))
+        ).all()
+        return _paged_rows(rows, page)
+
+
+class ResponseRepository(TenantRepository[Response]):
+    model = Response
+    noun = "response"

@@ -1,0 +1,261 @@
+"""HTTP routes of follow-ups: the organizer's side, and a contact's activity archive."""
+
+import uuid
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response, status
+
+from app.db.session import SessionDep
+from app.followups import schemas, service
+from app.kit.auth import CurrentAssociate, CurrentPrincipal, NotAnAssociate
+from app.kit.errors import (
+    NotFound,
+    PreconditionFailed,
+    PreconditionRequired,
+    UnknownReference,
+    ValidationFailed,
+)
+from app.kit.etags import IfMatch, etag
+from app.kit.openapi import AUTHENTICATED, problems
+from app.kit.pagination import Page, Paged, PageDep, TimedPageDep
+from app.kit.schemas import Instant
+from app.models import FollowUp, Participant
+from app.models import Response as ResponseRow
+
+router = APIRouter(prefix="/v1", tags=["follow-ups"])
+
+MAX_WINDOW = timedelta(days=366)
+
+AS_ASSOCIATE = (*AUTHENTICATED, NotAnAssociate)
+READ = problems(*AS_ASSOCIATE, NotFound)
+ORGANIZE = (*AS_ASSOCIATE, NotFound, service.NotOrganizer, service.FollowUpCancelled)
+ETAG_HEADER = {"ETag": {"description": "The version, for If-Match", "schema": {"type": "string"}}}
+
+
+def _with_etag(response: Response, follow_up: FollowUp) -> FollowUp:
+    response.headers["ETag"] = etag(follow_up.version)
+    return follow_up
+
+
+@router.post(
+    "/follow-ups",
+    status_code=status.HTTP_201_CREATED,
+    response_model=schemas.FollowUp,
+    responses={
+        201: {"headers": ETAG_HEADER},
+        **problems(
+            *AS_ASSOCIATE,
+            UnknownReference,
+            service.InactiveReference,
+            service.InvalidSpan,
+        ),
+    },
+)
+async def create_follow_up(
+    body: schemas.FollowUpCreate,
+    session: SessionDep,
+    actor: CurrentAssociate,
+    response: Response,
+) -> FollowUp:
+    """Book a follow-up owned by the caller, with its participants, all or nothing.
+
+    Colleagues start `not_read` and get a notification; resources are `accepted` at once;
+    persons of contacts are `not_applicable` and the follow-up joins their contact's archive.
+    """
+    return _with_etag(response, await service.create(session, actor, body))
+
+
+@router.get(
+    "/follow-ups",
+    response_model=Page[schemas.DiaryEntry],
+    responses=problems(*AS_ASSOCIATE),
+)
+async def list_follow_ups(
+    session: SessionDep,
+    actor: CurrentAssociate,
+    page: TimedPageDep,
+    start: Annotated[Instant, Query(description="Window start (inclusive)")],
+    end: Annotated[Instant, Query(description="Window end (exclusive); at most 366 days on")],
+    status: Annotated[schemas.FollowUpStatus | None, Query(description="Only this status")] = None,
+) -> Paged[dict[str, Any]]:
+    """The caller's diary: follow-ups they own or are invited to that overlap the window."""
+    if not start < end <= start + MAX_WINDOW:
+        raise ValidationFailed(
+            "end must be after start and at most 366 days later",
+            errors=[{"loc": ["query", "end"], "msg": "invalid window", "type": "window"}],
+        )
+    return await service.diary(session, actor, start, end, status, page)
+
+
+@router.get(
+    "/follow-ups/{follow_up_id}",
+    response_model=schemas.FollowUp,
+    responses={200: {"headers": ETAG_HEADER}, **READ},
+)
+async def get_follow_up(
+    follow_up_id: uuid.UUID, session: SessionDep, actor: CurrentAssociate, response: Response
+) -> FollowUp:
+    """One follow-up with its participants; only for its organizer and participants."""
+    follow_up = await service.visible(session, actor, follow_up_id)
+    return _with_etag(response, await service.with_participants(session, follow_up))
+
+
+@router.patch(
+    "/follow-ups/{follow_up_id}",
+    response_model=schemas.FollowUp,
+    responses={
+        200: {"headers": ETAG_HEADER},
+        **problems(
+            *ORGANIZE,
+            PreconditionFailed,
+            PreconditionRequired,
+            UnknownReference,
+            service.InvalidSpan,
+        ),
+    },
+)
+async def update_follow_up(
+    follow_up_id: uuid.UUID,
+    body: schemas.FollowUpUpdate,
+    session: SessionDep,
+    actor: CurrentAssociate,
+    response: Response,
+    if_match: IfMatch = None,
+) -> FollowUp:
+    """Change the fields given (organizer only, with If-Match).
+
+    A new start or end puts every invited colleague back to `not_read` with `rescheduled: true`.
+    """
+    follow_up = await service.update(session, actor, follow_up_id, body, if_match)
+    return _with_etag(response, follow_up)
+
+
+@router.post(
+    "/follow-ups/{follow_up_id}/cancel",
+    response_model=schemas.FollowUp,
+    responses={200: {"headers": ETAG_HEADER}, **problems(*ORGANIZE)},
+)
+async def cancel_follow_up(
+    follow_up_id: uuid.UUID,
+    body: schemas.CancelRequest,
+    session: SessionDep,
+    actor: CurrentAssociate,
+    response: Response,
+) -> FollowUp:
+    """Cancel (organizer only): participants are notified and answers freeze."""
+    follow_up = await service.cancel(session, actor, follow_up_id, body.reason)
+    return _with_etag(response, follow_up)
+
+
+@router.post(
+    "/follow-ups/{follow_up_id}/assign",
+    response_model=schemas.FollowUp,
+    responses={
+        200: {"headers": ETAG_HEADER},
+        **problems(*ORGANIZE, UnknownReference, service.InactiveReference),
+    },
+)
+async def assign_follow_up(
+    follow_up_id: uuid.UUID,
+    body: schemas.AssignRequest,
+    session: SessionDep,
+    actor: CurrentAssociate,
+    response: Response,
+) -> FollowUp:
+    """Hand the follow-up to another associate, who becomes its organizer."""
+    follow_up = await service.assign(session, actor, follow_up_id, body.associate_id)
+    return _with_etag(response, follow_up)
+
+
+@router.get(
+    "/follow-ups/{follow_up_id}/participants",
+    response_model=list[schemas.Participant],
+    responses=READ,
+)
+async def list_participants(
+    follow_up_id: uuid.UUID, session: SessionDep, actor: CurrentAssociate
+) -> list[Participant]:
+    """Everyone in the follow-up with their status, the organizer first (at most 500)."""
+    follow_up = await service.visible(session, actor, follow_up_id)
+    return (await service.with_participants(session, follow_up)).participants
+
+
+@router.post(
+    "/follow-ups/{follow_up_id}/participants",
+    status_code=status.HTTP_201_CREATED,
+    response_model=schemas.Participant,
+    responses=problems(
+        *ORGANIZE,
+        UnknownReference,
+        service.InactiveReference,
+        service.DuplicateParticipant,
+        service.TooManyParticipants,
+    ),
+)
+async def add_participant(
+    follow_up_id: uuid.UUID,
+    body: schemas.ParticipantRef,
+    session: SessionDep,
+    actor: CurrentAssociate,
+) -> Participant:
+    """Invite one more colleague, resource or person (organizer only)."""
+    return await service.add_participant(session, actor, follow_up_id, body)
+
+
+@router.delete(
+    "/follow-ups/{follow_up_id}/participants/{participant_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problems(*ORGANIZE, service.OrganizerParticipant),
+)
+async def remove_participant(
+    follow_up_id: uuid.UUID,
+    participant_id: uuid.UUID,
+    session: SessionDep,
+    actor: CurrentAssociate,
+) -> None:
+    """Take a participant off (organizer only); their answers stay in the history."""
+    await service.remove_participant(session, actor, follow_up_id, participant_id)
+
+
+@router.post(
+    "/follow-ups/{follow_up_id}/participants/{participant_id}/acknowledge",
+    response_model=schemas.Participant,
+    responses=problems(*ORGANIZE, service.NotDeclined),
+)
+async def acknowledge_participant(
+    follow_up_id: uuid.UUID,
+    participant_id: uuid.UUID,
+    session: SessionDep,
+    actor: CurrentAssociate,
+) -> Participant:
+    """The organizer's "Understood" on a decline; a later decline needs a new one."""
+    return await service.acknowledge(session, actor, follow_up_id, participant_id)
+
+
+@router.get(
+    "/follow-ups/{follow_up_id}/responses",
+    response_model=Page[schemas.ResponseRecord],
+    responses=READ,
+)
+async def list_responses(
+    follow_up_id: uuid.UUID, session: SessionDep, actor: CurrentAssociate, page: PageDep
+) -> Paged[ResponseRow]:
+    """Every answer to the follow-up's invitations, oldest first."""
+    return await service.responses(session, actor, follow_up_id, page)
+
+
+@router.get(
+    "/contacts/{contact_id}/activities",
+    tags=["contacts"],
+    response_model=Page[schemas.FollowUpFields],
+    responses=problems(*AUTHENTICATED, NotFound),
+)
+async def list_contact_activities(
+    contact_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal, page: TimedPageDep
+) -> Paged[FollowUp]:
+    """The contact's activity archive: follow-ups linked to it or with any of its persons.
+
+    Latest first. Members see the ones they own or take part in; admins see all.
+    """
+    return await service.activities(session, principal, contact_id, page)

@@ -1,0 +1,1 @@
+"""The invitee's side: the inbox, marking seen, answering."""

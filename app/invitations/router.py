@@ -1,0 +1,64 @@
+"""HTTP routes of invitations: the invitee's inbox, seen, and answers."""
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from app.db.session import SessionDep
+from app.followups import schemas as followup_schemas
+from app.followups.service import FollowUpCancelled, OrganizerParticipant
+from app.invitations import schemas, service
+from app.kit.auth import CurrentAssociate, NotAnAssociate
+from app.kit.errors import NotFound
+from app.kit.openapi import AUTHENTICATED, problems
+from app.kit.pagination import Page, Paged, PageDep
+from app.models import Participant
+
+router = APIRouter(prefix="/v1", tags=["invitations"])
+
+ANSWER = (*AUTHENTICATED, NotAnAssociate, NotFound, service.NotInvitee, OrganizerParticipant)
+
+
+@router.get(
+    "/invitations",
+    response_model=Page[schemas.Invitation],
+    responses=problems(*AUTHENTICATED, NotAnAssociate),
+)
+async def list_invitations(
+    session: SessionDep,
+    actor: CurrentAssociate,
+    page: PageDep,
+    status: Annotated[
+        followup_schemas.ParticipantStatus | None, Query(description="Only this status")
+    ] = None,
+) -> Paged[dict[str, Any]]:
+    """The caller's invitations, newest first, each with its follow-up."""
+    return await service.inbox(session, actor, status, page)
+
+
+@router.post(
+    "/invitations/{participant_id}/seen",
+    response_model=followup_schemas.Participant,
+    responses=problems(*ANSWER),
+)
+async def mark_invitation_seen(
+    participant_id: uuid.UUID, session: SessionDep, actor: CurrentAssociate
+) -> Participant:
+    """`not_read` becomes `seen`; an answer is never overridden (idempotent)."""
+    return await service.mark_seen(session, actor, participant_id)
+
+
+@router.post(
+    "/invitations/{participant_id}/response",
+    response_model=followup_schemas.Participant,
+    responses=problems(*ANSWER, FollowUpCancelled),
+)
+async def respond_to_invitation(
+    participant_id: uuid.UUID,
+    body: schemas.ResponseRequest,
+    session: SessionDep,
+    actor: CurrentAssociate,
+) -> Participant:
+    """Accept, decline or answer tentative (the invitee only); publishes an event."""
+    return await service.respond(session, actor, participant_id, body)

@@ -1,0 +1,50 @@
+"""What happened: the on-screen notifications of associates and the tenant's event log."""
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import DateTime, Index, Integer, String, Uuid, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db.base import Base, TenantScoped
+
+
+class Notification(TenantScoped, Base):
+    """An entry in one associate's on-screen inbox."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        Index(None, "tenant_id", "associate_id", "id"),
+        Index(
+            "ix_notifications_unread",
+            "tenant_id",
+            "associate_id",
+            "id",
+            postgresql_where=text("read_at IS NULL"),
+        ),
+    )
+
+    associate_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    kind: Mapped[str] = mapped_column(String(16))
+    follow_up_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    participant_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    actor_id: Mapped[str | None] = mapped_column(String(200))
+    message: Mapped[str] = mapped_column(String(500))
+    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Event(TenantScoped, Base):
+    """Something a subscriber may care about, written in the transaction of the change."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        Index(None, "tenant_id", "id"),
+        Index(None, "tenant_id", "follow_up_id", "seq"),
+    )
+
+    type: Mapped[str] = mapped_column(String(64))
+    follow_up_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    seq: Mapped[int | None] = mapped_column(Integer)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB)

@@ -1,0 +1,146 @@
+"""Follow-ups, their participants (for an associate: the invitation) and the response history."""
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Computed,
+    DateTime,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+    false,
+    text,
+)
+from sqlalchemy.dialects.postgresql import TSTZRANGE
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.db.base import Base, TenantScoped
+
+
+class FollowUp(TenantScoped, Base):
+    """An appointment, meeting, call or task in the owner's diary."""
+
+    __tablename__ = "follow_ups"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "id"),
+        ForeignKeyConstraint(["tenant_id", "owner_id"], ["associates.tenant_id", "associates.id"]),
+        ForeignKeyConstraint(["tenant_id", "contact_id"], ["contacts.tenant_id", "contacts.id"]),
+        CheckConstraint("end_at > start_at", name="ends_after_start"),
+        CheckConstraint("status IN ('scheduled', 'cancelled')", name="status"),
+        CheckConstraint("kind IN ('meeting', 'appointment', 'call', 'task')", name="kind"),
+        Index(
+            "ix_follow_ups_tenant_id_owner_id_during",
+            "tenant_id",
+            "owner_id",
+            "during",
+            postgresql_using="gist",
+        ),
+        Index(None, "tenant_id", "contact_id", postgresql_where=text("contact_id IS NOT NULL")),
+    )
+
+    owner_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    location: Mapped[str | None] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), server_default="scheduled")
+    start_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    end_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The span as a range, for GiST-indexed overlap queries (the availability engine).
+    during: Mapped[object] = mapped_column(
+        TSTZRANGE, Computed("tstzrange(start_at, end_at, '[)')", persisted=True)
+    )
+    time_zone: Mapped[str] = mapped_column(String(64))
+    all_day: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    contact_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    cancel_reason: Mapped[str | None] = mapped_column(String(1000))
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Bumped by every edit of the follow-up's own fields: the ETag.
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+    # Bumped by every recorded event of this follow-up: the events' `seq`.
+    seq: Mapped[int] = mapped_column(Integer, server_default="0")
+
+    participants: Mapped[list["Participant"]] = relationship(
+        lazy="raise", order_by="(Participant.role != 'organizer', Participant.id)"
+    )
+
+
+class Participant(TenantScoped, Base):
+    """One associate, resource or person attached to a follow-up."""
+
+    __tablename__ = "participants"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "id"),
+        UniqueConstraint("follow_up_id", "associate_id"),
+        UniqueConstraint("follow_up_id", "resource_id"),
+        UniqueConstraint("follow_up_id", "person_id"),
+        ForeignKeyConstraint(
+            ["tenant_id", "follow_up_id"],
+            ["follow_ups.tenant_id", "follow_ups.id"],
+            ondelete="CASCADE",
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "associate_id"], ["associates.tenant_id", "associates.id"]
+        ),
+        ForeignKeyConstraint(["tenant_id", "resource_id"], ["resources.tenant_id", "resources.id"]),
+        ForeignKeyConstraint(["tenant_id", "person_id"], ["persons.tenant_id", "persons.id"]),
+        CheckConstraint(
+            "num_nonnulls(associate_id, resource_id, person_id) = 1", name="exactly_one_target"
+        ),
+        CheckConstraint(
+            "(kind = 'associate') = (associate_id IS NOT NULL) AND "
+            "(kind = 'resource') = (resource_id IS NOT NULL) AND "
+            "(kind = 'person') = (person_id IS NOT NULL)",
+            name="kind_matches_target",
+        ),
+        CheckConstraint("role IN ('organizer', 'required', 'optional')", name="role"),
+        CheckConstraint(
+            "status IN ('not_read', 'seen', 'accepted', 'declined', 'tentative', 'not_applicable')",
+            name="status",
+        ),
+        Index(None, "tenant_id", "associate_id", "id"),
+        Index(None, "tenant_id", "person_id", postgresql_where=text("person_id IS NOT NULL")),
+        Index(None, "tenant_id", "resource_id", postgresql_where=text("resource_id IS NOT NULL")),
+    )
+
+    follow_up_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    kind: Mapped[str] = mapped_column(String(16))
+    associate_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    resource_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    person_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    role: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    comment: Mapped[str | None] = mapped_column(String(1000))
+    responded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    rescheduled: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Response(TenantScoped, Base):
+    """One answer to an invitation, kept after the participant is removed."""
+
+    __tablename__ = "responses"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "follow_up_id"],
+            ["follow_ups.tenant_id", "follow_ups.id"],
+            ondelete="CASCADE",
+        ),
+        ForeignKeyConstraint(["participant_id"], ["participants.id"], ondelete="SET NULL"),
+        Index(None, "tenant_id", "follow_up_id", "id"),
+    )
+
+    follow_up_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    participant_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    associate_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    status: Mapped[str] = mapped_column(String(16))
+    previous_status: Mapped[str] = mapped_column(String(16))
+    comment: Mapped[str | None] = mapped_column(String(1000))

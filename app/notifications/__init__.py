@@ -1,0 +1,1 @@
+"""The on-screen inbox: invited, rescheduled, cancelled, responded, assigned, removed."""

@@ -1,0 +1,43 @@
+"""HTTP routes of the on-screen inbox."""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from app.db.session import SessionDep
+from app.kit.auth import CurrentAssociate, NotAnAssociate
+from app.kit.errors import NotFound
+from app.kit.openapi import AUTHENTICATED, problems
+from app.kit.pagination import Page, Paged, PageDep
+from app.models import Notification
+from app.notifications import schemas, service
+
+router = APIRouter(prefix="/v1", tags=["notifications"])
+
+
+@router.get(
+    "/notifications",
+    response_model=Page[schemas.Notification],
+    responses=problems(*AUTHENTICATED, NotAnAssociate),
+)
+async def list_notifications(
+    session: SessionDep,
+    actor: CurrentAssociate,
+    page: PageDep,
+    unread: Annotated[bool | None, Query(description="true: unread only; false: read only")] = None,
+) -> Paged[Notification]:
+    """The caller's notifications, newest first."""
+    return await service.inbox(session, actor.tenant_id, actor.associate_id, page, unread)
+
+
+@router.post(
+    "/notifications/{notification_id}/read",
+    response_model=schemas.Notification,
+    responses=problems(*AUTHENTICATED, NotAnAssociate, NotFound),
+)
+async def mark_notification_read(
+    notification_id: uuid.UUID, session: SessionDep, actor: CurrentAssociate
+) -> Notification:
+    """Mark one of the caller's notifications read (idempotent)."""
+    return await service.mark_read(session, actor.tenant_id, actor.associate_id, notification_id)

@@ -1,0 +1,75 @@
+"""Who is told what: the on-screen notifications of a follow-up's changes."""
+
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.kit.errors import NotFound
+from app.kit.pagination import Paged, PageParams
+from app.models import FollowUp, Notification
+from app.notifications.repository import NotificationRepository
+from app.notifications.schemas import NotificationKind
+
+_MESSAGES: dict[NotificationKind, str] = {
+    "invited": "You are invited to {title}",
+    "rescheduled": "{title} has moved; please answer again",
+    "cancelled": "{title} is cancelled",
+    "responded": "{who} answered {status} to {title}",
+    "assigned": "{title} is now yours",
+    "removed": "You were removed from {title}",
+}
+
+
+async def notify(
+    session: AsyncSession,
+    follow_up: FollowUp,
+    kind: NotificationKind,
+    associate_ids: Iterable[uuid.UUID],
+    *,
+    actor: str | None,
+    participant_id: uuid.UUID | None = None,
+    **details: str,
+) -> None:
+    """Put one notification in each associate's inbox (never the actor's own)."""
+    message = _MESSAGES[kind].format(title=follow_up.title, **details)[:500]
+    await NotificationRepository(session, follow_up.tenant_id).add_many(
+        {
+            "associate_id": associate_id,
+            "kind": kind,
+            "follow_up_id": follow_up.id,
+            "participant_id": participant_id,
+            "actor_id": actor,
+            "message": message,
+        }
+        for associate_id in dict.fromkeys(associate_ids)
+        if str(associate_id) != actor
+    )
+
+
+async def inbox(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    associate_id: uuid.UUID,
+    page: PageParams,
+    unread: bool | None,
+) -> Paged[Notification]:
+    """The associate's notifications, newest first."""
+    where = [Notification.associate_id == associate_id]
+    if unread is not None:
+        where.append(Notification.read_at.is_(None) if unread else Notification.read_at.isnot(None))
+    return await NotificationRepository(session, tenant_id).page(page, *where, newest_first=True)
+
+
+async def mark_read(
+    session: AsyncSession, tenant_id: uuid.UUID, associate_id: uuid.UUID, notification_id: uuid.UUID
+) -> Notification:
+    """Mark the associate's notification read (idempotent: the first read time stays)."""
+    repository = NotificationRepository(session, tenant_id)
+    notification = await repository.get_for(notification_id, associate_id)
+    if notification is None:
+        raise NotFound(f"notification {notification_id} not found")
+    if notification.read_at is None:
+        await repository.update(notification, {"read_at": datetime.now(UTC)})
+    return notification

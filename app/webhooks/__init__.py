@@ -1,0 +1,1 @@
+"""Events and, later, their delivery to webhook subscribers."""
