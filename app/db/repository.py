@@ -73,7 +73,7 @@ class TenantRepository(Generic[M]):
         """Apply `changes` to `obj` and write them."""
         for field, value in changes.items():
             setattr(obj, field, value)
-        obj.updated_at = func.now()  # type: ignore[assignment]
+        obj.updated_at = func.now()
         await self._flush()
         await self.session.refresh(obj)
         return obj
