@@ -54,6 +54,8 @@ async def _own_invitation(
     )
     if participant is None or follow_up is None:
         raise NotFound(f"invitation {participant_id} not found")
+    # Re-read under the lock: an answer committed while this request waited must be seen.
+    await session.refresh(participant)
     if participant.associate_id != actor.associate_id:
         raise NotInvitee("this invitation is someone else's")
     if participant.role == "organizer":

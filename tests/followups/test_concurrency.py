@@ -1,0 +1,245 @@
+"""Concurrent requests on a committed database: If-Match races, queued answers, seq order."""
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.factories import Caller, follow_up_body
+from tests.followups.committed import (
+    CommittedApp,
+    acting_through,
+    committed_app,
+    follow_up_row_locked,
+    until_lock_waiters,
+)
+
+
+@pytest.fixture(scope="module")
+def committed_url(make_database: Callable[..., str]) -> str:
+    """A migrated database of this module whose requests really commit."""
+    return make_database()
+
+
+@pytest.fixture
+async def committed(committed_url: str, tmp_path: Path) -> AsyncIterator[CommittedApp]:
+    async with committed_app(committed_url, tmp_path) as committed:
+        yield committed
+
+
+@pytest.fixture
+async def client(committed: CommittedApp) -> AsyncIterator[httpx.AsyncClient]:
+    async with committed.client() as client:
+        yield client
+
+
+@pytest.fixture
+def admin(client: httpx.AsyncClient) -> Caller:
+    """An admin of a fresh tenant of the committed database."""
+    return Caller(client, uuid.uuid4(), subject="provisioning", admin=True)
+
+
+async def _invite(organizer: Caller, invitees: list[Caller]) -> tuple[str, dict[str, str]]:
+    """A follow-up of the organizer, and each invitee's participant id by associate id."""
+    created = await organizer.create(
+        "/v1/follow-ups",
+        follow_up_body(participants=[{"associate_id": i.subject} for i in invitees]),
+    )
+    ids = {p["associate_id"]: p["id"] for p in created["participants"] if p["role"] != "organizer"}
+    return created["id"], ids
+
+
+async def test_two_patches_with_one_etag_one_wins(committed: CommittedApp, admin: Caller) -> None:
+    organizer = await admin.new_member(name="Olga Organizer")
+    follow_up_id, _ = await _invite(organizer, [])
+    path = f"/v1/follow-ups/{follow_up_id}"
+
+    for round_ in range(3):
+        etag = (await organizer.get(path)).headers["ETag"]
+        titles = [f"Round {round_} by A", f"Round {round_} by B"]
+        async with committed.client() as first, committed.client() as second:
+            responses = await asyncio.gather(
+                *(
+                    acting_through(organizer, client).patch(
+                        path, json={"title": title}, headers={"If-Match": etag}
+                    )
+                    for client, title in zip((first, second), titles, strict=True)
+                )
+            )
+
+        assert sorted(r.status_code for r in responses) == [200, 412], [r.text for r in responses]
+        winner = next(r for r in responses if r.status_code == 200)
+        loser = next(r for r in responses if r.status_code == 412)
+        assert loser.headers["content-type"].startswith("application/problem+json")
+        assert loser.json()["code"] == "precondition_failed"
+        stored = await organizer.get(path)
+        assert stored.json()["title"] == winner.json()["title"]
+        assert stored.headers["ETag"] == winner.headers["ETag"] != etag
+        # Only the winner's change was recorded.
+        updates = [e for e in await committed.events(follow_up_id) if e[0] == "follow_up.updated"]
+        assert len(updates) == round_ + 1
+
+
+async def test_two_moves_with_one_etag_reset_once(committed: CommittedApp, admin: Caller) -> None:
+    organizer = await admin.new_member(name="Olga Organizer")
+    colleague = await admin.new_member(name="Bo Colleague")
+    follow_up_id, ids = await _invite(organizer, [colleague])
+    path = f"/v1/follow-ups/{follow_up_id}"
+    await colleague.post(
+        f"/v1/invitations/{ids[colleague.subject]}/response", json={"status": "accepted"}
+    )
+    etag = (await organizer.get(path)).headers["ETag"]
+
+    moves = [
+        {"start_at": "2026-04-01T13:00:00+02:00", "end_at": "2026-04-01T14:00:00+02:00"},
+        {"start_at": "2026-04-02T13:00:00+02:00", "end_at": "2026-04-02T14:00:00+02:00"},
+    ]
+    async with committed.client() as first, committed.client() as second:
+        responses = await asyncio.gather(
+            *(
+                acting_through(organizer, client).patch(path, json=move, headers={"If-Match": etag})
+                for client, move in zip((first, second), moves, strict=True)
+            )
+        )
+
+    assert sorted(r.status_code for r in responses) == [200, 412]
+    winner = next(r for r in responses if r.status_code == 200).json()
+    stored = (await organizer.get(path)).json()
+    assert (stored["start_at"], stored["end_at"]) == (winner["start_at"], winner["end_at"])
+    types = [type_ for type_, _, _ in await committed.events(follow_up_id)]
+    assert types.count("follow_up.rescheduled") == 1
+
+
+@pytest.mark.parametrize("count", [2, 6])
+async def test_concurrent_answers_of_different_invitees_all_count(
+    committed: CommittedApp, admin: Caller, count: int
+) -> None:
+    organizer = await admin.new_member(name="Olga Organizer")
+    invitees = [await admin.new_member(name=f"Invitee {n}") for n in range(count)]
+    follow_up_id, ids = await _invite(organizer, invitees)
+    answers = ["accepted", "declined", "tentative"]
+
+    async with AsyncExitStack() as stack:
+        opened = [await stack.enter_async_context(committed.client()) for _ in invitees]
+        responses = await asyncio.gather(
+            *(
+                acting_through(invitee, client).post(
+                    f"/v1/invitations/{ids[invitee.subject]}/response",
+                    json={"status": answers[n % 3]},
+                )
+                for n, (invitee, client) in enumerate(zip(invitees, opened, strict=True))
+            )
+        )
+
+    assert [r.status_code for r in responses] == [200] * count, [r.text for r in responses]
+    participants = (await organizer.get(f"/v1/follow-ups/{follow_up_id}/participants")).json()
+    status = {p["associate_id"]: p["status"] for p in participants}
+    assert [status[i.subject] for i in invitees] == [answers[n % 3] for n in range(count)]
+
+    events = await committed.events(follow_up_id)
+    assert events[0][:2] == ("follow_up.created", 1)
+    answered = events[1:]
+    assert [seq for _, seq, _ in answered] == list(range(2, count + 2))
+    assert all(data["seq"] == seq for _, seq, data in answered)
+    assert sorted(str(data["participant_id"]) for _, _, data in answered) == sorted(ids.values())
+    assert all(data["previous_status"] == "not_read" for _, _, data in answered)
+
+
+async def test_seen_queued_behind_an_answer_does_not_override_it(
+    committed: CommittedApp, admin: Caller
+) -> None:
+    """`seen` never overrides an answer, even when it was sent while the answer was in flight.
+
+    Our own transaction holds the follow-up's row lock; the answer queues first, `seen` second.
+    Both read the invitation before they wait for the lock.
+    """
+    organizer = await admin.new_member(name="Olga Organizer")
+    colleague = await admin.new_member(name="Bo Colleague")
+    follow_up_id, ids = await _invite(organizer, [colleague])
+    invitation = f"/v1/invitations/{ids[colleague.subject]}"
+
+    async with committed.client() as first, committed.client() as second:
+        async with follow_up_row_locked(committed, follow_up_id):
+            answer = asyncio.create_task(
+                acting_through(colleague, first).post(
+                    f"{invitation}/response", json={"status": "accepted"}
+                )
+            )
+            await until_lock_waiters(committed, 1)
+            seen = asyncio.create_task(acting_through(colleague, second).post(f"{invitation}/seen"))
+            await until_lock_waiters(committed, 2)
+        answered, marked = await asyncio.gather(answer, seen)
+
+    assert (answered.status_code, marked.status_code) == (200, 200)
+    participants = (await organizer.get(f"/v1/follow-ups/{follow_up_id}/participants")).json()
+    mine = next(p for p in participants if p["id"] == ids[colleague.subject])
+    assert mine["status"] == "accepted"
+    types = [type_ for type_, _, _ in await committed.events(follow_up_id)]
+    assert types == ["follow_up.created", "invitation.accepted"]
+
+
+async def test_queued_answers_of_one_invitee_chain_previous_status(
+    committed: CommittedApp, admin: Caller
+) -> None:
+    """Two answers of one invitee in flight at once: the second's previous_status is the first."""
+    organizer = await admin.new_member(name="Olga Organizer")
+    colleague = await admin.new_member(name="Bo Colleague")
+    follow_up_id, ids = await _invite(organizer, [colleague])
+    invitation = f"/v1/invitations/{ids[colleague.subject]}"
+
+    async with committed.client() as first, committed.client() as second:
+        async with follow_up_row_locked(committed, follow_up_id):
+            accept = asyncio.create_task(
+                acting_through(colleague, first).post(
+                    f"{invitation}/response", json={"status": "accepted"}
+                )
+            )
+            await until_lock_waiters(committed, 1)
+            decline = asyncio.create_task(
+                acting_through(colleague, second).post(
+                    f"{invitation}/response", json={"status": "declined"}
+                )
+            )
+            await until_lock_waiters(committed, 2)
+        accepted, declined = await asyncio.gather(accept, decline)
+
+    assert (accepted.status_code, declined.status_code) == (200, 200)
+    history = (await organizer.get(f"/v1/follow-ups/{follow_up_id}/responses")).json()["items"]
+    assert [(r["previous_status"], r["status"]) for r in history] == [
+        ("not_read", "accepted"),
+        ("accepted", "declined"),
+    ]
+    events = await committed.events(follow_up_id)
+    assert [(data.get("previous_status"), data.get("status")) for _, _, data in events[1:]] == [
+        ("not_read", "accepted"),
+        ("accepted", "declined"),
+    ]
+
+
+async def test_queued_seen_twice_records_one_event(committed: CommittedApp, admin: Caller) -> None:
+    """Marking seen twice at once changes the invitation once, so it records one event."""
+    organizer = await admin.new_member(name="Olga Organizer")
+    colleague = await admin.new_member(name="Bo Colleague")
+    follow_up_id, ids = await _invite(organizer, [colleague])
+    invitation = f"/v1/invitations/{ids[colleague.subject]}"
+
+    async with committed.client() as first, committed.client() as second:
+        async with follow_up_row_locked(committed, follow_up_id):
+            tasks = []
+            for n, client in enumerate((first, second), start=1):
+                tasks.append(
+                    asyncio.create_task(
+                        acting_through(colleague, client).post(f"{invitation}/seen")
+                    )
+                )
+                await until_lock_waiters(committed, n)
+        responses = await asyncio.gather(*tasks)
+
+    assert [r.status_code for r in responses] == [200, 200]
+    assert [r.json()["status"] for r in responses] == ["seen", "seen"]
+    types = [type_ for type_, _, _ in await committed.events(follow_up_id)]
+    assert types == ["follow_up.created", "invitation.seen"]

@@ -1,0 +1,1 @@
+"""Tests of events and their delivery to webhook subscribers."""
