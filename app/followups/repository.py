@@ -133,8 +133,8 @@ class ParticipantRepository(TenantRepository[Participant]):
         )
         return (await self.session.scalars(query)).one_or_none()
 
-    async def reset_answers(self, follow_up_id: uuid.UUID) -> Sequence[uuid.UUID]:
-        """After a move, every invited colleague answers again; returns who was reset."""
+    async def reset_answers(self, follow_up_id: uuid.UUID) -> Sequence[tuple[uuid.UUID, uuid.UUID]]:
+        """After a move, every invited colleague answers again; returns (associate, participant)."""
         statement = (
             update(Participant)
             .where(
@@ -152,10 +152,11 @@ class ParticipantRepository(TenantRepository[Participant]):
                 acknowledged_at=None,
                 updated_at=func.now(),
             )
-            .returning(Participant.associate_id)
+            .returning(Participant.associate_id, Participant.id)
             .execution_options(synchronize_session="fetch")
         )
-        return [row for row in (await self.session.scalars(statement)).all() if row is not None]
+        rows = (await self.session.execute(statement)).all()
+        return [(associate_id, id_) for associate_id, id_ in rows if associate_id is not None]
 
     async def invitations(
         self, associate_id: uuid.UUID, status: str | None, page: PageParams

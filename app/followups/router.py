@@ -4,7 +4,7 @@ import uuid
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Body, Query, Response, status
 
 from app.db.session import SessionDep
 from app.followups import schemas, service
@@ -30,11 +30,16 @@ MAX_WINDOW = timedelta(days=366)
 AS_ASSOCIATE = (*AUTHENTICATED, NotAnAssociate)
 READ = problems(*AS_ASSOCIATE, NotFound)
 ORGANIZE = (*AS_ASSOCIATE, NotFound, service.NotOrganizer, service.FollowUpCancelled)
-ETAG_HEADER = {"ETag": {"description": "The version, for If-Match", "schema": {"type": "string"}}}
+ETAG_HEADER = {
+    "ETag": {
+        "description": "The version of the follow-up with its participants, for If-Match",
+        "schema": {"type": "string"},
+    }
+}
 
 
 def _with_etag(response: Response, follow_up: FollowUp) -> FollowUp:
-    response.headers["ETag"] = etag(follow_up.version)
+    response.headers["ETag"] = etag(follow_up.seq)
     return follow_up
 
 
@@ -138,13 +143,14 @@ async def update_follow_up(
 )
 async def cancel_follow_up(
     follow_up_id: uuid.UUID,
-    body: schemas.CancelRequest,
     session: SessionDep,
     actor: CurrentAssociate,
     response: Response,
+    body: Annotated[schemas.CancelRequest | None, Body()] = None,
 ) -> FollowUp:
-    """Cancel (organizer only): participants are notified and answers freeze."""
-    follow_up = await service.cancel(session, actor, follow_up_id, body.reason)
+    """Cancel (organizer only): participants are notified and answers freeze. Body optional."""
+    reason = body.reason if body is not None else None
+    follow_up = await service.cancel(session, actor, follow_up_id, reason)
     return _with_etag(response, follow_up)
 
 

@@ -2,9 +2,9 @@
 
 import uuid
 from datetime import datetime, timedelta
-from typing import Annotated, Literal, Self
+from typing import Annotated, Literal
 
-from pydantic import MISSING, Field, StrictBool, model_validator
+from pydantic import MISSING, Field, StrictBool
 
 from app.kit.schemas import (
     InputModel,
@@ -89,11 +89,6 @@ class FollowUpCreate(InputModel):
         max_length=MAX_PARTICIPANTS - 1,
         description="Besides the owner, who takes part as organizer",
     )
-
-    @model_validator(mode="after")
-    def _span(self) -> Self:
-        check_span(self.start_at, self.end_at)
-        return self
 
     model_config = {
         "json_schema_extra": {

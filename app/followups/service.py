@@ -31,7 +31,7 @@ from app.kit.errors import Conflict, Forbidden, NotFound, UnknownReference, Vali
 from app.kit.etags import check_if_match
 from app.kit.pagination import Paged, PageParams
 from app.models import Associate, FollowUp, Participant, Response
-from app.notifications.service import notify
+from app.notifications.service import Recipient, notify
 from app.webhooks.events import record_event
 
 
@@ -232,7 +232,7 @@ async def update(
 ) -> FollowUp:
     """Change the fields given; a new time puts every invited colleague back to not_read."""
     follow_up = await owned(session, actor, follow_up_id)
-    check_if_match(if_match, follow_up.version)
+    check_if_match(if_match, follow_up.seq)
     changes = {
         key: value for key, value in body.model_dump().items() if getattr(follow_up, key) != value
     }
@@ -247,9 +247,7 @@ async def update(
         await _check_contact(session, actor.tenant_id, changes["contact_id"])
     moved = "start_at" in changes or "end_at" in changes
     previous = {"start_at": follow_up.start_at, "end_at": follow_up.end_at}
-    await FollowUpRepository(session, actor.tenant_id).update(
-        follow_up, {**changes, "version": follow_up.version + 1}
-    )
+    await FollowUpRepository(session, actor.tenant_id).update(follow_up, changes)
     if moved:
         reset = await ParticipantRepository(session, actor.tenant_id).reset_answers(follow_up.id)
         await notify(session, follow_up, "rescheduled", reset, actor=actor.name)
@@ -261,7 +259,7 @@ async def update(
             end_at=follow_up.end_at,
             previous_start_at=previous["start_at"],
             previous_end_at=previous["end_at"],
-            reset_associate_ids=[str(a) for a in reset],
+            reset_associate_ids=[str(associate_id) for associate_id, _ in reset],
         )
     else:
         await record_event(session, follow_up, "follow_up.updated", fields=sorted(changes))
@@ -279,7 +277,6 @@ async def cancel(
             "status": "cancelled",
             "cancel_reason": reason,
             "cancelled_at": _now(),
-            "version": follow_up.version + 1,
         },
     )
     await with_participants(session, follow_up)
@@ -305,14 +302,12 @@ async def assign(
     joining = await participants.of_associate(follow_up.id, new_owner_id)
     organizer = {"role": "organizer", "status": "accepted", "rescheduled": False}
     if joining is None:
-        await participants.add(_organizer(new_owner_id))
+        await participants.add(_organizer(new_owner_id, follow_up.id))
     else:
         await participants.update(joining, {**organizer, "acknowledged_at": None})
     previous_owner_id = follow_up.owner_id
-    await FollowUpRepository(session, actor.tenant_id).update(
-        follow_up, {"owner_id": new_owner_id, "version": follow_up.version + 1}
-    )
-    await notify(session, follow_up, "assigned", [new_owner_id], actor=actor.name)
+    await FollowUpRepository(session, actor.tenant_id).update(follow_up, {"owner_id": new_owner_id})
+    await notify(session, follow_up, "assigned", [(new_owner_id, None)], actor=actor.name)
     await record_event(
         session,
         follow_up,
@@ -343,7 +338,6 @@ async def add_participant(
         "invited",
         _associates([participant]),
         actor=actor.name,
-        participant_id=participant.id,
     )
     await record_event(session, follow_up, "participant.added", **_participant_data(participant))
     return participant
@@ -396,8 +390,9 @@ async def acknowledge(
 # Helpers ------------------------------------------------------------------------------------
 
 
-def _organizer(associate_id: uuid.UUID) -> Participant:
+def _organizer(associate_id: uuid.UUID, follow_up_id: uuid.UUID | None = None) -> Participant:
     return Participant(
+        follow_up_id=follow_up_id,
         kind="associate",
         associate_id=associate_id,
         role="organizer",
@@ -406,10 +401,12 @@ def _organizer(associate_id: uuid.UUID) -> Participant:
     )
 
 
-def _associates(participants: Iterable[Participant]) -> list[uuid.UUID]:
-    """The associates among the participants, the organizer left out."""
+def _associates(participants: Iterable[Participant]) -> list[Recipient]:
+    """The invited associates among the participants (the organizer left out), to notify."""
     return [
-        p.associate_id for p in participants if p.associate_id is not None and p.role != "organizer"
+        (p.associate_id, p.id)
+        for p in participants
+        if p.associate_id is not None and p.role != "organizer"
     ]
 
 

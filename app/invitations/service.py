@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.directory.repository import AssociateRepository
 from app.followups import schemas
 from app.followups.repository import FollowUpRepository, ParticipantRepository
 from app.followups.service import FollowUpCancelled, OrganizerParticipant
@@ -22,6 +23,11 @@ class NotInvitee(Forbidden):
     code = "not_invitee"
     title = "Not the invitee"
     description = "Only the invited associate may mark an invitation seen or answer it."
+
+
+async def _name(session: AsyncSession, actor: Actor) -> str:
+    associate = await AssociateRepository(session, actor.tenant_id).get(actor.associate_id)
+    return associate.name if associate is not None else actor.name
 
 
 async def inbox(
@@ -116,10 +122,9 @@ async def respond(
         session,
         follow_up,
         "responded",
-        [follow_up.owner_id],
+        [(follow_up.owner_id, participant.id)],
         actor=actor.name,
-        participant_id=participant.id,
-        who=actor.name,
+        who=await _name(session, actor),
         status=body.status,
     )
     await record_event(

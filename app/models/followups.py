@@ -62,9 +62,8 @@ class FollowUp(TenantScoped, Base):
     contact_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     cancel_reason: Mapped[str | None] = mapped_column(String(1000))
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # Bumped by every edit of the follow-up's own fields: the ETag.
-    version: Mapped[int] = mapped_column(Integer, server_default="1")
-    # Bumped by every recorded event of this follow-up: the events' `seq`.
+    # Bumped by every recorded event of this follow-up, and every change records one: the
+    # events' `seq`, and the version behind the ETag of the follow-up with its participants.
     seq: Mapped[int] = mapped_column(Integer, server_default="0")
 
     participants: Mapped[list["Participant"]] = relationship(

@@ -22,17 +22,20 @@ _MESSAGES: dict[NotificationKind, str] = {
 }
 
 
+# Who to tell, and the participant the notification is about (if any).
+Recipient = tuple[uuid.UUID, uuid.UUID | None]
+
+
 async def notify(
     session: AsyncSession,
     follow_up: FollowUp,
     kind: NotificationKind,
-    associate_ids: Iterable[uuid.UUID],
+    recipients: Iterable[Recipient],
     *,
     actor: str | None,
-    participant_id: uuid.UUID | None = None,
     **details: str,
 ) -> None:
-    """Put one notification in each associate's inbox (never the actor's own)."""
+    """Put one notification in each recipient's inbox (never the actor's own)."""
     message = _MESSAGES[kind].format(title=follow_up.title, **details)[:500]
     await NotificationRepository(session, follow_up.tenant_id).add_many(
         {
@@ -43,7 +46,7 @@ async def notify(
             "actor_id": actor,
             "message": message,
         }
-        for associate_id in dict.fromkeys(associate_ids)
+        for associate_id, participant_id in dict(recipients).items()
         if str(associate_id) != actor
     )
 

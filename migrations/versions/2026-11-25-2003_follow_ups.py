@@ -106,7 +106,6 @@ def upgrade() -> None:
         sa.Column("contact_id", sa.Uuid(), nullable=True),
         sa.Column("cancel_reason", sa.String(length=1000), nullable=True),
         sa.Column("cancelled_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("version", sa.Integer(), server_default="1", nullable=False),
         sa.Column("seq", sa.Integer(), server_default="0", nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("tenant_id", sa.Uuid(), nullable=False),
