@@ -6,6 +6,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 
 from app import __doc__ as summary
+from app.availability.router import router as availability_router
 from app.config import Settings
 from app.db.engine import Database, create_engine
 from app.directory.router import router as directory_router
@@ -29,6 +30,7 @@ TAGS = [
     {"name": "follow-ups", "description": "The organizer's side: book, change, reassign"},
     {"name": "invitations", "description": "The invitee's side: inbox, seen, answers"},
     {"name": "notifications", "description": "The on-screen inbox"},
+    {"name": "availability", "description": "Group free/busy and the first free slot"},
     {"name": "operations", "description": "Health and readiness"},
 ]
 
@@ -71,6 +73,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     app.include_router(followups_router)
     app.include_router(invitations_router)
     app.include_router(notifications_router)
+    app.include_router(availability_router)
     app.include_router(ops_router)
     install_openapi(app)
     return app

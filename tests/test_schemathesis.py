@@ -80,13 +80,16 @@ def _cases() -> list[tuple[str, str, GenerationMode]]:
 
 # Rules JSON Schema cannot state, where schema-valid input may rightly be refused: working
 # hours' order and overlap, a follow-up's end after its start (all-day: on midnights), the
-# diary's window, and If-Match (428 without it, 412 when stale).
+# diary's and availability's windows and calendar counts, durations, and If-Match (428
+# without it, 412 when stale).
 CROSS_FIELD_RULES = {
     ("post", "/v1/associates"),
     ("patch", "/v1/associates/{associate_id}"),
     ("post", "/v1/follow-ups"),
     ("get", "/v1/follow-ups"),
     ("patch", "/v1/follow-ups/{follow_up_id}"),
+    ("get", "/v1/availability"),
+    ("get", "/v1/availability/first-free"),
 }
 
 # The API declares time zones with this format; generate real ones.

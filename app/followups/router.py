@@ -5,9 +5,11 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.availability.bookings import ResourceTaken
 from app.db.session import SessionDep
-from app.followups import schemas, service
+from app.followups import schemas, service, views
 from app.kit.auth import CurrentAssociate, CurrentPrincipal, NotAnAssociate
 from app.kit.errors import (
     NotFound,
@@ -20,7 +22,7 @@ from app.kit.etags import IfMatch, etag
 from app.kit.openapi import AUTHENTICATED, problems
 from app.kit.pagination import Page, Paged, PageDep, TimedPageDep
 from app.kit.schemas import Instant
-from app.models import FollowUp, Participant
+from app.models import FollowUp
 from app.models import Response as ResponseRow
 
 router = APIRouter(prefix="/v1", tags=["follow-ups"])
@@ -38,9 +40,12 @@ ETAG_HEADER = {
 }
 
 
-def _with_etag(response: Response, follow_up: FollowUp) -> FollowUp:
+async def _shown(
+    session: AsyncSession, response: Response, follow_up: FollowUp
+) -> schemas.FollowUp:
+    """The follow-up as the API shows it, with its ETag header."""
     response.headers["ETag"] = etag(follow_up.seq)
-    return follow_up
+    return await views.follow_up_view(session, follow_up)
 
 
 @router.post(
@@ -54,6 +59,7 @@ def _with_etag(response: Response, follow_up: FollowUp) -> FollowUp:
             UnknownReference,
             service.InactiveReference,
             service.InvalidSpan,
+            ResourceTaken,
         ),
     },
 )
@@ -62,13 +68,13 @@ async def create_follow_up(
     session: SessionDep,
     actor: CurrentAssociate,
     response: Response,
-) -> FollowUp:
+) -> schemas.FollowUp:
     """Book a follow-up owned by the caller, with its participants, all or nothing.
 
     Colleagues start `not_read` and get a notification; resources are `accepted` at once;
     persons of contacts are `not_applicable` and the follow-up joins their contact's archive.
     """
-    return _with_etag(response, await service.create(session, actor, body))
+    return await _shown(session, response, await service.create(session, actor, body))
 
 
 @router.get(
@@ -100,10 +106,9 @@ async def list_follow_ups(
 )
 async def get_follow_up(
     follow_up_id: uuid.UUID, session: SessionDep, actor: CurrentAssociate, response: Response
-) -> FollowUp:
+) -> schemas.FollowUp:
     """One follow-up with its participants; only for its organizer and participants."""
-    follow_up = await service.visible(session, actor, follow_up_id)
-    return _with_etag(response, await service.with_participants(session, follow_up))
+    return await _shown(session, response, await service.visible(session, actor, follow_up_id))
 
 
 @router.patch(
@@ -117,6 +122,7 @@ async def get_follow_up(
             PreconditionRequired,
             UnknownReference,
             service.InvalidSpan,
+            ResourceTaken,
         ),
     },
 )
@@ -127,13 +133,13 @@ async def update_follow_up(
     actor: CurrentAssociate,
     response: Response,
     if_match: IfMatch = None,
-) -> FollowUp:
+) -> schemas.FollowUp:
     """Change the fields given (organizer only, with If-Match).
 
     A new start or end puts every invited colleague back to `not_read` with `rescheduled: true`.
     """
     follow_up = await service.update(session, actor, follow_up_id, body, if_match)
-    return _with_etag(response, follow_up)
+    return await _shown(session, response, follow_up)
 
 
 @router.post(
@@ -147,11 +153,11 @@ async def cancel_follow_up(
     actor: CurrentAssociate,
     response: Response,
     body: Annotated[schemas.CancelRequest | None, Body()] = None,
-) -> FollowUp:
+) -> schemas.FollowUp:
     """Cancel (organizer only): participants are notified and answers freeze. Body optional."""
     reason = body.reason if body is not None else None
     follow_up = await service.cancel(session, actor, follow_up_id, reason)
-    return _with_etag(response, follow_up)
+    return await _shown(session, response, follow_up)
 
 
 @router.post(
@@ -168,10 +174,10 @@ async def assign_follow_up(
     session: SessionDep,
     actor: CurrentAssociate,
     response: Response,
-) -> FollowUp:
+) -> schemas.FollowUp:
     """Hand the follow-up to another associate, who becomes its organizer."""
     follow_up = await service.assign(session, actor, follow_up_id, body.associate_id)
-    return _with_etag(response, follow_up)
+    return await _shown(session, response, follow_up)
 
 
 @router.get(
@@ -181,10 +187,10 @@ async def assign_follow_up(
 )
 async def list_participants(
     follow_up_id: uuid.UUID, session: SessionDep, actor: CurrentAssociate
-) -> list[Participant]:
+) -> list[schemas.Participant]:
     """Everyone in the follow-up with their status, the organizer first (at most 500)."""
     follow_up = await service.visible(session, actor, follow_up_id)
-    return (await service.with_participants(session, follow_up)).participants
+    return (await views.follow_up_view(session, follow_up)).participants
 
 
 @router.post(
@@ -197,6 +203,7 @@ async def list_participants(
         service.InactiveReference,
         service.DuplicateParticipant,
         service.TooManyParticipants,
+        ResourceTaken,
     ),
 )
 async def add_participant(
@@ -204,9 +211,10 @@ async def add_participant(
     body: schemas.ParticipantRef,
     session: SessionDep,
     actor: CurrentAssociate,
-) -> Participant:
+) -> schemas.Participant:
     """Invite one more colleague, resource or person (organizer only)."""
-    return await service.add_participant(session, actor, follow_up_id, body)
+    participant = await service.add_participant(session, actor, follow_up_id, body)
+    return await views.participant_view(session, participant)
 
 
 @router.delete(
@@ -234,9 +242,10 @@ async def acknowledge_participant(
     participant_id: uuid.UUID,
     session: SessionDep,
     actor: CurrentAssociate,
-) -> Participant:
+) -> schemas.Participant:
     """The organizer's "Understood" on a decline; a later decline needs a new one."""
-    return await service.acknowledge(session, actor, follow_up_id, participant_id)
+    participant = await service.acknowledge(session, actor, follow_up_id, participant_id)
+    return await views.participant_view(session, participant)
 
 
 @router.get(

@@ -139,7 +139,7 @@ class AssignRequest(InputModel):
     associate_id: uuid.UUID = Field(description="The new owner")
 
 
-class Participant(OutputModel):
+class ParticipantFields(OutputModel):
     id: uuid.UUID
     kind: ParticipantKind
     associate_id: uuid.UUID | None
@@ -152,6 +152,18 @@ class Participant(OutputModel):
     seen_at: datetime | None
     rescheduled: bool = Field(description="The time moved since this invitee last answered")
     acknowledged_at: datetime | None = Field(description="When the organizer saw the decline")
+
+
+class Participant(ParticipantFields):
+    conflict: bool = Field(
+        description="Their calendar is also booked by another follow-up at this time"
+    )
+    first_free_at: datetime | None = Field(
+        description=(
+            "For a conflicted resource: the first start, at or after this one, when everyone "
+            "this follow-up blocks is free for its duration"
+        )
+    )
 
 
 class FollowUpSummary(OutputModel):
@@ -177,6 +189,7 @@ class FollowUpFields(FollowUpSummary, Stored):
 
 
 class FollowUp(FollowUpFields):
+    has_conflict: bool = Field(description="Some participant is double-booked")
     participants: list[Participant]
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
+from app.availability import bookings
 from app.directory.repository import (
     AssociateRepository,
     ContactRepository,
@@ -210,6 +211,7 @@ async def create(session: AsyncSession, actor: Actor, body: schemas.FollowUpCrea
         participants=[_organizer(owner.id), *invited],
     )
     await FollowUpRepository(session, actor.tenant_id).add(follow_up)
+    await bookings.sync(session, follow_up, check_strict=True)
     await notify(session, follow_up, "invited", _associates(invited), actor=actor.name)
     await record_event(
         session,
@@ -250,6 +252,7 @@ async def update(
     await FollowUpRepository(session, actor.tenant_id).update(follow_up, changes)
     if moved:
         reset = await ParticipantRepository(session, actor.tenant_id).reset_answers(follow_up.id)
+        await bookings.sync(session, follow_up, check_strict=True)
         await notify(session, follow_up, "rescheduled", reset, actor=actor.name)
         await record_event(
             session,
@@ -279,6 +282,7 @@ async def cancel(
             "cancelled_at": _now(),
         },
     )
+    await bookings.sync(session, follow_up)
     await with_participants(session, follow_up)
     await notify(
         session, follow_up, "cancelled", _associates(follow_up.participants), actor=actor.name
@@ -307,6 +311,7 @@ async def assign(
         await participants.update(joining, {**organizer, "acknowledged_at": None})
     previous_owner_id = follow_up.owner_id
     await FollowUpRepository(session, actor.tenant_id).update(follow_up, {"owner_id": new_owner_id})
+    await bookings.sync(session, follow_up, ["associate"])
     await notify(session, follow_up, "assigned", [(new_owner_id, None)], actor=actor.name)
     await record_event(
         session,
@@ -332,6 +337,10 @@ async def add_participant(
     (participant,) = await _resolve(session, actor.tenant_id, [ref], owner_id=None)
     participant.follow_up_id = follow_up.id
     await participants.add(participant)
+    if participant.kind != "person":
+        await bookings.sync(
+            session, follow_up, [participant.kind], check_strict=participant.kind == "resource"
+        )
     await notify(
         session,
         follow_up,

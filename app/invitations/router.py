@@ -8,12 +8,12 @@ from fastapi import APIRouter, Query
 from app.db.session import SessionDep
 from app.followups import schemas as followup_schemas
 from app.followups.service import FollowUpCancelled, OrganizerParticipant
+from app.followups.views import participant_view
 from app.invitations import schemas, service
 from app.kit.auth import CurrentAssociate, NotAnAssociate
 from app.kit.errors import NotFound
 from app.kit.openapi import AUTHENTICATED, problems
 from app.kit.pagination import Page, Paged, PageDep
-from app.models import Participant
 
 router = APIRouter(prefix="/v1", tags=["invitations"])
 
@@ -44,9 +44,10 @@ async def list_invitations(
 )
 async def mark_invitation_seen(
     participant_id: uuid.UUID, session: SessionDep, actor: CurrentAssociate
-) -> Participant:
+) -> followup_schemas.Participant:
     """`not_read` becomes `seen`; an answer is never overridden (idempotent)."""
-    return await service.mark_seen(session, actor, participant_id)
+    participant = await service.mark_seen(session, actor, participant_id)
+    return await participant_view(session, participant)
 
 
 @router.post(
@@ -59,6 +60,7 @@ async def respond_to_invitation(
     body: schemas.ResponseRequest,
     session: SessionDep,
     actor: CurrentAssociate,
-) -> Participant:
+) -> followup_schemas.Participant:
     """Accept, decline or answer tentative (the invitee only); publishes an event."""
-    return await service.respond(session, actor, participant_id, body)
+    participant = await service.respond(session, actor, participant_id, body)
+    return await participant_view(session, participant)

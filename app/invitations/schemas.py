@@ -2,11 +2,11 @@
 
 from pydantic import Field
 
-from app.followups.schemas import Answer, Comment, FollowUpSummary, Participant
+from app.followups.schemas import Answer, Comment, FollowUpSummary, ParticipantFields
 from app.kit.schemas import InputModel
 
 
-class Invitation(Participant):
+class Invitation(ParticipantFields):
     follow_up: FollowUpSummary
 
 

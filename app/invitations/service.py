@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.availability import bookings
 from app.directory.repository import AssociateRepository
 from app.followups import schemas
 from app.followups.repository import FollowUpRepository, ParticipantRepository
@@ -39,7 +40,10 @@ async def inbox(
     )
     return Paged(
         [
-            {**schemas.Participant.model_validate(participant).model_dump(), "follow_up": follow_up}
+            {
+                **schemas.ParticipantFields.model_validate(participant).model_dump(),
+                "follow_up": follow_up,
+            }
             for participant, follow_up in rows.items
         ],
         rows.next_cursor,
@@ -107,6 +111,7 @@ async def respond(
             "acknowledged_at": None,
         },
     )
+    await bookings.sync(session, follow_up, ["associate"])
     session.add(
         Response(
             tenant_id=actor.tenant_id,

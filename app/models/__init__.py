@@ -2,12 +2,14 @@
 
 from app.db.base import Base
 from app.models.activity import Event, Notification
+from app.models.bookings import Booking
 from app.models.directory import Associate, Contact, Person, Resource
 from app.models.followups import FollowUp, Participant, Response
 
 __all__ = [
     "Associate",
     "Base",
+    "Booking",
     "Contact",
     "Event",
     "FollowUp",

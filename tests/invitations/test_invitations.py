@@ -56,6 +56,8 @@ async def test_inbox_is_newest_first_with_the_follow_up_summary(admin: Caller) -
     assert [i["follow_up"]["id"] for i in inbox] == [f["id"] for f in reversed(made)]
     for invitation, follow_up in zip(inbox, reversed(made), strict=True):
         mine = participant(follow_up, associate_id=colleague.subject)
+        # The inbox leaves out conflict flags: they need each follow-up's bookings.
+        mine = {k: v for k, v in mine.items() if k not in ("conflict", "first_free_at")}
         assert {key: invitation[key] for key in mine} == mine
         summary = invitation["follow_up"]
         assert {key: summary[key] for key in SUMMARY} == {key: follow_up[key] for key in SUMMARY}

@@ -1,0 +1,1 @@
+"""Availability: busy time per calendar, conflicts, group free/busy and the first free slot."""

@@ -1,0 +1,39 @@
+"""Response bodies of availability."""
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+MAX_CALENDARS = 100
+MAX_SLOTS = 50
+
+
+class BusyBlock(BaseModel):
+    start_at: datetime
+    end_at: datetime
+    status: Literal["busy", "tentative"]
+    follow_up_id: uuid.UUID | None = Field(
+        description="Only for follow-ups the caller owns or takes part in; others are merged"
+    )
+
+
+class Calendar(BaseModel):
+    kind: Literal["associate", "resource"]
+    id: uuid.UUID
+    busy: list[BusyBlock]
+
+
+class Interval(BaseModel):
+    start_at: datetime
+    end_at: datetime
+
+
+class Availability(BaseModel):
+    calendars: list[Calendar]
+    free: list[Interval] = Field(description="When none of the calendars is busy")
+
+
+class Slots(BaseModel):
+    slots: list[Interval] = Field(description="Earliest first; empty when none fits")

@@ -1,0 +1,178 @@
+"""Availability rules: who blocks time, first free slots over growing windows, conflicts."""
+
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.availability import repository, schemas
+from app.availability.working_hours import Interval, shared_hours
+from app.directory.repository import AssociateRepository, ResourceRepository
+from app.kit.auth import Principal
+from app.kit.errors import UnknownReference
+from app.models import Associate, FollowUp, Participant
+
+# Search windows grow so the work stays proportional to the busy blocks near the answer.
+HORIZONS = (
+    timedelta(days=1),
+    timedelta(days=7),
+    timedelta(days=31),
+    timedelta(days=92),
+    timedelta(days=366),
+)
+FIRST_FREE_HORIZON = timedelta(days=366)
+
+
+async def search_first_free(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    calendar_ids: Sequence[uuid.UUID],
+    duration: timedelta,
+    after: datetime,
+    before: datetime,
+    count: int = 1,
+    *,
+    allowed: Callable[[datetime, datetime], list[Interval]] | None = None,
+    exclude: uuid.UUID | None = None,
+) -> list[datetime]:
+    """The first `count` free starts in [after, before), widening the window as needed."""
+    starts: list[datetime] = []
+    for horizon in HORIZONS:
+        end = min(after + horizon, before)
+        starts = await repository.first_free(
+            session,
+            tenant_id,
+            calendar_ids,
+            duration,
+            after,
+            end,
+            count,
+            allowed=allowed(after, end) if allowed is not None else None,
+            exclude=exclude,
+        )
+        if len(starts) >= count or end >= before:
+            break
+    return starts
+
+
+async def blocking_calendars(session: AsyncSession, follow_up: FollowUp) -> list[uuid.UUID]:
+    """The calendars the follow-up blocks: resources, the organizer, undeclined colleagues."""
+    rows = await session.execute(
+        select(Participant.associate_id, Participant.resource_id).where(
+            Participant.follow_up_id == follow_up.id,
+            Participant.kind.in_(["associate", "resource"]),
+            Participant.status != "declined",
+        )
+    )
+    return [associate_id or resource_id for associate_id, resource_id in rows.all()]  # type: ignore[misc]
+
+
+async def first_free_for(session: AsyncSession, follow_up: FollowUp) -> datetime | None:
+    """The first start, at or after the follow-up's, when all it blocks is free (ignoring it)."""
+    starts = await search_first_free(
+        session,
+        follow_up.tenant_id,
+        await blocking_calendars(session, follow_up),
+        follow_up.end_at - follow_up.start_at,
+        follow_up.start_at,
+        follow_up.start_at + FIRST_FREE_HORIZON,
+        exclude=follow_up.id,
+    )
+    return starts[0] if starts else None
+
+
+async def conflicts_of(
+    session: AsyncSession, follow_up: FollowUp
+) -> tuple[set[uuid.UUID], datetime | None]:
+    """Which participants are double-booked, and (if a resource is) the first free time."""
+    conflicted = await repository.conflicted_participants(session, follow_up.id)
+    resources = {p.id for p in follow_up.participants if p.kind == "resource"}
+    first_free_at = await first_free_for(session, follow_up) if conflicted & resources else None
+    return conflicted, first_free_at
+
+
+async def _calendars(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    associate_ids: Sequence[uuid.UUID],
+    resource_ids: Sequence[uuid.UUID],
+) -> list[Associate]:
+    """Check every calendar exists in the tenant; return the associates (for working hours)."""
+    associates = await AssociateRepository(session, tenant_id).get_many(associate_ids)
+    resources = await ResourceRepository(session, tenant_id).get_many(resource_ids)
+    missing = [str(i) for i in associate_ids if i not in associates] + [
+        str(i) for i in resource_ids if i not in resources
+    ]
+    if missing:
+        raise UnknownReference(f"calendar not found: {', '.join(missing)}")
+    return list(associates.values())
+
+
+async def free_busy(
+    session: AsyncSession,
+    principal: Principal,
+    associate_ids: Sequence[uuid.UUID],
+    resource_ids: Sequence[uuid.UUID],
+    start: datetime,
+    end: datetime,
+) -> schemas.Availability:
+    """Busy blocks per calendar and the common free time, from one statement."""
+    await _calendars(session, principal.tenant_id, associate_ids, resource_ids)
+    ids = list(dict.fromkeys([*associate_ids, *resource_ids]))
+    blocks = await repository.free_busy(
+        session, principal.tenant_id, principal.associate_id, ids, start, end
+    )
+    busy: dict[uuid.UUID, list[schemas.BusyBlock]] = {calendar: [] for calendar in ids}
+    free: list[schemas.Interval] = []
+    for block in blocks:
+        if block.calendar_id is None:
+            free.append(schemas.Interval(start_at=block.start_at, end_at=block.end_at))
+            continue
+        busy[block.calendar_id].append(
+            schemas.BusyBlock(
+                start_at=block.start_at,
+                end_at=block.end_at,
+                status="tentative" if block.tentative else "busy",
+                follow_up_id=block.follow_up_id,
+            )
+        )
+    kinds = {**{i: "resource" for i in resource_ids}, **{i: "associate" for i in associate_ids}}
+    return schemas.Availability(
+        calendars=[schemas.Calendar(kind=kinds[i], id=i, busy=busy[i]) for i in ids],
+        free=free,
+    )
+
+
+async def first_free_slots(
+    session: AsyncSession,
+    principal: Principal,
+    associate_ids: Sequence[uuid.UUID],
+    resource_ids: Sequence[uuid.UUID],
+    duration: timedelta,
+    after: datetime,
+    before: datetime,
+    count: int,
+    *,
+    working_hours: bool,
+) -> schemas.Slots:
+    """The first `count` slots when all are free (inside everyone's working hours if asked)."""
+    associates = await _calendars(session, principal.tenant_id, associate_ids, resource_ids)
+    allowed = None
+    if working_hours and associates:
+
+        def allowed(start: datetime, end: datetime) -> list[Interval]:
+            return shared_hours(associates, start, end)
+
+    starts = await search_first_free(
+        session,
+        principal.tenant_id,
+        list(dict.fromkeys([*associate_ids, *resource_ids])),
+        duration,
+        after,
+        before,
+        count,
+        allowed=allowed,
+    )
+    return schemas.Slots(slots=[schemas.Interval(start_at=s, end_at=s + duration) for s in starts])

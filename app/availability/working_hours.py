@@ -1,0 +1,60 @@
+"""Working hours as UTC intervals: each associate's weekly local hours, intersected for a group."""
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from app.directory.schemas import WEEKDAYS, WorkingHours
+from app.models import Associate
+
+Interval = tuple[datetime, datetime]
+
+
+def associate_hours(associate: Associate, start: datetime, end: datetime) -> list[Interval]:
+    """The associate's working hours within [start, end), in UTC, correct across DST.
+
+    Each local day is turned into instants in the associate's own zone, so a 09:00-17:00 day
+    is 8 hours on either side of a clock change.
+    """
+    zone = ZoneInfo(associate.time_zone)
+    hours = WorkingHours.model_validate(associate.working_hours)
+    day = start.astimezone(zone).date() - timedelta(days=1)
+    last = end.astimezone(zone).date()
+    spans: list[Interval] = []
+    while day <= last:
+        for span in getattr(hours, WEEKDAYS[day.weekday()]):
+            lower = _instant(day, span.start, zone)
+            upper = _instant(day, span.end, zone)
+            lower, upper = max(lower, start), min(upper, end)
+            if lower < upper:
+                spans.append((lower, upper))
+        day += timedelta(days=1)
+    return spans
+
+
+def _instant(day: object, at: time, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, at, zone).astimezone(UTC)  # type: ignore[arg-type]
+
+
+def intersect(first: Sequence[Interval], second: Sequence[Interval]) -> list[Interval]:
+    """The time in both sorted, non-overlapping interval lists."""
+    out: list[Interval] = []
+    i = j = 0
+    while i < len(first) and j < len(second):
+        lower = max(first[i][0], second[j][0])
+        upper = min(first[i][1], second[j][1])
+        if lower < upper:
+            out.append((lower, upper))
+        if first[i][1] < second[j][1]:
+            i += 1
+        else:
+            j += 1
+    return out
+
+
+def shared_hours(associates: Iterable[Associate], start: datetime, end: datetime) -> list[Interval]:
+    """The time in [start, end) inside every associate's working hours."""
+    shared: list[Interval] = [(start, end)]
+    for associate in associates:
+        shared = intersect(shared, associate_hours(associate, start, end))
+    return shared

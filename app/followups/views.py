@@ -1,0 +1,42 @@
+"""Follow-ups and participants as the API shows them: with their conflicts, computed on read.
+
+Conflicts are read from `bookings` at the time of the request, so the flags on both of two
+overlapping follow-ups are right whichever of them moved, was cancelled or lost a participant.
+"""
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.availability.service import conflicts_of
+from app.followups import schemas
+from app.followups.repository import FollowUpRepository
+from app.followups.service import with_participants
+from app.models import FollowUp, Participant
+
+
+async def follow_up_view(session: AsyncSession, follow_up: FollowUp) -> schemas.FollowUp:
+    """The follow-up with its participants and their conflict flags."""
+    await with_participants(session, follow_up)
+    conflicted, first_free_at = await conflicts_of(session, follow_up)
+    participants = [
+        schemas.Participant(
+            **schemas.ParticipantFields.model_validate(p).model_dump(),
+            conflict=p.id in conflicted,
+            first_free_at=first_free_at if p.id in conflicted and p.kind == "resource" else None,
+        )
+        for p in follow_up.participants
+    ]
+    return schemas.FollowUp(
+        **schemas.FollowUpFields.model_validate(follow_up).model_dump(),
+        has_conflict=bool(conflicted),
+        participants=participants,
+    )
+
+
+async def participant_view(session: AsyncSession, participant: Participant) -> schemas.Participant:
+    """One participant with its conflict flag."""
+    follow_up = await FollowUpRepository(session, participant.tenant_id).get(
+        participant.follow_up_id
+    )
+    assert follow_up is not None
+    view = await follow_up_view(session, follow_up)
+    return next(p for p in view.participants if p.id == participant.id)

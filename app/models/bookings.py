@@ -1,0 +1,56 @@
+"""Busy time as data: one row per calendar (associate or resource) a live follow-up blocks."""
+
+import uuid
+
+from sqlalchemy import Boolean, CheckConstraint, ForeignKeyConstraint, Index, String, Uuid, text
+from sqlalchemy.dialects.postgresql import TSTZRANGE, ExcludeConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db.base import Base
+
+
+class Booking(Base):
+    """A block of busy (or tentative) time in one calendar, derived from a participant.
+
+    Rows are rewritten from the participants by `app.availability.bookings.sync` in the
+    transaction of every change, so they never drift from the follow-ups they come from.
+    """
+
+    __tablename__ = "bookings"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "follow_up_id"],
+            ["follow_ups.tenant_id", "follow_ups.id"],
+            ondelete="CASCADE",
+        ),
+        ForeignKeyConstraint(["participant_id"], ["participants.id"], ondelete="CASCADE"),
+        CheckConstraint("calendar_kind IN ('associate', 'resource')", name="calendar_kind"),
+        # One GiST index answers "who is busy when" for any set of calendars.
+        Index(
+            "ix_bookings_calendar_during",
+            "tenant_id",
+            "calendar_id",
+            "during",
+            postgresql_using="gist",
+        ),
+        Index(None, "follow_up_id"),
+        # The backstop for resources that refuse double booking: two strict bookings of one
+        # calendar can never overlap, whatever the code above does.
+        ExcludeConstraint(
+            ("tenant_id", "="),
+            ("calendar_id", "="),
+            ("during", "&&"),
+            name="ex_bookings_strict_no_overlap",
+            using="gist",
+            where=text("strict"),
+        ),
+    )
+
+    participant_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    follow_up_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    calendar_kind: Mapped[str] = mapped_column(String(16))
+    calendar_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    during: Mapped[object] = mapped_column(TSTZRANGE)
+    tentative: Mapped[bool] = mapped_column(Boolean)
+    strict: Mapped[bool] = mapped_column(Boolean)
