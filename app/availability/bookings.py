@@ -7,7 +7,9 @@ constraint on the strict rows backs this up in the database itself.
 """
 
 from collections.abc import Collection
+from datetime import UTC, datetime
 
+from pydantic import TypeAdapter
 from sqlalchemy import case, delete, exists, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,6 +38,14 @@ WHERE p.follow_up_id = :follow_up_id
   AND p.kind = ANY(:kinds)
   AND p.status <> 'declined'
 """)
+
+
+_TIME = TypeAdapter(datetime)
+
+
+def _json_time(value: datetime) -> str:
+    """A time as every response shows it (UTC, `Z`)."""
+    return str(_TIME.dump_python(value.astimezone(UTC), mode="json"))
 
 
 class ResourceTaken(Conflict):
@@ -86,7 +96,9 @@ async def _refuse_taken_strict_resources(session: AsyncSession, follow_up: Follo
                 Resource.allow_double_booking.is_(False),
             )
             .order_by(Resource.id)
-            .with_for_update(of=Resource)
+            # NO KEY UPDATE: bookers queue on it, yet it leaves alone the KEY SHARE lock
+            # this transaction's own participant insert took through its foreign key.
+            .with_for_update(of=Resource, key_share=True)
         )
     ).all()
     if not strict:
@@ -121,10 +133,10 @@ async def _refuse_taken_strict_resources(session: AsyncSession, follow_up: Follo
                 {
                     "resource_id": str(resource_id),
                     "follow_up_id": str(other) if other is not None else None,
-                    "start_at": start_at.isoformat(),
-                    "end_at": end_at.isoformat(),
+                    "start_at": _json_time(start_at),
+                    "end_at": _json_time(end_at),
                 }
                 for resource_id, other, start_at, end_at in taken
             ],
-            first_free_at=first_free_at.isoformat() if first_free_at else None,
+            first_free_at=_json_time(first_free_at) if first_free_at else None,
         )

@@ -1,0 +1,255 @@
+"""GET /v1/availability: each calendar's busy or tentative blocks, who sees ids, free time."""
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from tests.availability.support import (
+    Body,
+    Span,
+    availability,
+    book,
+    iso,
+    ok,
+    participant,
+    room,
+    spans,
+    utc,
+    view,
+    when,
+)
+from tests.factories import Caller
+
+DAY = utc("2026-05-04T00:00")  # a Monday
+
+Block = tuple[datetime, datetime, str, str | None]
+
+
+def at(hour: int, minute: int = 0) -> datetime:
+    return DAY + timedelta(hours=hour, minutes=minute)
+
+
+def blocks(found: Body) -> dict[str, list[Block]]:
+    """Each calendar's busy blocks as (start, end, status, follow_up_id), in the given order."""
+    shown: dict[str, list[Block]] = {}
+    for calendar in found["calendars"]:
+        assert set(calendar) == {"kind", "id", "busy"}
+        shown[calendar["id"]] = [
+            (when(b["start_at"]), when(b["end_at"]), b["status"], b["follow_up_id"])
+            for b in calendar["busy"]
+        ]
+    return shown
+
+
+def free(found: Body) -> list[Span]:
+    return spans(found["free"])
+
+
+async def answer(invitee: Caller, follow_up: Body, status: str) -> None:
+    invitation = participant(follow_up, associate_id=invitee.subject)["id"]
+    ok(await invitee.post(f"/v1/invitations/{invitation}/response", json={"status": status}))
+
+
+async def test_each_answer_shows_as_busy_tentative_or_nothing(admin: Caller) -> None:
+    organizer = await admin.new_member(name="Olga Organizer")
+    unanswered, accepted, tentative, declined, seen = [
+        await admin.new_member(name=name) for name in ("Una", "Acce", "Tent", "Decl", "Seen")
+    ]
+    stranger = await admin.new_member(name="Sten Stranger")
+    shared = await room(admin)
+    invited = [unanswered, accepted, tentative, declined, seen]
+    follow_up = await book(organizer, at(9), at(10), invite=invited, resources=[shared])
+    await answer(accepted, follow_up, "accepted")
+    await answer(tentative, follow_up, "tentative")
+    await answer(declined, follow_up, "declined")
+    invitation = participant(follow_up, associate_id=seen.subject)["id"]
+    ok(await seen.post(f"/v1/invitations/{invitation}/seen"))
+    people = [organizer, *invited]
+    expected = {
+        organizer.subject: "busy",
+        unanswered.subject: "tentative",
+        accepted.subject: "busy",
+        tentative.subject: "tentative",
+        seen.subject: "tentative",
+        shared: "busy",
+    }
+
+    # Declined is a participant too, so it sees the follow-up (and may open it).
+    ok(await declined.get(f"/v1/follow-ups/{follow_up['id']}"))
+    for viewer, shown_id in (
+        (stranger, None),
+        (admin, None),
+        (organizer, follow_up["id"]),
+        (unanswered, follow_up["id"]),
+        (declined, follow_up["id"]),
+    ):
+        found = await availability(viewer, at(8), at(12), associates=people, resources=[shared])
+        assert [(c["kind"], c["id"]) for c in found["calendars"]] == [
+            *(("associate", p.subject) for p in people),
+            ("resource", shared),
+        ]
+        assert blocks(found) == {
+            calendar: [(at(9), at(10), expected[calendar], shown_id)]
+            if calendar in expected
+            else []
+            for calendar in [*(p.subject for p in people), shared]
+        }, viewer
+        assert free(found) == [(at(8), at(9)), (at(10), at(12))]
+
+
+async def test_hidden_follow_ups_merge_and_visible_ones_keep_their_ids(admin: Caller) -> None:
+    owner = await admin.new_member(name="Olga Owner")
+    inviter = await admin.new_member(name="Pia Inviter")
+    stranger = await admin.new_member(name="Sten Stranger")
+    one = await book(owner, at(9), at(10))
+    two = await book(owner, at(9, 30), at(11))
+    three = await book(owner, at(11), at(12))  # touches two: merged with it when hidden
+    maybe = await book(inviter, at(13), at(14), invite=[owner])
+    sure = await book(inviter, at(13, 30), at(15), invite=[owner])
+    await answer(owner, sure, "accepted")
+
+    found = await availability(stranger, at(8), at(16), associates=[owner])
+    assert blocks(found)[owner.subject] == [
+        (at(9), at(12), "busy", None),
+        (at(13), at(14), "tentative", None),
+        (at(13, 30), at(15), "busy", None),
+    ]
+    assert free(found) == [(at(8), at(9)), (at(12), at(13)), (at(15), at(16))]
+
+    found = await availability(owner, at(8), at(16), associates=[owner])
+    assert blocks(found)[owner.subject] == [
+        (at(9), at(10), "busy", one["id"]),
+        (at(9, 30), at(11), "busy", two["id"]),
+        (at(11), at(12), "busy", three["id"]),
+        (at(13), at(14), "tentative", maybe["id"]),
+        (at(13, 30), at(15), "busy", sure["id"]),
+    ]
+    assert free(found) == [(at(8), at(9)), (at(12), at(13)), (at(15), at(16))]
+
+    # The inviter sees its own two with ids, the owner's others merged without.
+    found = await availability(inviter, at(8), at(16), associates=[owner])
+    assert blocks(found)[owner.subject] == [
+        (at(9), at(12), "busy", None),
+        (at(13), at(14), "tentative", maybe["id"]),
+        (at(13, 30), at(15), "busy", sure["id"]),
+    ]
+
+
+async def test_blocks_are_clipped_to_the_window(admin: Caller) -> None:
+    owner = await admin.new_member()
+    stranger = await admin.new_member()
+    long = await book(owner, at(9), at(11))
+    await book(owner, at(8), at(9, 30))  # ends before the window starts
+    await book(owner, at(10, 30), at(12))  # starts when the window ends
+
+    for viewer, shown_id in ((owner, long["id"]), (stranger, None)):
+        found = await availability(viewer, at(9, 30), at(10, 30), associates=[owner])
+        assert blocks(found) == {owner.subject: [(at(9, 30), at(10, 30), "busy", shown_id)]}
+        assert free(found) == []
+
+    found = await availability(stranger, at(12), at(13), associates=[owner])
+    assert blocks(found) == {owner.subject: []}
+    assert free(found) == [(at(12), at(13))]
+
+
+async def test_free_is_the_window_minus_every_calendars_busy_time(admin: Caller) -> None:
+    first, second = await admin.new_member(), await admin.new_member()
+    viewer = await admin.new_member()
+    shared = await room(admin)
+    cancelled = await book(first, at(8), at(17))
+    ok(await first.post(f"/v1/follow-ups/{cancelled['id']}/cancel"))
+    await book(first, at(9), at(10))
+    await book(second, at(9, 30), at(10, 30))
+    await book(second, at(12), at(13), resources=[shared])
+    own = await book(viewer, at(14), at(15), resources=[shared])
+
+    found = await availability(
+        viewer, at(8), at(16), associates=[first, second], resources=[shared]
+    )
+
+    assert blocks(found) == {
+        first.subject: [(at(9), at(10), "busy", None)],
+        second.subject: [(at(9, 30), at(10, 30), "busy", None), (at(12), at(13), "busy", None)],
+        shared: [(at(12), at(13), "busy", None), (at(14), at(15), "busy", own["id"])],
+    }
+    assert free(found) == [(at(8), at(9)), (at(10, 30), at(12)), (at(13), at(14)), (at(15), at(16))]
+
+
+async def test_a_cancelled_follow_up_shows_nowhere(admin: Caller) -> None:
+    owner, invitee = await admin.new_member(), await admin.new_member()
+    shared = await room(admin)
+    follow_up = await book(owner, at(9), at(10), invite=[invitee], resources=[shared])
+    ok(await owner.post(f"/v1/follow-ups/{follow_up['id']}/cancel"))
+
+    found = await availability(
+        owner, at(8), at(12), associates=[owner, invitee], resources=[shared]
+    )
+
+    assert blocks(found) == {owner.subject: [], invitee.subject: [], shared: []}
+    assert free(found) == [(at(8), at(12))]
+
+
+async def test_a_calendar_named_twice_is_listed_once(admin: Caller) -> None:
+    owner = await admin.new_member()
+    await book(owner, at(9), at(10))
+
+    found = await availability(owner, at(8), at(12), associates=[owner, owner])
+
+    assert [c["id"] for c in found["calendars"]] == [owner.subject]
+    assert len(found["calendars"][0]["busy"]) == 1
+
+
+async def test_times_come_back_with_an_offset(admin: Caller) -> None:
+    owner = await admin.new_member()
+    await book(owner, at(9), at(10))
+    copenhagen = datetime.fromisoformat("2026-05-04T10:00:00+02:00")  # 08:00 UTC
+
+    found = await availability(
+        owner, copenhagen, copenhagen + timedelta(hours=4), associates=[owner]
+    )
+
+    (calendar,) = found["calendars"]
+    (block,) = calendar["busy"]
+    assert (when(block["start_at"]), when(block["end_at"])) == (at(9), at(10))
+    assert free(found) == [(at(8), at(9)), (at(10), at(12))]
+
+
+async def test_busy_time_follows_moves_and_removals(admin: Caller) -> None:
+    owner, invitee = await admin.new_member(), await admin.new_member()
+    shared = await room(admin)
+    follow_up = await book(owner, at(9), at(10), invite=[invitee], resources=[shared])
+    await answer(invitee, follow_up, "declined")
+    calendars: dict[str, Any] = {"associates": [owner, invitee], "resources": [shared]}
+    before = await availability(owner, at(8), at(13), **calendars)
+    assert blocks(before)[invitee.subject] == []
+
+    etag = (await owner.get(f"/v1/follow-ups/{follow_up['id']}")).headers["ETag"]
+    moved = await owner.patch(
+        f"/v1/follow-ups/{follow_up['id']}",
+        json={"start_at": iso(at(11)), "end_at": iso(at(12))},
+        headers={"If-Match": etag},
+    )
+    ok(moved)
+
+    # The move asks the invitee again: unanswered, so tentative.
+    after = await availability(owner, at(8), at(13), **calendars)
+    id_ = follow_up["id"]
+    assert blocks(after) == {
+        owner.subject: [(at(11), at(12), "busy", id_)],
+        invitee.subject: [(at(11), at(12), "tentative", id_)],
+        shared: [(at(11), at(12), "busy", id_)],
+    }
+    assert free(after) == [(at(8), at(11)), (at(12), at(13))]
+
+    current = await view(owner, id_)
+    for found in (
+        participant(current, associate_id=invitee.subject),
+        participant(current, resource_id=shared),
+    ):
+        removed = await owner.delete(f"/v1/follow-ups/{id_}/participants/{found['id']}")
+        assert removed.status_code == 204, removed.text
+    final = await availability(owner, at(8), at(13), **calendars)
+    assert blocks(final) == {
+        owner.subject: [(at(11), at(12), "busy", id_)],
+        invitee.subject: [],
+        shared: [],
+    }
