@@ -81,6 +81,14 @@ WHERE b.follow_up_id = :follow_up_id
 """)
 
 
+# Which of the asked-for calendars the tenant has: ids only, both kinds in one round trip.
+KNOWN_CALENDARS = text("""
+SELECT id FROM associates WHERE tenant_id = :tenant_id AND id = ANY(:associate_ids)
+UNION ALL
+SELECT id FROM resources WHERE tenant_id = :tenant_id AND id = ANY(:resource_ids)
+""")
+
+
 @dataclass(frozen=True)
 class Block:
     """A busy block (calendar set) or a free interval (calendar None)."""
@@ -148,3 +156,21 @@ async def free_busy(
 async def conflicted_participants(session: AsyncSession, follow_up_id: uuid.UUID) -> set[uuid.UUID]:
     """The follow-up's participants whose calendar is also busy elsewhere at that time."""
     return set((await session.scalars(CONFLICTS, {"follow_up_id": follow_up_id})).all())
+
+
+async def known_calendars(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    associate_ids: Sequence[uuid.UUID],
+    resource_ids: Sequence[uuid.UUID],
+) -> set[uuid.UUID]:
+    """The ids among these that name an associate (or resource) of the tenant."""
+    rows = await session.scalars(
+        KNOWN_CALENDARS,
+        {
+            "tenant_id": tenant_id,
+            "associate_ids": list(associate_ids),
+            "resource_ids": list(resource_ids),
+        },
+    )
+    return set(rows.all())

@@ -9,10 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.availability import repository, schemas
 from app.availability.working_hours import Interval, shared_hours
-from app.directory.repository import AssociateRepository, ResourceRepository
+from app.directory.repository import AssociateRepository
 from app.kit.auth import Principal
 from app.kit.errors import UnknownReference
-from app.models import Associate, FollowUp, Participant
+from app.models import FollowUp, Participant
 
 # Search windows grow so the work stays proportional to the busy blocks near the answer.
 HORIZONS = (
@@ -93,21 +93,17 @@ async def conflicts_of(
     return conflicted, first_free_at
 
 
-async def _calendars(
+async def _check_calendars(
     session: AsyncSession,
     tenant_id: uuid.UUID,
     associate_ids: Sequence[uuid.UUID],
     resource_ids: Sequence[uuid.UUID],
-) -> list[Associate]:
-    """Check every calendar exists in the tenant; return the associates (for working hours)."""
-    associates = await AssociateRepository(session, tenant_id).get_many(associate_ids)
-    resources = await ResourceRepository(session, tenant_id).get_many(resource_ids)
-    missing = [str(i) for i in associate_ids if i not in associates] + [
-        str(i) for i in resource_ids if i not in resources
-    ]
+) -> None:
+    """404 unless every id names an associate (or resource) of the tenant; ids only."""
+    known = await repository.known_calendars(session, tenant_id, associate_ids, resource_ids)
+    missing = [str(i) for i in [*associate_ids, *resource_ids] if i not in known]
     if missing:
         raise UnknownReference(f"calendar not found: {', '.join(missing)}")
-    return list(associates.values())
 
 
 async def free_busy(
@@ -119,7 +115,7 @@ async def free_busy(
     end: datetime,
 ) -> schemas.Availability:
     """Busy blocks per calendar and the common free time, from one statement."""
-    await _calendars(session, principal.tenant_id, associate_ids, resource_ids)
+    await _check_calendars(session, principal.tenant_id, associate_ids, resource_ids)
     ids = list(dict.fromkeys([*associate_ids, *resource_ids]))
     blocks = await repository.free_busy(
         session, principal.tenant_id, principal.associate_id, ids, start, end
@@ -158,9 +154,14 @@ async def first_free_slots(
     working_hours: bool,
 ) -> schemas.Slots:
     """The first `count` slots when all are free (inside everyone's working hours if asked)."""
-    associates = await _calendars(session, principal.tenant_id, associate_ids, resource_ids)
+    await _check_calendars(session, principal.tenant_id, associate_ids, resource_ids)
     allowed = None
-    if working_hours and associates:
+    if working_hours and associate_ids:
+        associates = list(
+            (
+                await AssociateRepository(session, principal.tenant_id).get_many(associate_ids)
+            ).values()
+        )
 
         def allowed(start: datetime, end: datetime) -> list[Interval]:
             return shared_hours(associates, start, end)
