@@ -42,6 +42,14 @@ def utc(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
+MONDAY = utc("2026-05-04T00:00")
+
+
+def at(hour: int, minute: int = 0) -> datetime:
+    """A time on Monday 2026-05-04 (UTC), the day most availability tests use."""
+    return MONDAY + timedelta(hours=hour, minutes=minute)
+
+
 def iso(instant: datetime) -> str:
     return instant.isoformat()
 

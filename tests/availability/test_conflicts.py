@@ -1,29 +1,23 @@
 """Conflict flags and first_free_at on participants, right on both sides after every change."""
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import pytest
 
 from tests.availability.support import (
     Body,
+    at,
     book,
     iso,
     ok,
     participant,
     room,
-    utc,
     view,
     when,
 )
 from tests.factories import Caller
 from tests.followups.support import patch
-
-DAY = utc("2026-05-04T00:00")  # a Monday
-
-
-def at(hour: int, minute: int = 0) -> datetime:
-    return DAY + timedelta(hours=hour, minutes=minute)
 
 
 async def answer(invitee: Caller, follow_up: Body, status: str) -> None:

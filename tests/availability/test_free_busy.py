@@ -6,6 +6,7 @@ from typing import Any
 from tests.availability.support import (
     Body,
     Span,
+    at,
     availability,
     book,
     iso,
@@ -13,19 +14,12 @@ from tests.availability.support import (
     participant,
     room,
     spans,
-    utc,
     view,
     when,
 )
 from tests.factories import Caller
 
-DAY = utc("2026-05-04T00:00")  # a Monday
-
 Block = tuple[datetime, datetime, str, str | None]
-
-
-def at(hour: int, minute: int = 0) -> datetime:
-    return DAY + timedelta(hours=hour, minutes=minute)
 
 
 def blocks(found: Body) -> dict[str, list[Block]]:

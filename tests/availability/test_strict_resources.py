@@ -1,7 +1,7 @@
 """Strict rooms one request at a time: 409 `resource_taken` on create, move and add."""
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -11,24 +11,17 @@ from app.models import Booking
 from tests.availability.support import (
     Body,
     assert_problem,
+    at,
     book,
     iso,
     ok,
     participant,
     room,
-    utc,
     view,
     when,
 )
 from tests.factories import Caller
 from tests.followups.support import patch, tenant_rows
-
-DAY = utc("2026-05-04T00:00")  # a Monday
-
-
-def at(hour: int, minute: int = 0) -> datetime:
-    return DAY + timedelta(hours=hour, minutes=minute)
-
 
 Taken = tuple[str, datetime, datetime, str | None]
 
