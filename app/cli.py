@@ -182,15 +182,18 @@ def cmd_openapi(args: argparse.Namespace, settings: Settings) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
-    parser = argparse.ArgumentParser(prog="convene", description=__doc__)
-    parser.add_argument(
+    # --data-dir is accepted before or after the subcommand (`convene serve --data-dir d`).
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
         "--data-dir",
         type=Path,
+        default=argparse.SUPPRESS,
         help="where the embedded Postgres and development secret live (default ./.convene)",
     )
+    parser = argparse.ArgumentParser(prog="convene", description=__doc__, parents=[common])
     sub = parser.add_subparsers(dest="command", required=True)
 
-    serve = sub.add_parser("serve", help="serve the API")
+    serve = sub.add_parser("serve", parents=[common], help="serve the API")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument(
@@ -198,10 +201,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(handler=cmd_serve)
 
-    migrate = sub.add_parser("migrate", help="apply database migrations")
+    migrate = sub.add_parser("migrate", parents=[common], help="apply database migrations")
     migrate.set_defaults(handler=cmd_migrate)
 
-    token = sub.add_parser("token", help="print a bearer token for local use")
+    token = sub.add_parser("token", parents=[common], help="print a bearer token for local use")
     token.add_argument("--tenant", type=uuid.UUID, help="tenant id (default: the dev tenant)")
     token.add_argument("--associate", type=uuid.UUID, help="the associate the token acts as")
     token.add_argument("--admin", action="store_true", help="add the admin scope")
@@ -209,12 +212,12 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--ttl-hours", type=float, default=12.0)
     token.set_defaults(handler=cmd_token)
 
-    demo = sub.add_parser("demo", help="load a demo tenant and print tokens")
+    demo = sub.add_parser("demo", parents=[common], help="load a demo tenant and print tokens")
     demo.add_argument("--tenant", type=uuid.UUID, help="tenant id (default: the dev tenant)")
     demo.add_argument("--ttl-hours", type=float, default=12.0)
     demo.set_defaults(handler=cmd_demo)
 
-    openapi = sub.add_parser("openapi", help="write the OpenAPI document")
+    openapi = sub.add_parser("openapi", parents=[common], help="write the OpenAPI document")
     openapi.add_argument("--output", type=Path, default=OPENAPI_PATH)
     openapi.add_argument("--check", action="store_true", help="fail when the file is stale")
     openapi.set_defaults(handler=cmd_openapi)
@@ -224,7 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `convene` console script."""
     args = build_parser().parse_args(argv)
-    overrides = {"data_dir": args.data_dir} if args.data_dir else {}
+    data_dir = getattr(args, "data_dir", None)
+    overrides = {"data_dir": data_dir} if data_dir else {}
     try:
         settings = Settings(**overrides)
         logging.basicConfig(

@@ -88,3 +88,13 @@ def test_token_for_an_associate_needs_the_associate(tmp_path: Path) -> None:
 
 def test_committed_openapi_matches_the_app() -> None:
     assert OPENAPI_PATH.read_text() == render_openapi(), "run `convene openapi`"
+
+
+@pytest.mark.parametrize("before", [True, False])
+def test_data_dir_before_or_after_the_subcommand(tmp_path: Path, before: bool) -> None:
+    args = ["token", "--admin"]
+    args = ["--data-dir", str(tmp_path), *args] if before else [*args, "--data-dir", str(tmp_path)]
+    result = run_cli(*args, env=convene_env())
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "jwt-secret").exists()
+    assert (tmp_path / "tenant-id").exists()
