@@ -222,7 +222,7 @@ async def create(session: AsyncSession, actor: Actor, body: schemas.FollowUpCrea
         end_at=follow_up.end_at,
         participant_ids=[str(p.id) for p in follow_up.participants],
     )
-    return await with_participants(session, follow_up)
+    return follow_up
 
 
 async def update(
@@ -239,7 +239,7 @@ async def update(
         key: value for key, value in body.model_dump().items() if getattr(follow_up, key) != value
     }
     if not changes:
-        return await with_participants(session, follow_up)
+        return follow_up
     merged = {
         key: changes.get(key, getattr(follow_up, key))
         for key in ("start_at", "end_at", "all_day", "time_zone")
@@ -266,7 +266,7 @@ async def update(
         )
     else:
         await record_event(session, follow_up, "follow_up.updated", fields=sorted(changes))
-    return await with_participants(session, follow_up)
+    return follow_up
 
 
 async def cancel(
@@ -297,7 +297,7 @@ async def assign(
     """Hand the follow-up to another associate, who becomes its organizer."""
     follow_up = await owned(session, actor, follow_up_id)
     if new_owner_id == follow_up.owner_id:
-        return await with_participants(session, follow_up)
+        return follow_up
     await _active_associates(session, actor.tenant_id, [new_owner_id])
     participants = ParticipantRepository(session, actor.tenant_id)
     previous_owner = await participants.of_associate(follow_up.id, follow_up.owner_id)
@@ -320,7 +320,7 @@ async def assign(
         owner_id=new_owner_id,
         previous_owner_id=previous_owner_id,
     )
-    return await with_participants(session, follow_up)
+    return follow_up
 
 
 async def add_participant(

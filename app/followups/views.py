@@ -6,7 +6,8 @@ overlapping follow-ups are right whichever of them moved, was cancelled or lost 
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.availability.service import conflicts_of
+from app.availability.repository import conflicted_participants
+from app.availability.service import conflicts_of, first_free_for
 from app.followups import schemas
 from app.followups.repository import FollowUpRepository
 from app.followups.service import with_participants
@@ -33,10 +34,17 @@ async def follow_up_view(session: AsyncSession, follow_up: FollowUp) -> schemas.
 
 
 async def participant_view(session: AsyncSession, participant: Participant) -> schemas.Participant:
-    """One participant with its conflict flag."""
-    follow_up = await FollowUpRepository(session, participant.tenant_id).get(
-        participant.follow_up_id
+    """One participant with its conflict flag (and first free time, for a resource)."""
+    conflict = participant.id in await conflicted_participants(session, participant.follow_up_id)
+    first_free_at = None
+    if conflict and participant.kind == "resource":
+        follow_up = await FollowUpRepository(session, participant.tenant_id).get(
+            participant.follow_up_id
+        )
+        assert follow_up is not None
+        first_free_at = await first_free_for(session, follow_up)
+    return schemas.Participant(
+        **schemas.ParticipantFields.model_validate(participant).model_dump(),
+        conflict=conflict,
+        first_free_at=first_free_at,
     )
-    assert follow_up is not None
-    view = await follow_up_view(session, follow_up)
-    return next(p for p in view.participants if p.id == participant.id)
