@@ -2,9 +2,10 @@
 
 import uuid
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, exists, func, select
+from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -70,12 +71,15 @@ class TenantRepository(Generic[M]):
         return obj
 
     async def update(self, obj: M, changes: dict[str, Any]) -> M:
-        """Apply `changes` to `obj` and write them."""
+        """Write the changes that differ from `obj`'s current values (none: no write)."""
+        changes = {k: v for k, v in changes.items() if getattr(obj, k) != v}
+        if not changes:
+            return obj
         for field, value in changes.items():
             setattr(obj, field, value)
-        obj.updated_at = func.now()
+        # A Python value, not now(): nothing is expired, so no SELECT to read the row back.
+        obj.updated_at = datetime.now(UTC)
         await self._flush()
-        await self.session.refresh(obj)
         return obj
 
     async def _flush(self) -> None:
