@@ -1,4 +1,4 @@
-"""The `convene` command: serve, migrate, token, demo, openapi."""
+"""The `convene` command: serve, worker, migrate, token, demo, openapi."""
 
 import argparse
 import json
@@ -68,6 +68,36 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             )
     except KeyboardInterrupt:
         return 130
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    """Deliver webhooks (no API) against CONVENE_DATABASE_URL; run as many as you like."""
+    import asyncio
+
+    from app.webhooks.dispatcher import Dispatcher
+
+    if settings.database_url is None:
+        print(
+            "convene worker needs CONVENE_DATABASE_URL (the database `convene serve` uses)",
+            file=sys.stderr,
+        )
+        return 2
+    if args.metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(args.metrics_port, addr=args.metrics_host)
+    dispatcher = Dispatcher(settings.database_url, settings)
+
+    async def work() -> None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, lambda: asyncio.ensure_future(dispatcher.stop()))
+        logger.info("webhook worker started")
+        await dispatcher.run()
+        logger.info("webhook worker stopped")
+
+    asyncio.run(work())
     return 0
 
 
@@ -200,6 +230,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--proxy-headers", action="store_true", help="trust X-Forwarded-* from a proxy"
     )
     serve.set_defaults(handler=cmd_serve)
+
+    worker = sub.add_parser("worker", parents=[common], help="deliver webhooks (no API)")
+    worker.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port")
+    worker.add_argument("--metrics-host", default="127.0.0.1")
+    worker.set_defaults(handler=cmd_worker)
 
     migrate = sub.add_parser("migrate", parents=[common], help="apply database migrations")
     migrate.set_defaults(handler=cmd_migrate)

@@ -2,6 +2,7 @@
 
 import secrets
 from functools import cached_property
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Literal
 
@@ -11,6 +12,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # Secrets that show up in examples and must never sign production tokens.
 _KNOWN_DEFAULT_SECRETS = {"changeme", "change-me", "secret", "dev", "development", "convene"}
 _MIN_SECRET_LENGTH = 32
+
+# Seconds before each retry: about three days in all (5 s, 30 s, 2 min, ... 24 h).
+DEFAULT_RETRY_DELAYS = (5, 30, 120, 600, 1800, 7200, 18000, 36000, 50400, 72000, 86400)
 
 
 class ConfigError(RuntimeError):
@@ -37,6 +41,20 @@ class Settings(BaseSettings):
     jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
 
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+
+    webhook_dispatcher: bool = True
+    webhook_allow_http: bool = False
+    webhook_allowed_networks: list[IPv4Network | IPv6Network] = []
+    webhook_retry_delays: list[float] = Field(
+        default=list(DEFAULT_RETRY_DELAYS), min_length=1, max_length=30
+    )
+    webhook_connect_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    webhook_timeout_seconds: float = Field(default=15.0, gt=0, le=120)
+    webhook_concurrency: int = Field(default=64, ge=1, le=1000)
+    webhook_endpoint_concurrency: int = Field(default=8, ge=1, le=100)
+    webhook_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    webhook_lease_seconds: float = Field(default=60.0, ge=1, le=3600)
+    webhook_disable_after_days: float = Field(default=5.0, gt=0)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @model_validator(mode="after")

@@ -1,5 +1,6 @@
 """create_app(): the FastAPI factory, its middleware, routers and lifespan."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -19,6 +20,8 @@ from app.kit.openapi import install_openapi, operation_id
 from app.kit.strict_query import reject_unknown_query_params
 from app.notifications.router import router as notifications_router
 from app.ops.router import router as ops_router
+from app.webhooks.dispatcher import Dispatcher
+from app.webhooks.router import router as webhooks_router
 
 VERSION = "0.1.0"
 
@@ -31,7 +34,9 @@ TAGS = [
     {"name": "invitations", "description": "The invitee's side: inbox, seen, answers"},
     {"name": "notifications", "description": "The on-screen inbox"},
     {"name": "availability", "description": "Group free/busy and the first free slot"},
-    {"name": "operations", "description": "Health and readiness"},
+    {"name": "webhooks", "description": "Signed event delivery to subscribers (admin)"},
+    {"name": "events", "description": "The tenant's event feed, for catching up (admin)"},
+    {"name": "operations", "description": "Health, readiness and metrics"},
 ]
 
 
@@ -47,9 +52,16 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
             raise RuntimeError("no database URL: run `convene serve`, or set CONVENE_DATABASE_URL")
         database = Database.from_engine(create_engine(url, settings))
         app.state.database = database
+        dispatching = None
+        if settings.webhook_dispatcher:
+            dispatcher = Dispatcher(url, settings)
+            dispatching = asyncio.create_task(dispatcher.run(), name="webhook-dispatcher")
         try:
             yield
         finally:
+            if dispatching is not None:
+                await dispatcher.stop()
+                await dispatching
             await database.dispose()
 
     app = FastAPI(
@@ -74,6 +86,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     app.include_router(invitations_router)
     app.include_router(notifications_router)
     app.include_router(availability_router)
+    app.include_router(webhooks_router)
     app.include_router(ops_router)
     install_openapi(app)
     return app

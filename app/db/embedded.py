@@ -9,6 +9,8 @@ from typing import Any
 import asyncpg
 from sqlalchemy.engine import make_url
 
+from app.db.engine import plain_dsn
+
 logger = logging.getLogger(__name__)
 
 
@@ -47,7 +49,7 @@ class EmbeddedPostgres:
 async def create_database_if_missing(server_url: str, name: str) -> str:
     """Create database `name` on the server when it does not exist; return its URL."""
     url = make_url(server_url)
-    conn = await asyncpg.connect(_plain_dsn(server_url))
+    conn = await asyncpg.connect(plain_dsn(server_url))
     try:
         exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
         if not exists:
@@ -59,16 +61,11 @@ async def create_database_if_missing(server_url: str, name: str) -> str:
 
 async def drop_database(server_url: str, name: str) -> None:
     """Drop database `name`, ending any sessions still connected to it."""
-    conn = await asyncpg.connect(_plain_dsn(server_url))
+    conn = await asyncpg.connect(plain_dsn(server_url))
     try:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await conn.close()
-
-
-def _plain_dsn(url: str) -> str:
-    """A DSN asyncpg accepts: the SQLAlchemy driver suffix removed."""
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def start_embedded_database(data_dir: Path, name: str = "convene") -> tuple[EmbeddedPostgres, str]:

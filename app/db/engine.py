@@ -20,6 +20,11 @@ def async_url(url: str) -> str:
     return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
 
 
+def plain_dsn(url: str) -> str:
+    """A DSN asyncpg accepts: the SQLAlchemy driver suffix removed."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 def create_engine(url: str, settings: Settings) -> AsyncEngine:
     """An engine with bounded pool and a statement timeout, so no request can run away."""
     return create_async_engine(

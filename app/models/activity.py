@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Index, Integer, String, Uuid, text
+from sqlalchemy import BigInteger, DateTime, Index, Integer, String, Uuid, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -42,9 +42,16 @@ class Event(TenantScoped, Base):
     __table_args__ = (
         Index(None, "tenant_id", "id"),
         Index(None, "tenant_id", "follow_up_id", "seq"),
+        Index(None, "tenant_id", "txid", "id"),
     )
 
     type: Mapped[str] = mapped_column(String(64))
     follow_up_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     seq: Mapped[int | None] = mapped_column(Integer)
     data: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    # The writing transaction's id. The catch-up feed lists only events whose transaction is
+    # older than every one still running, in (txid, id) order, so a late commit is never
+    # skipped by a reader who already passed its id.
+    txid: Mapped[int] = mapped_column(
+        BigInteger, server_default=text("(pg_current_xact_id()::text)::bigint")
+    )

@@ -1,15 +1,17 @@
-"""Liveness (/healthz) and readiness (/readyz: database reachable and migrated to head)."""
+"""Liveness (/healthz), readiness (/readyz: database reachable, migrated) and /metrics."""
 
 import logging
 from typing import Literal
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from sqlalchemy import text
 
 from app.db.migrations import is_at_head
 from app.db.session import get_database
+from app.webhooks.metrics import refresh_queue_gauges
 
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["operations"])
@@ -50,3 +52,20 @@ async def readyz(request: Request) -> JSONResponse:
     ready = database == "ok"
     body = Readiness(status="ready" if ready else "unavailable", database=database)
     return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text"}},
+)
+async def metrics(request: Request) -> Response:
+    """Prometheus metrics: webhook deliveries by outcome, queue depth, oldest due, latency."""
+    try:
+        async with get_database(request).sessionmaker() as session:
+            connection = await (await session.connection()).get_raw_connection()
+            await refresh_queue_gauges(connection.driver_connection)
+    except Exception:
+        # The counters are still worth serving; the queue gauges keep their last reading.
+        logger.warning("could not read the webhook queue for /metrics", exc_info=True)
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

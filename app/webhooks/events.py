@@ -1,13 +1,19 @@
-"""The one way an event is recorded: a row in `events`, in the transaction of the change."""
+"""The one way an event is recorded: an `events` row and its webhook deliveries, in one go.
 
+Both are written in the transaction of the change, so a rolled-back change leaves neither.
+"""
+
+import json
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import update
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Event, FollowUp
+from app.db.base import new_id
+from app.models import FollowUp
 
 EventType = Literal[
     "invitation.accepted",
@@ -23,6 +29,19 @@ EventType = Literal[
     "participant.added",
     "participant.removed",
 ]
+PING = "webhook.ping"
+# Dispatchers LISTEN on this channel; NOTIFY is delivered only when the transaction commits.
+CHANNEL = "convene_webhooks"
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    """What the caller learns of the event it recorded."""
+
+    id: uuid.UUID
+    type: str
+    seq: int | None
+    deliveries: int
 
 
 def _jsonable(value: Any) -> Any:
@@ -30,38 +49,93 @@ def _jsonable(value: Any) -> Any:
         return str(value)
     if isinstance(value, datetime):
         return value.isoformat()
-    return value
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+# One round trip: bump the follow-up's seq under its row lock, write the event with that seq,
+# fan it out to the tenant's enabled endpoints that subscribe to its type, and NOTIFY the
+# dispatchers if anything was queued.
+_RECORD = text("""
+WITH bumped AS (
+    UPDATE follow_ups SET seq = seq + 1 WHERE id = :follow_up_id
+    RETURNING tenant_id, id, seq
+), event AS (
+    INSERT INTO events (id, tenant_id, type, follow_up_id, seq, data)
+    SELECT :event_id, tenant_id, :type, id, seq,
+           CAST(:data AS jsonb) || jsonb_build_object('seq', seq)
+    FROM bumped
+    RETURNING id, tenant_id, type, follow_up_id, seq
+), fanned AS (
+    INSERT INTO webhook_deliveries (tenant_id, endpoint_id, event_id, follow_up_id, seq)
+    SELECT w.tenant_id, w.id, event.id, event.follow_up_id, event.seq
+    FROM event JOIN webhook_endpoints w ON w.tenant_id = event.tenant_id
+    WHERE w.enabled AND event.type = ANY(w.event_types)
+    RETURNING 1
+)
+SELECT event.seq,
+       (SELECT count(*) FROM fanned) AS deliveries,
+       (SELECT pg_notify(:channel, '') FROM (SELECT FROM fanned LIMIT 1) AS queued) AS notified
+FROM event
+""")
+
+_PING = text("""
+WITH event AS (
+    INSERT INTO events (id, tenant_id, type, data)
+    VALUES (:event_id, :tenant_id, :type, CAST(:data AS jsonb))
+    RETURNING id, tenant_id
+), queued AS (
+    INSERT INTO webhook_deliveries (tenant_id, endpoint_id, event_id)
+    SELECT event.tenant_id, :endpoint_id, event.id FROM event
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM queued), pg_notify(:channel, '')
+""")
 
 
 async def record_event(
     session: AsyncSession, follow_up: FollowUp, type_: EventType, **data: Any
-) -> Event:
-    """Write an event about `follow_up` with the next `seq` of that follow-up.
+) -> RecordedEvent:
+    """Write an event about `follow_up` with its next `seq`; queue it for subscribed endpoints.
 
     The seq comes from an UPDATE of the follow-up's row, whose lock is held until commit, so
     two transactions changing one follow-up get rising seqs in the order they commit.
     """
-    seq = await session.scalar(
-        update(FollowUp)
-        .where(FollowUp.id == follow_up.id)
-        .values(seq=FollowUp.seq + 1)
-        .returning(FollowUp.seq)
-    )
-    assert seq is not None
-    follow_up.seq = seq
-    payload = {
-        "tenant_id": str(follow_up.tenant_id),
-        "follow_up_id": str(follow_up.id),
-        **{key: _jsonable(value) for key, value in data.items()},
-        "seq": seq,
-    }
-    event = Event(
-        tenant_id=follow_up.tenant_id,
-        type=type_,
-        follow_up_id=follow_up.id,
-        seq=seq,
-        data=payload,
-    )
-    session.add(event)
+    payload = {"tenant_id": follow_up.tenant_id, "follow_up_id": follow_up.id, **data}
+    event_id = new_id()
     await session.flush()
-    return event
+    row = (
+        await session.execute(
+            _RECORD,
+            {
+                "follow_up_id": follow_up.id,
+                "event_id": event_id,
+                "type": type_,
+                "data": json.dumps(payload, default=_jsonable),
+                "channel": CHANNEL,
+            },
+        )
+    ).one()
+    follow_up.seq = row.seq
+    return RecordedEvent(event_id, type_, row.seq, row.deliveries)
+
+
+async def record_ping(
+    session: AsyncSession, tenant_id: uuid.UUID, endpoint_id: uuid.UUID
+) -> RecordedEvent:
+    """Write a `webhook.ping` event and queue it for that one endpoint only."""
+    event_id = new_id()
+    data = {"tenant_id": str(tenant_id), "endpoint_id": str(endpoint_id)}
+    row = (
+        await session.execute(
+            _PING,
+            {
+                "event_id": event_id,
+                "tenant_id": tenant_id,
+                "endpoint_id": endpoint_id,
+                "type": PING,
+                "data": json.dumps(data),
+                "channel": CHANNEL,
+            },
+        )
+    ).one()
+    return RecordedEvent(event_id, PING, None, int(row[0]))

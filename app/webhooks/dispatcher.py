@@ -1,0 +1,279 @@
+"""The dispatcher: claims due deliveries, sends them signed, records what happened.
+
+It runs inside `convene serve` and as `convene worker`, any number at once. Each claim is a
+short transaction that leases rows (FOR UPDATE SKIP LOCKED) and commits before any HTTP is
+sent; results are written back in batches. A worker that dies loses nothing: its leases run
+out and the reaper of any live worker puts those deliveries back in the queue.
+"""
+
+import asyncio
+import contextlib
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+import asyncpg
+
+from app.config import Settings
+from app.db.engine import plain_dsn
+from app.webhooks import metrics, queue
+from app.webhooks.address_guard import AddressPolicy, RefusedAddress
+from app.webhooks.events import CHANNEL
+from app.webhooks.retries import next_delay, parse_retry_after
+from app.webhooks.signing import signed_headers
+
+logger = logging.getLogger(__name__)
+
+RESPONSE_BODY_LIMIT = 4096
+_BATCH = 100
+_REAP_EVERY_SECONDS = 5.0
+_WRITE_BATCH = 500
+_USER_AGENT = "Convene-Webhooks/1"
+
+
+def address_policy(settings: Settings) -> AddressPolicy:
+    """The SSRF policy the settings describe."""
+    return AddressPolicy(settings.webhook_allow_http, settings.webhook_allowed_networks)
+
+
+class Dispatcher:
+    """One worker's delivery loop; `run()` until `stop()`."""
+
+    def __init__(self, database_url: str, settings: Settings) -> None:
+        self.dsn = plain_dsn(database_url)
+        self.settings = settings
+        self.policy = address_policy(settings)
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._outcomes: asyncio.Queue[queue.Outcome] = asyncio.Queue()
+        self._last_reap = 0.0
+
+    def wake(self) -> None:
+        """Look for due deliveries now rather than at the next poll."""
+        self._wake.set()
+
+    async def stop(self) -> None:
+        """Finish the attempts in flight, record them, and return from run()."""
+        self._stopping.set()
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Deliver until stopped; survives database and network failures by retrying."""
+        pool = await self._connect()
+        if pool is None:
+            return
+        timeout = aiohttp.ClientTimeout(
+            total=self.settings.webhook_timeout_seconds,
+            sock_connect=self.settings.webhook_connect_timeout_seconds,
+        )
+        connector = aiohttp.TCPConnector(
+            resolver=self.policy.resolver(),
+            limit=self.settings.webhook_concurrency,
+            limit_per_host=self.settings.webhook_endpoint_concurrency,
+        )
+        async with aiohttp.ClientSession(
+            connector=connector, timeout=timeout, headers={"user-agent": _USER_AGENT}
+        ) as http:
+            listener = asyncio.create_task(self._listen())
+            writer = asyncio.create_task(self._write_outcomes(pool))
+            try:
+                await self._claim_loop(pool, http)
+                if self._in_flight:
+                    await asyncio.wait(self._in_flight)
+                await self._outcomes.join()
+            finally:
+                listener.cancel()
+                writer.cancel()
+                for task in self._in_flight:
+                    task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.gather(listener, writer, *self._in_flight)
+                await pool.close()
+
+    async def _connect(self) -> Any:
+        """A connection pool, retried until the database answers (None if stopped first)."""
+        while not self._stopping.is_set():
+            try:
+                return await asyncpg.create_pool(
+                    self.dsn,
+                    min_size=1,
+                    max_size=3,
+                    server_settings={"application_name": "convene-dispatcher", "timezone": "UTC"},
+                )
+            except (OSError, asyncpg.PostgresError):
+                logger.warning("webhook dispatcher cannot reach the database; retrying")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), 2.0)
+        return None
+
+    async def _claim_loop(self, pool: Any, http: aiohttp.ClientSession) -> None:
+        settings = self.settings
+        while not self._stopping.is_set():
+            self._wake.clear()
+            full = False
+            try:
+                async with pool.acquire() as connection:
+                    await self._reap_now_and_then(connection)
+                    room = settings.webhook_concurrency - len(self._in_flight)
+                    if room > 0:
+                        limit = min(room, _BATCH)
+                        claimed = await queue.claim(
+                            connection,
+                            limit,
+                            settings.webhook_lease_seconds,
+                            settings.webhook_endpoint_concurrency,
+                        )
+                        full = len(claimed) == limit
+                        for delivery in claimed:
+                            task = asyncio.create_task(self._send(http, delivery))
+                            self._in_flight.add(task)
+                            task.add_done_callback(self._in_flight.discard)
+            except (OSError, asyncpg.PostgresError):
+                logger.warning("webhook claim failed; retrying", exc_info=True)
+            if full:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), settings.webhook_poll_seconds)
+
+    async def _reap_now_and_then(self, connection: Any) -> None:
+        if time.monotonic() - self._last_reap < _REAP_EVERY_SECONDS:
+            return
+        self._last_reap = time.monotonic()
+        reaped = await queue.reap(connection)
+        if reaped:
+            logger.warning("took back %d webhook deliveries whose lease ran out", reaped)
+        await metrics.refresh_queue_gauges(connection)
+
+    async def _listen(self) -> None:
+        """Wake on NOTIFY (sent when an event with deliveries commits); reconnect when lost."""
+        while True:
+            try:
+                await self._listen_until_lost()
+            except (OSError, asyncpg.PostgresError):
+                logger.warning("webhook LISTEN connection lost; polling meanwhile", exc_info=True)
+            await asyncio.sleep(1.0)
+
+    async def _listen_until_lost(self) -> None:
+        connection = await asyncpg.connect(self.dsn)
+        lost = asyncio.Event()
+        try:
+            connection.add_termination_listener(lambda *_: lost.set())
+            await connection.add_listener(CHANNEL, lambda *_: self._wake.set())
+            self._wake.set()  # anything committed while we were not listening
+            await lost.wait()
+        finally:
+            await connection.close(timeout=2)
+
+    async def _send(self, http: aiohttp.ClientSession, delivery: queue.Claimed) -> None:
+        """One attempt: sign, POST without following redirects, classify the answer."""
+        if delivery.attempt == 1:
+            metrics.FIRST_ATTEMPT_LATENCY.observe(delivery.queued_seconds)
+        started_at = datetime.now(UTC)
+        clock = time.perf_counter()
+        status_code: int | None = None
+        retry_after: float | None = None
+        body: str | None = None
+        error: str | None = None
+        try:
+            self.policy.check_target(delivery.url)
+            headers = signed_headers(
+                delivery.secrets, str(delivery.event_id), int(time.time()), delivery.body
+            )
+            async with http.post(
+                delivery.url, data=delivery.body, headers=headers, allow_redirects=False
+            ) as response:
+                status_code = response.status
+                body = await _read_some(response.content)
+                if status_code in (429, 503):
+                    retry_after = parse_retry_after(response.headers.get("retry-after"))
+            outcome = _classify(status_code)
+        except RefusedAddress as exc:
+            outcome, error = "refused", str(exc)
+        except aiohttp.ClientConnectorError as exc:
+            refused = isinstance(exc.os_error, RefusedAddress) or isinstance(
+                exc.__cause__, RefusedAddress
+            )
+            outcome, error = ("refused" if refused else "connection_error"), str(exc)
+        except TimeoutError:
+            outcome, error = "timeout", "no complete answer in time"
+        except (aiohttp.ClientError, OSError) as exc:
+            outcome, error = "connection_error", f"{type(exc).__name__}: {exc}"
+        duration = time.perf_counter() - clock
+        metrics.ATTEMPTS.labels(outcome).inc()
+        metrics.ATTEMPT_DURATION.observe(duration)
+        if error is None and outcome != "success":
+            error = f"HTTP {status_code}"
+        status, delay = "succeeded", 0.0
+        if outcome != "success":
+            wait = (
+                None
+                if outcome == "gone"
+                else next_delay(delivery.attempt, self.settings.webhook_retry_delays, retry_after)
+            )
+            status, delay = ("failed", 0.0) if wait is None else ("pending", wait)
+            if status == "failed":
+                metrics.GIVEN_UP.inc()
+        await self._outcomes.put(
+            queue.Outcome(
+                claimed=delivery,
+                started_at=started_at,
+                duration_ms=round(duration * 1000),
+                outcome=outcome,
+                status=status,
+                delay=delay,
+                status_code=status_code,
+                error=error,
+                response_body=body,
+                endpoint_gone=outcome == "gone",
+            )
+        )
+
+    async def _write_outcomes(self, pool: Any) -> None:
+        """Record outcomes in batches: whatever has arrived by the time the last write ends."""
+        disable_after = self.settings.webhook_disable_after_days * 86400
+        while True:
+            batch = [await self._outcomes.get()]
+            while len(batch) < _WRITE_BATCH and not self._outcomes.empty():
+                batch.append(self._outcomes.get_nowait())
+            while True:
+                try:
+                    async with pool.acquire() as connection:
+                        disabled = await queue.close(connection, batch, disable_after)
+                    break
+                except (OSError, asyncpg.PostgresError):
+                    # Keep the batch: a lost write would only mean a duplicate delivery once
+                    # the lease runs out, but retrying loses nothing at all.
+                    logger.warning("recording webhook attempts failed; retrying", exc_info=True)
+                    await asyncio.sleep(1.0)
+            for endpoint_id in disabled:
+                logger.warning("disabled webhook endpoint %s", endpoint_id)
+            for _ in batch:
+                self._outcomes.task_done()
+            # What these closed may unblock the next event of a follow-up, and frees room.
+            self._wake.set()
+
+
+def _classify(status_code: int) -> str:
+    if 200 <= status_code < 300:
+        return "success"
+    if 300 <= status_code < 400:
+        return "redirect"
+    if status_code == 410:
+        return "gone"
+    return "http_error"
+
+
+async def _read_some(stream: aiohttp.StreamReader) -> str:
+    """The start of a response body, at most RESPONSE_BODY_LIMIT bytes, as text."""
+    chunks: list[bytes] = []
+    size = 0
+    while size < RESPONSE_BODY_LIMIT:
+        chunk = await stream.read(RESPONSE_BODY_LIMIT - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks).decode("utf-8", errors="replace")

@@ -1,0 +1,225 @@
+"""Webhook rules: safe URLs, a bounded number per tenant, secrets shown once, rotation."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Row
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.kit.auth import Principal
+from app.kit.errors import Conflict, NotFound, ValidationFailed
+from app.kit.pagination import Paged, PageParams
+from app.models import Event, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from app.webhooks import schemas
+from app.webhooks.address_guard import AddressPolicy, RefusedAddress
+from app.webhooks.events import record_ping
+from app.webhooks.repository import WebhookRepository
+from app.webhooks.signing import generate_secret
+
+MAX_WEBHOOKS_PER_TENANT = 50
+ROTATION_OVERLAP = timedelta(hours=24)
+RECOVERY_WINDOW = timedelta(days=31)
+
+
+class WebhookUrlRefused(ValidationFailed):
+    code = "webhook_url_refused"
+    title = "Webhook URL refused"
+    description = (
+        "The URL is not https, carries credentials, does not resolve, or reaches a loopback, "
+        "private, link-local, CGNAT, multicast or reserved address."
+    )
+
+
+class TooManyWebhooks(ValidationFailed):
+    code = "too_many_webhooks"
+    title = "Too many webhooks"
+    description = f"A tenant has at most {MAX_WEBHOOKS_PER_TENANT} webhook endpoints."
+
+
+class WebhookDisabled(Conflict):
+    code = "webhook_disabled"
+    title = "Webhook disabled"
+    description = "The endpoint is disabled: enable it first."
+
+
+class InvalidRecoveryWindow(ValidationFailed):
+    code = "invalid_recovery_window"
+    title = "Invalid recovery window"
+    description = "`since` must lie in the past, at most 31 days ago."
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _invalid_url(message: str) -> WebhookUrlRefused:
+    return WebhookUrlRefused(
+        message,
+        errors=[{"loc": ["body", "url"], "msg": message, "type": "webhook_url_refused"}],
+    )
+
+
+async def _check_url(policy: AddressPolicy, url: str) -> None:
+    try:
+        await policy.check_url(url)
+    except RefusedAddress as exc:
+        raise _invalid_url(str(exc)) from exc
+
+
+async def get(
+    session: AsyncSession, principal: Principal, endpoint_id: uuid.UUID
+) -> WebhookEndpoint:
+    """The tenant's endpoint, or NotFound."""
+    endpoint = await WebhookRepository(session, principal.tenant_id).get(endpoint_id)
+    if endpoint is None:
+        raise NotFound(f"webhook {endpoint_id} not found")
+    return endpoint
+
+
+async def create(
+    session: AsyncSession, principal: Principal, body: schemas.WebhookCreate, policy: AddressPolicy
+) -> tuple[WebhookEndpoint, str]:
+    """Register an endpoint; return it with its secret (the only time the secret is shown)."""
+    repository = WebhookRepository(session, principal.tenant_id)
+    await _check_url(policy, body.url)
+    if await repository.count() >= MAX_WEBHOOKS_PER_TENANT:
+        raise TooManyWebhooks(f"the tenant already has {MAX_WEBHOOKS_PER_TENANT} webhooks")
+    secret = generate_secret()
+    endpoint = WebhookEndpoint(
+        url=body.url,
+        description=body.description,
+        event_types=list(body.event_types),
+        enabled=True,
+        secret=secret,
+    )
+    return await repository.add(endpoint), secret
+
+
+async def list_(
+    session: AsyncSession, principal: Principal, page: PageParams
+) -> Paged[WebhookEndpoint]:
+    """The tenant's endpoints, oldest first."""
+    return await WebhookRepository(session, principal.tenant_id).page(page)
+
+
+async def update(
+    session: AsyncSession,
+    principal: Principal,
+    endpoint_id: uuid.UUID,
+    body: schemas.WebhookUpdate,
+    policy: AddressPolicy,
+) -> WebhookEndpoint:
+    """Change the fields given. Enabling clears the failing streak; disabling is 'manual'."""
+    endpoint = await get(session, principal, endpoint_id)
+    changes: dict[str, Any] = body.model_dump()
+    if "url" in changes and changes["url"] != endpoint.url:
+        await _check_url(policy, changes["url"])
+    if changes.get("enabled") is True and not endpoint.enabled:
+        changes.update(disabled_reason=None, failing_since=None)
+    elif changes.get("enabled") is False and endpoint.enabled:
+        changes["disabled_reason"] = "manual"
+    return await WebhookRepository(session, principal.tenant_id).update(endpoint, changes)
+
+
+async def delete(session: AsyncSession, principal: Principal, endpoint_id: uuid.UUID) -> None:
+    """Delete the endpoint and its delivery log; nothing more is sent to it."""
+    endpoint = await get(session, principal, endpoint_id)
+    await WebhookRepository(session, principal.tenant_id).delete(endpoint)
+
+
+async def rotate_secret(
+    session: AsyncSession, principal: Principal, endpoint_id: uuid.UUID
+) -> schemas.RotatedSecret:
+    """A new secret; the current one keeps signing beside it for 24 hours."""
+    repository = WebhookRepository(session, principal.tenant_id)
+    endpoint = await repository.get_for_update(endpoint_id)
+    if endpoint is None:
+        raise NotFound(f"webhook {endpoint_id} not found")
+    secret = generate_secret()
+    expires = _now() + ROTATION_OVERLAP
+    await repository.update(
+        endpoint,
+        {
+            "secret": secret,
+            "previous_secret": endpoint.secret,
+            "previous_secret_expires_at": expires,
+        },
+    )
+    return schemas.RotatedSecret(secret=secret, previous_secret_expires_at=expires)
+
+
+async def ping(session: AsyncSession, principal: Principal, endpoint_id: uuid.UUID) -> schemas.Ping:
+    """Queue a signed `webhook.ping` for this endpoint alone."""
+    endpoint = await get(session, principal, endpoint_id)
+    if not endpoint.enabled:
+        raise WebhookDisabled(f"webhook {endpoint_id} is disabled")
+    event = await record_ping(session, principal.tenant_id, endpoint.id)
+    return schemas.Ping(event_id=event.id)
+
+
+async def deliveries(
+    session: AsyncSession,
+    principal: Principal,
+    endpoint_id: uuid.UUID,
+    status: str | None,
+    page: PageParams,
+) -> Paged[schemas.Delivery]:
+    """The endpoint's deliveries, newest first, each with its attempts."""
+    await get(session, principal, endpoint_id)
+    rows, attempts = await WebhookRepository(session, principal.tenant_id).deliveries(
+        endpoint_id, status, page
+    )
+    return Paged([_delivery(row, attempts[row[0].id]) for row in rows.items], rows.next_cursor)
+
+
+def _delivery(row: Row[WebhookDelivery, str], attempts: list[WebhookAttempt]) -> schemas.Delivery:
+    delivery, event_type = row
+    return schemas.Delivery(
+        id=delivery.id,
+        event_id=delivery.event_id,
+        event_type=event_type,
+        status=delivery.status,
+        attempts=delivery.attempts,
+        created_at=delivery.created_at,
+        next_attempt_at=delivery.next_attempt_at if delivery.status == "pending" else None,
+        delivered_at=delivery.delivered_at,
+        last_status_code=delivery.last_status_code,
+        last_error=delivery.last_error,
+        attempt_log=[schemas.Attempt.model_validate(a) for a in attempts],
+    )
+
+
+async def recover(
+    session: AsyncSession, principal: Principal, endpoint_id: uuid.UUID, since: datetime
+) -> schemas.Recovered:
+    """Queue again every failed delivery since `since`, and what was missed while disabled."""
+    now = _now()
+    if since > now or since < now - RECOVERY_WINDOW:
+        raise InvalidRecoveryWindow(
+            "since must be in the past and at most 31 days ago",
+            errors=[{"loc": ["body", "since"], "msg": "out of range", "type": "recovery_window"}],
+        )
+    await get(session, principal, endpoint_id)
+    count = await WebhookRepository(session, principal.tenant_id).recover(endpoint_id, since)
+    return schemas.Recovered(recovered=count)
+
+
+async def events(
+    session: AsyncSession,
+    principal: Principal,
+    after: uuid.UUID | None,
+    event_type: str | None,
+    limit: int,
+) -> tuple[list[Event], uuid.UUID | None]:
+    """The tenant's events after `after`, oldest first; and the `after` of the next page."""
+    repository = WebhookRepository(session, principal.tenant_id)
+    start = None
+    if after is not None:
+        start = await repository.event(after)
+        if start is None:
+            raise NotFound(f"event {after} not found")
+    rows = list(await repository.events(start, event_type, PageParams(limit, None)))
+    if len(rows) <= limit:
+        return rows, None
+    return rows[:limit], rows[limit - 1].id
