@@ -6,6 +6,8 @@
 3. The image's own steps, run here: a non-editable `pip install .` into a fresh venv, then the
    CMD from a folder holding only alembic.ini and migrations/ (the image's /app), against a
    throwaway database on the given server; /readyz must answer 200 and SIGTERM must stop it.
+   Then the compose file's `worker` command from the same install: it must keep running
+   against the migrated database and stop cleanly on SIGTERM.
 
 Usage: python .ci/container_check.py [SERVER_URL]   (the smoke run is skipped without one)
 """
@@ -54,6 +56,14 @@ def dockerfile_cmd() -> list[str]:
     assert cmd[:2] == ["convene", "serve"], cmd
     print(f"Dockerfile: non-root, production, CMD {' '.join(cmd)}")
     return cmd
+
+
+def worker_command() -> list[str]:
+    """The compose file's worker command, which must be `convene worker`."""
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    command: list[str] = compose["services"]["worker"]["command"]
+    assert command[:2] == ["convene", "worker"], f"worker runs {command}"
+    return command
 
 
 def free_port() -> int:
@@ -122,6 +132,16 @@ def smoke(cmd: list[str], server_url: str) -> None:
             code = process.wait(timeout=30)
         assert code in (0, 128 + signal.SIGTERM), f"exit code {code} after SIGTERM"
         assert not (work / "data" / "pgdata").exists(), "started an embedded server despite a URL"
+        worker = [
+            str(venv / "bin" / part) if i == 0 else part for i, part in enumerate(worker_command())
+        ]
+        process = subprocess.Popen(worker, cwd=app_dir, env=env)  # noqa: S603
+        time.sleep(3)
+        assert process.poll() is None, f"`convene worker` exited with {process.returncode}"
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=30)
+        assert code == 0, f"`convene worker` exit code {code} after SIGTERM"
+        print("compose worker command: runs, and stops cleanly on SIGTERM")
     finally:
         asyncio.run(_database(server_url, name, create=False))
         shutil.rmtree(work, ignore_errors=True)

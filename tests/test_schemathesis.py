@@ -80,8 +80,9 @@ def _cases() -> list[tuple[str, str, GenerationMode]]:
 
 # Rules JSON Schema cannot state, where schema-valid input may rightly be refused: working
 # hours' order and overlap, a follow-up's end after its start (all-day: on midnights), the
-# diary's and availability's windows and calendar counts, durations, and If-Match (428
-# without it, 412 when stale).
+# diary's and availability's windows and calendar counts, durations, If-Match (428
+# without it, 412 when stale), a webhook URL's resolved address (the SSRF guard), the
+# tenant's webhook cap, and recovery's 31-day window.
 CROSS_FIELD_RULES = {
     ("post", "/v1/associates"),
     ("patch", "/v1/associates/{associate_id}"),
@@ -90,6 +91,9 @@ CROSS_FIELD_RULES = {
     ("patch", "/v1/follow-ups/{follow_up_id}"),
     ("get", "/v1/availability"),
     ("get", "/v1/availability/first-free"),
+    ("post", "/v1/webhooks"),
+    ("patch", "/v1/webhooks/{webhook_id}"),
+    ("post", "/v1/webhooks/{webhook_id}/recover"),
 }
 
 # The API declares time zones with this format; generate real ones.

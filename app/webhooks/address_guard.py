@@ -9,10 +9,11 @@ import ipaddress
 import socket
 from collections.abc import Sequence
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import ThreadedResolver
+from yarl import URL
 
 IPAddress = IPv4Address | IPv6Address
 Network = IPv4Network | IPv6Network
@@ -72,7 +73,7 @@ class AddressPolicy:
 
     def check_scheme(self, url: str) -> None:
         """Raise RefusedAddress for anything but https (and http where allowed)."""
-        scheme = urlsplit(url).scheme
+        scheme = _split(url).scheme
         allowed = ("https", "http") if self.allow_http else ("https",)
         if scheme not in allowed:
             raise RefusedAddress(f"the URL must use {' or '.join(allowed)}")
@@ -83,7 +84,7 @@ class AddressPolicy:
         (A host name is checked by GuardedResolver, on the addresses the client then dials.)
         """
         self.check_scheme(url)
-        host = urlsplit(url).hostname or ""
+        host = _split(url).hostname or ""
         literal = _literal(host)
         if literal is not None:
             self.check_address(host, literal)
@@ -91,7 +92,7 @@ class AddressPolicy:
     async def check_url(self, url: str) -> None:
         """The registration check: scheme, no credentials, and every address the host has."""
         self.check_scheme(url)
-        parts = urlsplit(url)
+        parts = _split(url)
         if parts.username is not None or parts.password is not None:
             raise RefusedAddress("the URL must not carry credentials")
         host = parts.hostname
@@ -109,6 +110,17 @@ class AddressPolicy:
         return GuardedResolver(self)
 
 
+def _split(url: str) -> SplitResult:
+    """The URL's parts, as strictly as the HTTP client will read them."""
+    try:
+        parts = urlsplit(url)
+        _ = parts.port
+        URL(url)
+    except ValueError as exc:
+        raise RefusedAddress(f"not a valid URL: {exc}") from exc
+    return parts
+
+
 def _literal(host: str) -> IPAddress | None:
     try:
         return ipaddress.ip_address(host.strip("[]"))
@@ -121,7 +133,7 @@ async def _resolve(host: str) -> list[IPAddress]:
     try:
         async with asyncio.timeout(_RESOLVE_SECONDS):
             infos = await loop.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    except (OSError, TimeoutError) as exc:
+    except (OSError, TimeoutError, UnicodeError) as exc:
         raise RefusedAddress(f"{host} does not resolve") from exc
     return [ipaddress.ip_address(info[4][0]) for info in infos]
 
