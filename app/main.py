@@ -1,6 +1,7 @@
 """create_app(): the FastAPI factory, its middleware, routers and lifespan."""
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -24,6 +25,7 @@ from app.webhooks.dispatcher import Dispatcher
 from app.webhooks.router import router as webhooks_router
 
 VERSION = "0.1.0"
+logger = logging.getLogger(__name__)
 
 TAGS = [
     {"name": "associates", "description": "Colleagues with diaries, time zones, working hours"},
@@ -38,6 +40,11 @@ TAGS = [
     {"name": "events", "description": "The tenant's event feed, for catching up (admin)"},
     {"name": "operations", "description": "Health, readiness and metrics"},
 ]
+
+
+def _log_failure(task: "asyncio.Task[None]") -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("the webhook dispatcher stopped", exc_info=task.exception())
 
 
 def create_app(settings: Settings | None = None, database_url: str | None = None) -> FastAPI:
@@ -56,12 +63,13 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         if settings.webhook_dispatcher:
             dispatcher = Dispatcher(url, settings)
             dispatching = asyncio.create_task(dispatcher.run(), name="webhook-dispatcher")
+            dispatching.add_done_callback(_log_failure)
         try:
             yield
         finally:
             if dispatching is not None:
                 await dispatcher.stop()
-                await dispatching
+                await asyncio.gather(dispatching, return_exceptions=True)  # logged already
             await database.dispose()
 
     app = FastAPI(

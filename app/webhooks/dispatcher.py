@@ -131,8 +131,10 @@ class Dispatcher:
                             task = asyncio.create_task(self._send(http, delivery))
                             self._in_flight.add(task)
                             task.add_done_callback(self._in_flight.discard)
-            except (OSError, asyncpg.PostgresError):
-                logger.warning("webhook claim failed; retrying", exc_info=True)
+            except Exception:
+                # Whatever failed, the dispatcher must outlive it; unsent claims come back
+                # when their lease runs out.
+                logger.exception("webhook claim failed; retrying")
             if full:
                 continue
             with contextlib.suppress(TimeoutError):
@@ -206,6 +208,7 @@ class Dispatcher:
         metrics.ATTEMPT_DURATION.observe(duration)
         if error is None and outcome != "success":
             error = f"HTTP {status_code}"
+        error = _storable(error) if error else None
         status, delay = "succeeded", 0.0
         if outcome != "success":
             wait = (
@@ -238,22 +241,36 @@ class Dispatcher:
             batch = [await self._outcomes.get()]
             while len(batch) < _WRITE_BATCH and not self._outcomes.empty():
                 batch.append(self._outcomes.get_nowait())
-            while True:
-                try:
-                    async with pool.acquire() as connection:
-                        disabled = await queue.close(connection, batch, disable_after)
-                    break
-                except (OSError, asyncpg.PostgresError):
-                    # Keep the batch: a lost write would only mean a duplicate delivery once
-                    # the lease runs out, but retrying loses nothing at all.
-                    logger.warning("recording webhook attempts failed; retrying", exc_info=True)
-                    await asyncio.sleep(1.0)
-            for endpoint_id in disabled:
+            for endpoint_id in await self._record(pool, batch, disable_after):
                 logger.warning("disabled webhook endpoint %s", endpoint_id)
             for _ in batch:
                 self._outcomes.task_done()
             # What these closed may unblock the next event of a follow-up, and frees room.
             self._wake.set()
+
+    async def _record(
+        self, pool: Any, batch: list[queue.Outcome], disable_after: float
+    ) -> list[Any]:
+        """Write a batch; retried while the database is unreachable, split when it refuses.
+
+        An outcome that cannot be written at all is dropped: its lease runs out and the
+        delivery is sent again, which at-least-once allows.
+        """
+        while True:
+            try:
+                async with pool.acquire() as connection:
+                    return await queue.close(connection, batch, disable_after)
+            except (OSError, asyncpg.exceptions.PostgresConnectionError, TimeoutError):
+                logger.warning("recording webhook attempts failed; retrying", exc_info=True)
+                await asyncio.sleep(1.0)
+            except Exception:
+                if len(batch) == 1:
+                    logger.exception("dropped the outcome of delivery %s", batch[0].claimed.id)
+                    return []
+                disabled = []
+                for outcome in batch:
+                    disabled += await self._record(pool, [outcome], disable_after)
+                return disabled
 
 
 def _classify(status_code: int) -> str:
@@ -276,4 +293,9 @@ async def _read_some(stream: aiohttp.StreamReader) -> str:
             break
         chunks.append(chunk)
         size += len(chunk)
-    return b"".join(chunks).decode("utf-8", errors="replace")
+    return _storable(b"".join(chunks).decode("utf-8", errors="replace"))
+
+
+def _storable(value: str) -> str:
+    """PostgreSQL text cannot hold NUL."""
+    return value.replace("\x00", "\ufffd")

@@ -85,13 +85,15 @@ FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::float8[], $5::int[], $6::tex
 WHERE d.id = r.id AND d.claim_token = r.token
 """
 
+# Attempts of deliveries deleted meanwhile (with their endpoint) are not logged.
 _LOG = """
 INSERT INTO webhook_attempts
     (delivery_id, attempt, started_at, duration_ms, status_code, outcome, error, response_body)
-SELECT * FROM unnest(
+SELECT a.* FROM unnest(
     $1::uuid[], $2::int[], $3::timestamptz[], $4::int[], $5::int[], $6::text[], $7::text[],
     $8::text[]
-)
+) AS a(delivery_id, attempt, started_at, duration_ms, status_code, outcome, error, body)
+WHERE EXISTS (SELECT FROM webhook_deliveries d WHERE d.id = a.delivery_id)
 """
 
 # A success ends an endpoint's failing streak; a failure starts one if none is running.
