@@ -72,7 +72,9 @@ class Dispatcher:
         connector = aiohttp.TCPConnector(
             resolver=self.policy.resolver(),
             limit=self.settings.webhook_concurrency,
-            limit_per_host=self.settings.webhook_endpoint_concurrency,
+            # No per-host cap: two endpoints can share a host, and the claim already bounds
+            # each endpoint; a cap here would make one slow endpoint queue the other's requests.
+            limit_per_host=0,
         )
         async with aiohttp.ClientSession(
             connector=connector, timeout=timeout, headers={"user-agent": _USER_AGENT}
@@ -293,7 +295,10 @@ async def _read_some(stream: aiohttp.StreamReader) -> str:
             break
         chunks.append(chunk)
         size += len(chunk)
-    return _storable(b"".join(chunks).decode("utf-8", errors="replace"))
+    text = _storable(b"".join(chunks).decode("utf-8", errors="replace"))
+    # Replacement characters take more bytes than what they replace: cut to the limit again,
+    # dropping a character split by the cut.
+    return text.encode()[:RESPONSE_BODY_LIMIT].decode("utf-8", errors="ignore")
 
 
 def _storable(value: str) -> str:

@@ -2,12 +2,14 @@
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from ipaddress import IPv4Network
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import text
 
 from app.config import Settings
 from app.webhooks.dispatcher import Dispatcher
@@ -16,6 +18,7 @@ from tests.followups.committed import CommittedApp, acting_through, committed_ap
 from tests.webhooks.receiver import Receiver
 
 RESPONSES = ["invitation.accepted", "invitation.declined", "invitation.tentative"]
+Delivery = dict[str, Any]
 
 
 def dispatcher_settings(data_dir: Path, **overrides: Any) -> Settings:
@@ -35,7 +38,9 @@ def dispatcher_settings(data_dir: Path, **overrides: Any) -> Settings:
 
 
 @asynccontextmanager
-async def dispatching(url: str, settings: Settings) -> AsyncIterator[Dispatcher]:
+async def dispatching(
+    url: str, settings: Settings, stop_timeout: float = 30
+) -> AsyncIterator[Dispatcher]:
     """A dispatcher running in this event loop until the block ends."""
     dispatcher = Dispatcher(url, settings)
     task = asyncio.create_task(dispatcher.run())
@@ -43,7 +48,7 @@ async def dispatching(url: str, settings: Settings) -> AsyncIterator[Dispatcher]
         yield dispatcher
     finally:
         await dispatcher.stop()
-        await asyncio.wait_for(task, 30)
+        await asyncio.wait_for(task, stop_timeout)
 
 
 @dataclass
@@ -53,14 +58,23 @@ class World:
     committed: CommittedApp
     admin: Caller
     receiver: Receiver
+    dispatcher: Dispatcher | None = None
+    receivers: list[Receiver] = field(default_factory=list)
 
     async def subscribe(
-        self, event_types: list[str] | None = None, path: str = "/hook"
+        self,
+        event_types: list[str] | None = None,
+        path: str = "/hook",
+        receiver: Receiver | None = None,
+        admin: Caller | None = None,
     ) -> dict[str, Any]:
         """Register the receiver's `path`; returns the webhook with its secret."""
-        return await self.admin.create(
+        return await (admin or self.admin).create(
             "/v1/webhooks",
-            {"url": self.receiver.url(path), "event_types": event_types or RESPONSES},
+            {
+                "url": (receiver or self.receiver).url(path),
+                "event_types": event_types or RESPONSES,
+            },
         )
 
     async def invite(self, organizer: Caller, *invitees: Caller) -> tuple[str, dict[str, str]]:
@@ -74,18 +88,87 @@ class World:
         }
         return created["id"], ids
 
+    async def another_receiver(self) -> Receiver:
+        """One more receiver on its own port, stopped (and its endpoints disabled) at the end."""
+        receiver = await Receiver().start()
+        self.receivers.append(receiver)
+        return receiver
+
+    def another_tenant(self, subject: str = "provisioning") -> Caller:
+        """An admin of a fresh tenant, through the same client."""
+        return Caller(self.admin.client, uuid.uuid4(), subject=subject, admin=True)
+
+    async def sql(self, statement: str, **params: Any) -> list[Any]:
+        """Run SQL on the committed database in a transaction of its own; the rows if any."""
+        engine = self.committed.database.engine
+        assert engine is not None
+        async with engine.begin() as connection:
+            result = await connection.execute(text(statement), params)
+            return list(result.all()) if result.returns_rows else []
+
+    async def deliveries(
+        self, webhook_id: str, status: str | None = None, admin: Caller | None = None
+    ) -> list[Delivery]:
+        """The endpoint's delivery log (newest first), as GET .../deliveries shows it."""
+        params: dict[str, Any] = {"limit": 200}
+        if status is not None:
+            params["status"] = status
+        response = await (admin or self.admin).get(
+            f"/v1/webhooks/{webhook_id}/deliveries", params=params
+        )
+        assert response.status_code == 200, response.text
+        items: list[Delivery] = response.json()["items"]
+        return items
+
+    async def until_deliveries(
+        self,
+        webhook_id: str,
+        done: Callable[[list[Delivery]], bool],
+        timeout: float = 10.0,  # noqa: ASYNC109
+        admin: Caller | None = None,
+    ) -> list[Delivery]:
+        """Poll the delivery log until `done(log)` holds; fail with the log after `timeout`."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            log = await self.deliveries(webhook_id, admin=admin)
+            if done(log):
+                return log
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"delivery log never got there: {log}")
+            await asyncio.sleep(0.05)
+
+    async def _disable_endpoints(self) -> None:
+        """Leave nothing queued for later tests on this database: our endpoints stop here."""
+        urls = [f"http://127.0.0.1:{r.port}/%" for r in (self.receiver, *self.receivers)]
+        await self.sql(
+            "UPDATE webhook_endpoints SET enabled = false, disabled_reason = 'manual' "
+            "WHERE enabled AND url LIKE ANY(:urls)",
+            urls=urls,
+        )
+
 
 @asynccontextmanager
-async def world(url: str, data_dir: Path, **settings: Any) -> AsyncIterator[World]:
+async def world(
+    url: str, data_dir: Path, stop_timeout: float = 30, **settings: Any
+) -> AsyncIterator[World]:
     """The committed app on `url`, a dispatcher with test settings, and a started receiver."""
     receiver = await Receiver().start()
     try:
         async with committed_app(url, data_dir) as committed:
             committed.app.state.settings = dispatcher_settings(data_dir, **settings)
-            async with committed.client() as client, dispatching(
-                url, dispatcher_settings(data_dir, **settings)
+            async with (
+                committed.client() as client,
+                dispatching(
+                    url, dispatcher_settings(data_dir, **settings), stop_timeout
+                ) as dispatcher,
             ):
                 admin = Caller(client, uuid.uuid4(), subject="provisioning", admin=True)
-                yield World(committed, acting_through(admin, client), receiver)
+                w = World(committed, acting_through(admin, client), receiver, dispatcher)
+                try:
+                    yield w
+                finally:
+                    await w._disable_endpoints()
+                    for extra in w.receivers:
+                        await extra.stop()
     finally:
         await receiver.stop()
