@@ -49,6 +49,8 @@ def is_public(address: IPAddress) -> bool:
         embedded = _embedded_ipv4(address)
         if embedded is not None:
             return is_public(embedded)
+    if isinstance(address, IPv6Address) and address.is_site_local:
+        return False  # fec0::/10: deprecated, yet `is_global` in Python's table
     return address.is_global and not address.is_multicast and not address.is_reserved
 
 

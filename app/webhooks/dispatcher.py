@@ -205,6 +205,11 @@ class Dispatcher:
             outcome, error = "timeout", "no complete answer in time"
         except (aiohttp.ClientError, OSError) as exc:
             outcome, error = "connection_error", f"{type(exc).__name__}: {exc}"
+        except Exception as exc:
+            # A fault of ours must still close the attempt, or the delivery would be stuck
+            # in its lease and retried without a trace.
+            logger.exception("webhook attempt of delivery %s failed", delivery.id)
+            outcome, error = "error", f"{type(exc).__name__}: {exc}"
         duration = time.perf_counter() - clock
         metrics.ATTEMPTS.labels(outcome).inc()
         metrics.ATTEMPT_DURATION.observe(duration)

@@ -7,7 +7,7 @@ from prometheus_client import Counter, Gauge, Histogram
 ATTEMPTS = Counter(
     "convene_webhook_deliveries",
     "Delivery attempts by outcome: success, http_error, redirect, gone, timeout, "
-    "connection_error or refused (the SSRF guard)",
+    "connection_error, refused (the SSRF guard) or error (a fault of the dispatcher)",
     ["outcome"],
 )
 GIVEN_UP = Counter(

@@ -40,14 +40,21 @@ SELECT n, (SELECT pg_notify(:channel, '') WHERE n > 0) FROM total
 # Visible to the feed: events whose transaction is older than every one still running (so
 # no later commit can land before them in (txid, id) order), and the caller's own.
 _SETTLED = text(
-    "events.txid < CAST(CAST(pg_snapshot_xmin(pg_current_snapshot()) AS text) AS bigint) "
-    "OR events.txid = CAST(CAST(pg_current_xact_id_if_assigned() AS text) AS bigint)"
+    "(events.txid < CAST(CAST(pg_snapshot_xmin(pg_current_snapshot()) AS text) AS bigint) "
+    "OR events.txid = CAST(CAST(pg_current_xact_id_if_assigned() AS text) AS bigint))"
 )
 
 
 class WebhookRepository(TenantRepository[WebhookEndpoint]):
     model = WebhookEndpoint
     noun = "webhook"
+
+    async def lock_tenant(self) -> None:
+        """Serialise registrations of one tenant until commit, so its cap holds under races."""
+        await self.session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+            {"key": f"webhooks:{self.tenant_id}"},
+        )
 
     async def count(self) -> int:
         """How many endpoints the tenant has."""

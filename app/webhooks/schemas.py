@@ -108,8 +108,15 @@ class Attempt(OutputModel):
     duration_ms: int
     status_code: int | None
     outcome: Literal[
-        "success", "http_error", "redirect", "gone", "timeout", "connection_error", "refused"
-    ]
+        "success",
+        "http_error",
+        "redirect",
+        "gone",
+        "timeout",
+        "connection_error",
+        "refused",
+        "error",
+    ] = Field(description="`error`: the dispatcher itself failed (logged); retried like others")
     error: str | None
     response_body: str | None = Field(description="The first 4 KiB of the answer")
 

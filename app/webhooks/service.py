@@ -83,6 +83,7 @@ async def create(
     """Register an endpoint; return it with its secret (the only time the secret is shown)."""
     repository = WebhookRepository(session, principal.tenant_id)
     await _check_url(policy, body.url)
+    await repository.lock_tenant()
     if await repository.count() >= MAX_WEBHOOKS_PER_TENANT:
         raise TooManyWebhooks(f"the tenant already has {MAX_WEBHOOKS_PER_TENANT} webhooks")
     secret = generate_secret()
