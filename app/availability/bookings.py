@@ -6,6 +6,7 @@ resource, so of concurrent requests for one room and time exactly one wins. An e
 constraint on the strict rows backs this up in the database itself.
 """
 
+import uuid
 from collections.abc import Collection
 from datetime import UTC, datetime
 
@@ -37,6 +38,7 @@ WHERE p.follow_up_id = :follow_up_id
   AND f.status = 'scheduled'
   AND p.kind = ANY(:kinds)
   AND p.status <> 'declined'
+  AND (CAST(:participant_id AS uuid) IS NULL OR p.id = :participant_id)
 """)
 
 
@@ -63,22 +65,28 @@ async def sync(
     kinds: Collection[CalendarKind] = BOTH,
     *,
     check_strict: bool = False,
+    participant_id: uuid.UUID | None = None,
 ) -> None:
     """Rewrite the follow-up's bookings of these calendar kinds from its participants.
 
+    With `participant_id`, only that participant's booking (an answer changes no other).
     With `check_strict` (a new time, a new booking), a strict resource already booked by
     another follow-up then is refused with 409 `resource_taken`.
     """
-    await session.execute(
-        delete(Booking).where(
-            Booking.follow_up_id == follow_up.id, Booking.calendar_kind.in_(list(kinds))
-        )
-    )
-    if check_strict and "resource" in kinds and follow_up.status == "scheduled":
+    scope = [Booking.follow_up_id == follow_up.id, Booking.calendar_kind.in_(list(kinds))]
+    if participant_id is not None:
+        scope.append(Booking.participant_id == participant_id)
+    await session.execute(delete(Booking).where(*scope))
+    params = {"follow_up_id": follow_up.id, "kinds": list(kinds), "participant_id": participant_id}
+    if "resource" not in kinds:
+        # Only strict resources can break the exclusion constraint: no savepoint needed.
+        await session.execute(_INSERT, params)
+        return
+    if check_strict and follow_up.status == "scheduled":
         await _refuse_taken_strict_resources(session, follow_up)
     try:
         async with session.begin_nested():
-            await session.execute(_INSERT, {"follow_up_id": follow_up.id, "kinds": list(kinds)})
+            await session.execute(_INSERT, params)
     except IntegrityError as exc:
         if "ex_bookings_strict_no_overlap" not in str(exc.orig):
             raise

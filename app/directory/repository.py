@@ -11,8 +11,12 @@ class AssociateRepository(TenantRepository[Associate]):
     noun = "associate"
 
     async def is_active(self, associate_id: uuid.UUID) -> bool:
-        """Whether the tenant has this associate and it is not deactivated."""
-        return await self.exists(associate_id, Associate.active.is_(True))
+        """Whether the tenant has this associate and it is not deactivated.
+
+        Loads the row (into the session's identity map), so the request can use it later.
+        """
+        associate = await self.get(associate_id)
+        return associate is not None and associate.active
 
 
 class ResourceRepository(TenantRepository[Resource]):

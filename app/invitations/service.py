@@ -7,7 +7,6 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.availability import bookings
-from app.directory.repository import AssociateRepository
 from app.followups import schemas
 from app.followups.repository import FollowUpRepository, ParticipantRepository
 from app.followups.service import FollowUpCancelled, OrganizerParticipant
@@ -15,7 +14,7 @@ from app.invitations.schemas import ResponseRequest
 from app.kit.auth import Actor
 from app.kit.errors import Forbidden, NotFound
 from app.kit.pagination import Paged, PageParams
-from app.models import FollowUp, Participant, Response
+from app.models import Associate, FollowUp, Participant, Response
 from app.notifications.service import notify
 from app.webhooks.events import record_event
 
@@ -27,8 +26,11 @@ class NotInvitee(Forbidden):
 
 
 async def _name(session: AsyncSession, actor: Actor) -> str:
-    associate = await AssociateRepository(session, actor.tenant_id).get(actor.associate_id)
-    return associate.name if associate is not None else actor.name
+    # The token check loaded the caller's row into this session: no query.
+    associate = await session.get(Associate, actor.associate_id)
+    if associate is None or associate.tenant_id != actor.tenant_id:
+        return actor.name
+    return associate.name
 
 
 async def inbox(
@@ -111,7 +113,7 @@ async def respond(
             "acknowledged_at": None,
         },
     )
-    await bookings.sync(session, follow_up, ["associate"])
+    await bookings.sync(session, follow_up, ["associate"], participant_id=participant.id)
     session.add(
         Response(
             tenant_id=actor.tenant_id,

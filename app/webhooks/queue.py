@@ -70,51 +70,61 @@ SET status = 'pending', lease_until = NULL, claim_token = NULL
 WHERE status = 'delivering' AND lease_until < clock_timestamp()
 """
 
+# Records a batch of attempts in one statement (one round trip, atomic): closes each delivery
+# (only through the claim token that sent it, so a delivery whose lease was taken back keeps
+# its new owner's state), logs the attempt (unless the delivery was deleted meanwhile), and
+# updates each endpoint's failing streak, disabling it on 410 Gone or after too long failing.
 _CLOSE = """
-UPDATE webhook_deliveries d
-SET status = r.status,
-    next_attempt_at = CASE WHEN r.status = 'pending'
-        THEN clock_timestamp() + make_interval(secs => r.delay) ELSE d.next_attempt_at END,
-    delivered_at = CASE WHEN r.status = 'succeeded' THEN clock_timestamp() END,
-    lease_until = NULL,
-    claim_token = NULL,
-    last_status_code = r.status_code,
-    last_error = r.error
-FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::float8[], $5::int[], $6::text[])
-    AS r(id, token, status, delay, status_code, error)
-WHERE d.id = r.id AND d.claim_token = r.token
-"""
-
-# Attempts of deliveries deleted meanwhile (with their endpoint) are not logged.
-_LOG = """
-INSERT INTO webhook_attempts
-    (delivery_id, attempt, started_at, duration_ms, status_code, outcome, error, response_body)
-SELECT a.* FROM unnest(
-    $1::uuid[], $2::int[], $3::timestamptz[], $4::int[], $5::int[], $6::text[], $7::text[],
-    $8::text[]
-) AS a(delivery_id, attempt, started_at, duration_ms, status_code, outcome, error, body)
-WHERE EXISTS (SELECT FROM webhook_deliveries d WHERE d.id = a.delivery_id)
-"""
-
-# A success ends an endpoint's failing streak; a failure starts one if none is running.
-_STREAKS = """
-UPDATE webhook_endpoints w
-SET failing_since = CASE WHEN s.ok THEN NULL ELSE coalesce(w.failing_since, s.since) END
-FROM unnest($1::uuid[], $2::bool[], $3::timestamptz[]) AS s(id, ok, since)
-WHERE w.id = s.id
-"""
-
-_DISABLE_GONE = """
-UPDATE webhook_endpoints SET enabled = false, disabled_reason = 'gone', updated_at = now()
-WHERE id = ANY($1::uuid[]) AND enabled
-RETURNING id
-"""
-
-_DISABLE_FAILING = """
-UPDATE webhook_endpoints SET enabled = false, disabled_reason = 'failing', updated_at = now()
-WHERE id = ANY($1::uuid[]) AND enabled
-  AND failing_since < clock_timestamp() - make_interval(secs => $2)
-RETURNING id
+WITH r AS (
+    SELECT * FROM unnest(
+        $1::uuid[], $2::uuid[], $3::text[], $4::float8[], $5::int[], $6::text[],
+        $7::int[], $8::timestamptz[], $9::int[], $10::text[], $11::text[]
+    ) AS r(id, token, status, delay, status_code, error,
+           attempt, started_at, duration_ms, outcome, body)
+), closed AS (
+    UPDATE webhook_deliveries d
+    SET status = r.status,
+        next_attempt_at = CASE WHEN r.status = 'pending'
+            THEN clock_timestamp() + make_interval(secs => r.delay) ELSE d.next_attempt_at END,
+        delivered_at = CASE WHEN r.status = 'succeeded' THEN clock_timestamp() END,
+        lease_until = NULL,
+        claim_token = NULL,
+        last_status_code = r.status_code,
+        last_error = r.error
+    FROM r
+    WHERE d.id = r.id AND d.claim_token = r.token
+), logged AS (
+    INSERT INTO webhook_attempts (
+        delivery_id, attempt, started_at, duration_ms, status_code, outcome, error,
+        response_body
+    )
+    SELECT r.id, r.attempt, r.started_at, r.duration_ms, r.status_code, r.outcome, r.error,
+        r.body
+    FROM r
+    WHERE EXISTS (SELECT FROM webhook_deliveries d WHERE d.id = r.id)
+), streaks AS (
+    SELECT s.id, w.enabled AS was_enabled,
+        CASE WHEN s.ok THEN NULL ELSE coalesce(w.failing_since, s.since) END AS failing_since,
+        CASE WHEN s.gone THEN 'gone'
+             WHEN NOT s.ok AND coalesce(w.failing_since, s.since)
+                 < clock_timestamp() - make_interval(secs => $16)
+             THEN 'failing' END AS disable
+    FROM unnest($12::uuid[], $13::bool[], $14::timestamptz[], $15::bool[])
+        AS s(id, ok, since, gone)
+    JOIN webhook_endpoints w ON w.id = s.id
+), endpoints AS (
+    UPDATE webhook_endpoints w
+    SET failing_since = x.failing_since,
+        enabled = w.enabled AND x.disable IS NULL,
+        disabled_reason = CASE WHEN w.enabled AND x.disable IS NOT NULL
+            THEN x.disable ELSE w.disabled_reason END,
+        updated_at = CASE WHEN w.enabled AND x.disable IS NOT NULL
+            THEN now() ELSE w.updated_at END
+    FROM streaks x
+    WHERE w.id = x.id
+    RETURNING w.id, x.was_enabled AND x.disable IS NOT NULL AS disabled
+)
+SELECT id FROM endpoints WHERE disabled
 """
 
 
@@ -184,45 +194,27 @@ async def reap(connection: Any) -> int:
 async def close(
     connection: Any, outcomes: Sequence[Outcome], disable_after_seconds: float
 ) -> list[uuid.UUID]:
-    """Record a batch of attempts in one transaction; return the endpoints it disabled.
-
-    A delivery whose lease was taken back meanwhile keeps its new owner's state (only the
-    claim token that sent it may close it); its attempt is still logged.
-    """
-    async with connection.transaction():
-        await connection.execute(
-            _CLOSE,
-            [o.claimed.id for o in outcomes],
-            [o.claimed.token for o in outcomes],
-            [o.status for o in outcomes],
-            [o.delay for o in outcomes],
-            [o.status_code for o in outcomes],
-            [o.error for o in outcomes],
-        )
-        await connection.execute(
-            _LOG,
-            [o.claimed.id for o in outcomes],
-            [o.claimed.attempt for o in outcomes],
-            [o.started_at for o in outcomes],
-            [o.duration_ms for o in outcomes],
-            [o.status_code for o in outcomes],
-            [o.outcome for o in outcomes],
-            [o.error for o in outcomes],
-            [o.response_body for o in outcomes],
-        )
-        # The last attempt per endpoint in this batch decides its streak.
-        last = {o.claimed.endpoint_id: o for o in sorted(outcomes, key=lambda o: o.started_at)}
-        await connection.execute(
-            _STREAKS,
-            list(last),
-            [o.ok for o in last.values()],
-            [o.started_at for o in last.values()],
-        )
-        gone = [o.claimed.endpoint_id for o in outcomes if o.endpoint_gone]
-        failing = [endpoint for endpoint, o in last.items() if not o.ok]
-        disabled = [row["id"] for row in await connection.fetch(_DISABLE_GONE, gone)]
-        disabled += [
-            row["id"]
-            for row in await connection.fetch(_DISABLE_FAILING, failing, disable_after_seconds)
-        ]
-        return disabled
+    """Record a batch of attempts; return the endpoints it disabled."""
+    # Per endpoint, the batch's last attempt decides the streak; any 410 disables it.
+    last = {o.claimed.endpoint_id: o for o in sorted(outcomes, key=lambda o: o.started_at)}
+    gone = {o.claimed.endpoint_id for o in outcomes if o.endpoint_gone}
+    rows = await connection.fetch(
+        _CLOSE,
+        [o.claimed.id for o in outcomes],
+        [o.claimed.token for o in outcomes],
+        [o.status for o in outcomes],
+        [o.delay for o in outcomes],
+        [o.status_code for o in outcomes],
+        [o.error for o in outcomes],
+        [o.claimed.attempt for o in outcomes],
+        [o.started_at for o in outcomes],
+        [o.duration_ms for o in outcomes],
+        [o.outcome for o in outcomes],
+        [o.response_body for o in outcomes],
+        list(last),
+        [o.ok for o in last.values()],
+        [o.started_at for o in last.values()],
+        [endpoint in gone for endpoint in last],
+        disable_after_seconds,
+    )
+    return [row["id"] for row in rows]
