@@ -34,35 +34,36 @@ import os
 import random
 import re
 import secrets
-import shutil
-import signal
-import socket
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Iterator, Sequence
-from contextlib import AsyncExitStack, ExitStack, contextmanager
+from collections.abc import Awaitable, Sequence
+from contextlib import AsyncExitStack, ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
 import httpx
+from common import (
+    api_process,
+    busy_share,
+    checkpoint,
+    cpu_times,
+    log,
+    plain_dsn,
+    postgres_server,
+    summary,
+    throwaway_database,
+)
 from sqlalchemy import event
 from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from app.availability import repository
 from app.availability.service import HORIZONS
-from app.db.embedded import EmbeddedPostgres, create_database_if_missing, drop_database
 from app.db.engine import async_url
-from app.db.migrations import upgrade
 from app.kit.auth import issue_token
 
 YEAR_START = datetime(2027, 1, 4, tzinfo=UTC)  # a Monday
@@ -78,51 +79,6 @@ T = TypeVar("T")
 
 # The tables COPY fills; their indexes and constraints are dropped around the load.
 BIG_TABLES = ("follow_ups", "participants", "bookings")
-
-
-def log(message: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def plain_dsn(url: str) -> str:
-    """A DSN asyncpg accepts: any SQLAlchemy driver suffix removed."""
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-# PostgreSQL ---------------------------------------------------------------------------------
-
-
-@contextmanager
-def postgres_server() -> Iterator[str]:
-    """The configured server's URL, else an embedded server's in a temp dir (removed after)."""
-    configured = os.environ.get("CONVENE_BENCH_DATABASE_URL")
-    if configured:
-        log("using the server of CONVENE_BENCH_DATABASE_URL")
-        yield configured
-        return
-    tmp = Path(tempfile.mkdtemp(prefix="convene-bench-pg-"))
-    server = EmbeddedPostgres(tmp / "pgdata")
-    try:
-        started = time.perf_counter()
-        url = server.start()
-        log(f"embedded PostgreSQL up in {time.perf_counter() - started:.1f}s ({tmp})")
-        yield url
-    finally:
-        server.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-@contextmanager
-def throwaway_database(server_url: str) -> Iterator[str]:
-    """A new, migrated database on the server; dropped on exit."""
-    name = f"convene_bench_{uuid.uuid4().hex[:12]}"
-    url = asyncio.run(create_database_if_missing(server_url, name))
-    try:
-        upgrade(url)
-        yield url
-    finally:
-        asyncio.run(drop_database(server_url, name))
-        log(f"dropped database {name}")
 
 
 # Data ----------------------------------------------------------------------------------------
@@ -535,76 +491,6 @@ async def _check_schema_restored(conn: asyncpg.Connection, before: Schema) -> No
         raise RuntimeError(f"{invalid} foreign keys left unvalidated")
 
 
-# The API process -----------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextmanager
-def api_process(database_url: str, secret: str) -> Iterator[str]:
-    """`python -m app serve` on a free port against the database; yields its base URL."""
-    port = free_port()
-    workdir = Path(tempfile.mkdtemp(prefix="convene-bench-api-"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CONVENE_")}
-    env.update(
-        CONVENE_DATABASE_URL=database_url,
-        CONVENE_JWT_SECRET=secret,
-        CONVENE_LOG_LEVEL="warning",  # no access log line per request
-    )
-    log_path = workdir / "serve.log"
-    with log_path.open("w") as log_file:
-        process = subprocess.Popen(  # noqa: S603
-            [
-                sys.executable,
-                "-m",
-                "app",
-                "--data-dir",
-                str(workdir / "data"),
-                "serve",
-                "--port",
-                str(port),
-            ],
-            env=env,
-            cwd=workdir,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            _wait_until_healthy(base, process, log_path)
-            log(f"API serving on {base} (pid {process.pid})")
-            yield base
-        finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-            shutil.rmtree(workdir, ignore_errors=True)
-
-
-def _wait_until_healthy(base: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(
-                f"convene serve exited with {process.returncode}:\n{log_path.read_text()}"
-            )
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise TimeoutError(f"convene serve did not answer within {STARTUP_SECONDS}s")
-
-
 # Measuring -----------------------------------------------------------------------------------
 
 
@@ -709,20 +595,6 @@ async def raw_statement(
     if list(parameters) != [params[name] for name in names]:
         raise RuntimeError(f"parameters differ: {parameters!r}")
     return statement, names
-
-
-def percentile(samples: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile, in milliseconds rounded to 3 decimals."""
-    ordered = sorted(samples)
-    value = ordered[max(0, math.ceil(q * len(ordered)) - 1)]
-    return round(value * 1000, 3)
-
-
-def summary(samples: Sequence[float]) -> dict[str, float]:
-    return {
-        "p50_ms": round(statistics.median(samples) * 1000, 3),
-        "p99_ms": percentile(samples, 0.99),
-    }
 
 
 @dataclass
@@ -1013,9 +885,9 @@ def run(server_url: str, sizes: Sequence[int], args: argparse.Namespace) -> list
         for target in targets:
             target.base = stack.enter_context(api_process(target.url, target.secret))
         # Other work on this machine skews the figures; the CPU use while measuring shows it.
-        before = _cpu_times()
+        before = cpu_times()
         figures = asyncio.run(measure(targets, args.iterations, args.seed, args.explain))
-        busy = _busy_share(before, _cpu_times())
+        busy = busy_share(before, cpu_times())
     return [
         {
             "bookings": target.dataset.bookings,
@@ -1028,35 +900,6 @@ def run(server_url: str, sizes: Sequence[int], args: argparse.Namespace) -> list
         }
         for target, figure in zip(targets, figures, strict=True)
     ]
-
-
-def _cpu_times() -> list[int] | None:
-    """The machine's CPU time counters (Linux), or None elsewhere."""
-    try:
-        return [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
-    except (OSError, ValueError):
-        return None
-
-
-def _busy_share(before: list[int] | None, after: list[int] | None) -> float | None:
-    """Share of all CPUs busy between two readings (this benchmark's own processes included:
-    client, API and PostgreSQL take turns, so about 1/cpus when nothing else runs)."""
-    if before is None or after is None:
-        return None
-    delta = [b - a for a, b in zip(before, after, strict=True)]
-    idle = delta[3] + delta[4]  # idle, iowait
-    return round(1 - idle / sum(delta), 2) if sum(delta) else None
-
-
-async def checkpoint(url: str) -> None:
-    """Flush the load's dirty pages now, so no checkpoint writes them while measuring."""
-    conn = await asyncpg.connect(plain_dsn(url))
-    try:
-        await conn.execute("CHECKPOINT")
-    except asyncpg.InsufficientPrivilegeError:
-        log("CHECKPOINT not allowed on this server; a checkpoint may overlap the measurement")
-    finally:
-        await conn.close()
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
