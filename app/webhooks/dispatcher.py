@@ -30,6 +30,7 @@ RESPONSE_BODY_LIMIT = 4096
 _BATCH = 100
 _REAP_EVERY_SECONDS = 5.0
 _WRITE_BATCH = 500
+_FLUSH_ON_STOP_SECONDS = 10.0
 _USER_AGENT = "Convene-Webhooks/1"
 
 
@@ -85,7 +86,10 @@ class Dispatcher:
                 await self._claim_loop(pool, http)
                 if self._in_flight:
                     await asyncio.wait(self._in_flight)
-                await self._outcomes.join()
+                # Bounded: with the database gone, unwritten outcomes are simply sent again
+                # once their leases run out.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._outcomes.join(), _FLUSH_ON_STOP_SECONDS)
             finally:
                 listener.cancel()
                 writer.cancel()
