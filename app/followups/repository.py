@@ -3,13 +3,12 @@
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Row, exists, func, or_, select, tuple_, update
 from sqlalchemy.orm import aliased
 
 from app.db.repository import TenantRepository
-from app.kit.pagination import Paged, PageParams, paged
+from app.kit.pagination import Paged, PageParams, paged, paged_rows
 from app.models import FollowUp, Participant, Person, Response
 
 
@@ -68,7 +67,7 @@ class FollowUpRepository(TenantRepository[FollowUp]):
                 query.order_by(FollowUp.start_at, FollowUp.id).limit(page.limit + 1)
             )
         ).all()
-        return _paged_rows(rows, page, at="start_at")
+        return paged_rows(rows, page, at="start_at")
 
     async def activities(
         self, contact_id: uuid.UUID, visible_to: uuid.UUID | None, page: PageParams
@@ -93,15 +92,6 @@ class FollowUpRepository(TenantRepository[FollowUp]):
         order = (FollowUp.start_at.desc(), FollowUp.id.desc())
         rows = (await self.session.scalars(query.order_by(*order).limit(page.limit + 1))).all()
         return paged(rows, page, at="start_at")
-
-
-R = TypeVar("R", bound=Sequence[Any])
-
-
-def _paged_rows(rows: Sequence[R], page: PageParams, at: str | None = None) -> Paged[R]:
-    """Page result rows by their first column, the object that carries the cursor position."""
-    cut = paged([row[0] for row in rows], page, at=at)
-    return Paged(rows[: len(cut.items)], cut.next_cursor)
 
 
 class ParticipantRepository(TenantRepository[Participant]):
@@ -178,7 +168,7 @@ class ParticipantRepository(TenantRepository[Participant]):
         rows = (
             await self.session.execute(query.order_by(Participant.id.desc()).limit(page.limit + 1))
         ).all()
-        return _paged_rows(rows, page)
+        return paged_rows(rows, page)
 
 
 class ResponseRepository(TenantRepository[Response]):

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query
 from pydantic import BaseModel, Field
@@ -90,6 +90,15 @@ def paged(rows: Sequence[T], params: PageParams, at: str | None = None) -> Paged
     rows = rows[: params.limit]
     last = rows[-1]
     return Paged(rows, encode_cursor(last.id, getattr(last, at) if at else None))  # type: ignore[attr-defined]
+
+
+R = TypeVar("R", bound=Sequence[Any])
+
+
+def paged_rows(rows: Sequence[R], params: PageParams, at: str | None = None) -> Paged[R]:
+    """Page result rows by their first column, the object that carries the cursor position."""
+    cut = paged([row[0] for row in rows], params, at=at)
+    return Paged(rows[: len(cut.items)], cut.next_cursor)
 
 
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page")]

@@ -52,10 +52,6 @@ class Dispatcher:
         self._outcomes: asyncio.Queue[queue.Outcome] = asyncio.Queue()
         self._last_reap = 0.0
 
-    def wake(self) -> None:
-        """Look for due deliveries now rather than at the next poll."""
-        self._wake.set()
-
     async def stop(self) -> None:
         """Finish the attempts in flight, record them, and return from run()."""
         self._stopping.set()

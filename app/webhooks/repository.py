@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Row, and_, func, or_, select, text, tuple_
 
 from app.db.repository import TenantRepository
-from app.kit.pagination import Paged, PageParams, paged
+from app.kit.pagination import Paged, PageParams, paged_rows
 from app.models import Event, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from app.webhooks.events import CHANNEL, PING
 
@@ -95,10 +95,8 @@ class WebhookRepository(TenantRepository[WebhookEndpoint]):
         query = query.order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id.desc()).limit(
             page.limit + 1
         )
-        rows = (await self.session.execute(query)).all()
-        cut = paged([_Keyed(row) for row in rows], page, at="created_at")
-        items = [keyed.row for keyed in cut.items]
-        attempts: dict[uuid.UUID, list[WebhookAttempt]] = {row[0].id: [] for row in items}
+        cut = paged_rows((await self.session.execute(query)).all(), page, at="created_at")
+        attempts: dict[uuid.UUID, list[WebhookAttempt]] = {row[0].id: [] for row in cut.items}
         if attempts:
             log = await self.session.scalars(
                 select(WebhookAttempt)
@@ -107,7 +105,7 @@ class WebhookRepository(TenantRepository[WebhookEndpoint]):
             )
             for attempt in log:
                 attempts[attempt.delivery_id].append(attempt)
-        return Paged(items, cut.next_cursor), attempts
+        return cut, attempts
 
     async def recover(self, endpoint_id: uuid.UUID, since: datetime) -> int:
         """Queue failed and missed deliveries of events since `since`; return how many."""
@@ -124,9 +122,9 @@ class WebhookRepository(TenantRepository[WebhookEndpoint]):
         return (await self.session.scalars(query)).one_or_none()
 
     async def events(
-        self, after: Event | None, event_type: str | None, page: PageParams
+        self, after: Event | None, event_type: str | None, limit: int
     ) -> Sequence[Event]:
-        """The tenant's settled events after `after`, oldest first, at most a page and one."""
+        """The tenant's settled events after `after`, oldest first, at most `limit`."""
         query = select(Event).where(Event.tenant_id == self.tenant_id, Event.type != PING)
         if event_type is not None:
             query = query.where(Event.type == event_type)
@@ -137,14 +135,5 @@ class WebhookRepository(TenantRepository[WebhookEndpoint]):
                     and_(Event.txid == after.txid, Event.id > after.id),
                 )
             )
-        query = query.where(_SETTLED).order_by(Event.txid, Event.id).limit(page.limit + 1)
+        query = query.where(_SETTLED).order_by(Event.txid, Event.id).limit(limit)
         return (await self.session.scalars(query)).all()
-
-
-class _Keyed:
-    """A (delivery, event type) row, with the attributes `paged` builds a cursor from."""
-
-    def __init__(self, row: Row[WebhookDelivery, str]) -> None:
-        self.row = row
-        self.id = row[0].id
-        self.created_at = row[0].created_at

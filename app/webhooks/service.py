@@ -220,7 +220,7 @@ async def events(
         start = await repository.event(after)
         if start is None:
             raise NotFound(f"event {after} not found")
-    rows = list(await repository.events(start, event_type, PageParams(limit, None)))
+    rows = list(await repository.events(start, event_type, limit + 1))
     if len(rows) <= limit:
         return rows, None
     return rows[:limit], rows[limit - 1].id

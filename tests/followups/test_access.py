@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.followups.router import router as followups_router
 from app.invitations.router import router as invitations_router
 from app.notifications.router import router as notifications_router
+from tests.access import KEEP, Operation
 from tests.factories import Caller, bearer, follow_up_body
 from tests.followups.support import (
     DAY,
@@ -25,8 +26,6 @@ from tests.followups.support import (
 )
 
 Role = Literal["organizer", "colleague"]
-KEEP: Any = object()  # send(): keep the valid call's body or params
-Make = Callable[[World], Any]
 
 # The path parameter each placeholder of an endpoint's path stands for.
 PARAMS = {
@@ -38,58 +37,22 @@ PARAMS = {
 
 
 @dataclass(frozen=True)
-class Endpoint:
+class Endpoint(Operation[World]):
     """One operation, and a valid call to it in a World by the caller who may make it."""
 
-    method: str
-    path: str
+    PATH_PARAMS = PARAMS
+
     actor: Role = "organizer"
-    body: Make | None = None
-    params: Make | None = None
     if_match: bool = False
-    success: int = 200
-    tags: frozenset[str] = field(default_factory=frozenset)
-
-    def __str__(self) -> str:
-        return f"{self.method} {self.path}"
-
-    @property
-    def placeholders(self) -> list[str]:
-        return [name for name in PARAMS if f"{{{name}}}" in self.path]
-
-    @property
-    def route(self) -> tuple[str, str]:
-        """The method and path as the router declares them."""
-        path = self.path
-        for name, param in PARAMS.items():
-            path = path.replace(f"{{{name}}}", f"{{{param}}}")
-        return self.method, path
-
-    def url(self, world: World, **replace: str) -> str:
-        return self.path.format(**{**world.path_ids, **replace})
 
     def caller(self, world: World) -> Caller:
         return world.organizer if self.actor == "organizer" else world.colleague
 
-    async def send(
-        self,
-        world: World,
-        headers: dict[str, str],
-        *,
-        url: str | None = None,
-        body: Any = KEEP,
-        params: Any = KEEP,
-    ) -> httpx.Response:
-        """The valid call, or one with its url, body (None: no body) or params replaced."""
-        if self.if_match:
-            headers = {"If-Match": world.etag, **headers}
-        if body is KEEP:
-            body = self.body(world) if self.body else None
-        if params is KEEP:
-            params = self.params(world) if self.params else None
-        return await world.organizer.client.request(
-            self.method, url or self.url(world), json=body, params=params, headers=headers
-        )
+    def client(self, world: World) -> httpx.AsyncClient:
+        return world.organizer.client
+
+    def headers(self, world: World) -> dict[str, str]:
+        return {"If-Match": world.etag} if self.if_match else {}
 
 
 def endpoint(method: str, path: str, *tags: str, **fields: Any) -> Endpoint:

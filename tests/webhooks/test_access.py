@@ -15,12 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.kit.auth import issue_token
 from app.models import Event, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from app.webhooks.router import router as webhooks_router
+from tests.access import KEEP, Operation
 from tests.directory.support import assert_invalid, assert_problem
 from tests.factories import TEST_SECRET, Caller, bearer, follow_up_body
 
 Body = dict[str, Any]
-Make = Callable[["World"], Any]
-KEEP: Any = object()  # send(): keep the valid call's body or params
 
 PUBLIC = "https://93.184.215.14/hook"
 RESPONSES = ["invitation.accepted", "invitation.declined", "invitation.tentative"]
@@ -67,51 +66,13 @@ def an_hour_ago() -> str:
 
 
 @dataclass(frozen=True)
-class Endpoint:
+class Endpoint(Operation[World]):
     """One operation, and a valid call to it by the tenant's admin."""
 
-    method: str
-    path: str
-    body: Make | None = None
-    params: Make | None = None
-    success: int = 200
-    tags: frozenset[str] = field(default_factory=frozenset)
+    PATH_PARAMS = PARAMS
 
-    def __str__(self) -> str:
-        return f"{self.method} {self.path}"
-
-    @property
-    def placeholders(self) -> list[str]:
-        return [name for name in PARAMS if f"{{{name}}}" in self.path]
-
-    @property
-    def route(self) -> tuple[str, str]:
-        """The method and path as the router declares them."""
-        path = self.path
-        for name, param in PARAMS.items():
-            path = path.replace(f"{{{name}}}", f"{{{param}}}")
-        return self.method, path
-
-    def url(self, world: World, **replace: str) -> str:
-        return self.path.format(**{**world.path_ids, **replace})
-
-    async def send(
-        self,
-        world: World,
-        headers: dict[str, str],
-        *,
-        url: str | None = None,
-        body: Any = KEEP,
-        params: Any = KEEP,
-    ) -> httpx.Response:
-        """The valid call, or one with its url, body (None: no body) or params replaced."""
-        if body is KEEP:
-            body = self.body(world) if self.body else None
-        if params is KEEP:
-            params = self.params(world) if self.params else None
-        return await world.admin.client.request(
-            self.method, url or self.url(world), json=body, params=params, headers=headers
-        )
+    def client(self, world: World) -> httpx.AsyncClient:
+        return world.admin.client
 
 
 def endpoint(method: str, path: str, *tags: str, **fields: Any) -> Endpoint:
