@@ -131,6 +131,12 @@ def upgrade() -> None:
         ["tenant_id", "endpoint_id", "created_at", "id"],
         unique=False,
     )
+    # A queue: rows churn fast, and the claim's plan needs fresh statistics (unanalysed, a
+    # claim over 20,000 pending rows took 53 ms instead of 0.5 ms).
+    op.execute(
+        "ALTER TABLE webhook_deliveries SET (autovacuum_analyze_scale_factor = 0.02, "
+        "autovacuum_vacuum_scale_factor = 0.05)"
+    )
     op.create_table(
         "webhook_attempts",
         sa.Column("id", sa.Uuid(), server_default=sa.text("gen_random_uuid()"), nullable=False),
