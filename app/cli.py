@@ -120,7 +120,7 @@ def _kept_id(path: Path) -> uuid.UUID:
 
 def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
     """Print an HS256 token signed with the configured (or development) secret."""
-    from app.kit.auth import issue_token
+    from app.auth.tokens import issue_token
 
     secret = settings.signing_secret
     if secret is None:
@@ -154,9 +154,9 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
     from datetime import date
 
+    from app.auth.tokens import issue_token
     from app.db.engine import Database, create_engine
     from app.demo import load_demo
-    from app.kit.auth import issue_token
 
     tenant = args.tenant or _kept_id(settings.data_dir / "tenant-id")
 

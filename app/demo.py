@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth.principals import Actor, Principal
 from app.directory import schemas as directory
 from app.directory import service as directory_service
 from app.directory.repository import AssociateRepository
@@ -14,7 +15,6 @@ from app.followups import schemas as followups
 from app.followups import service as followup_service
 from app.invitations import service as invitation_service
 from app.invitations.schemas import ResponseRequest
-from app.kit.auth import Actor, Principal
 from app.kit.pagination import PageParams
 from app.models import Associate
 

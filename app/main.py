@@ -8,13 +8,13 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 
 from app import __doc__ as summary
+from app.auth.tokens import TokenVerifier
 from app.availability.router import router as availability_router
 from app.config import Settings
 from app.db.engine import Database, create_engine
 from app.directory.router import router as directory_router
 from app.followups.router import router as followups_router
 from app.invitations.router import router as invitations_router
-from app.kit.auth import TokenVerifier
 from app.kit.errors import install_error_handlers
 from app.kit.limits import BodySizeLimit
 from app.kit.openapi import install_openapi, operation_id

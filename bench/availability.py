@@ -61,10 +61,10 @@ from sqlalchemy import event
 from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
+from app.auth.tokens import issue_token
 from app.availability import repository
 from app.availability.service import HORIZONS
 from app.db.engine import async_url
-from app.kit.auth import issue_token
 
 YEAR_START = datetime(2027, 1, 4, tzinfo=UTC)  # a Monday
 DAYS = 365

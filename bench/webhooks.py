@@ -99,8 +99,8 @@ from common import (
 )
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from app.auth.tokens import issue_token
 from app.config import Settings
-from app.kit.auth import issue_token
 from app.webhooks.signing import signed_headers
 
 try:

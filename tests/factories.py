@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from app.kit.auth import issue_token
+from app.auth.tokens import issue_token
 
 TEST_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"
 

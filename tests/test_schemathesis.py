@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from schemathesis.generation.modes import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
+from app.auth.tokens import issue_token
 from app.cli import OPENAPI_PATH
-from app.kit.auth import issue_token
 from app.kit.schemas import time_zone_names
 from tests.factories import TEST_SECRET, bearer
 from tests.servers import convene_env, serving

@@ -6,17 +6,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from app.auth.dependencies import CurrentPrincipal
 from app.availability import schemas, service
 from app.availability.schemas import MAX_CALENDARS, MAX_SLOTS
 from app.db.session import SessionDep
-from app.kit.auth import CurrentPrincipal
 from app.kit.errors import UnknownReference, ValidationFailed
 from app.kit.openapi import AUTHENTICATED, problems
 from app.kit.schemas import Instant
+from app.kit.windows import check_window
 
 router = APIRouter(prefix="/v1/availability", tags=["availability"])
 
-MAX_WINDOW = timedelta(days=366)
 MIN_DURATION = timedelta(minutes=1)
 MAX_DURATION = timedelta(days=31)
 
@@ -30,20 +30,14 @@ ResourceIds = Annotated[
 ]
 
 
-def _check_window(start_name: str, end_name: str, start: object, end: object) -> None:
-    if not start < end <= start + MAX_WINDOW:  # type: ignore[operator]
-        raise ValidationFailed(
-            f"{end_name} must be after {start_name} and at most 366 days later",
-            errors=[{"loc": ["query", end_name], "msg": "invalid window", "type": "window"}],
-        )
-
-
 def _check_calendars(associate_ids: list[uuid.UUID], resource_ids: list[uuid.UUID]) -> None:
     total = len(set(associate_ids)) + len(set(resource_ids))
     if not 0 < total <= MAX_CALENDARS:
-        raise ValidationFailed(
+        raise ValidationFailed.at(
+            ("query", "associate_ids"),
             f"ask about 1 to {MAX_CALENDARS} calendars (associate_ids and resource_ids)",
-            errors=[{"loc": ["query", "associate_ids"], "msg": "calendar count", "type": "count"}],
+            msg="calendar count",
+            type="count",
         )
 
 
@@ -65,7 +59,7 @@ async def get_availability(
     Blocks of follow-ups the caller owns or takes part in carry their id; the others show
     only as merged busy or tentative time.
     """
-    _check_window("start", "end", start, end)
+    check_window(start, end)
     _check_calendars(associate_ids, resource_ids)
     return await service.free_busy(session, principal, associate_ids, resource_ids, start, end)
 
@@ -91,12 +85,14 @@ async def get_first_free(
     count: Annotated[int, Query(ge=1, le=MAX_SLOTS, description="How many slots")] = 1,
 ) -> schemas.Slots:
     """The earliest slots of `duration` when every given associate and resource is free."""
-    _check_window("after", "before", after, before)
+    check_window(after, before, start_name="after", end_name="before")
     _check_calendars(associate_ids, resource_ids)
     if not MIN_DURATION <= duration <= MAX_DURATION:
-        raise ValidationFailed(
+        raise ValidationFailed.at(
+            ("query", "duration"),
             "duration must be between 1 minute and 31 days",
-            errors=[{"loc": ["query", "duration"], "msg": "out of range", "type": "range"}],
+            msg="out of range",
+            type="range",
         )
     return await service.first_free_slots(
         session,

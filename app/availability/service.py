@@ -7,10 +7,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth.principals import Principal
 from app.availability import repository, schemas
 from app.availability.working_hours import Interval, shared_hours
 from app.directory.repository import AssociateRepository
-from app.kit.auth import Principal
 from app.kit.errors import UnknownReference
 from app.models import FollowUp, Participant
 

@@ -1,11 +1,16 @@
 """The declarative base with a naming convention, and the columns every table shares."""
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import DateTime, MetaData, Uuid, func
+from sqlalchemy import CheckConstraint, DateTime, Dialect, MetaData, String, Uuid, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
 from uuid6 import uuid7
+
+E = TypeVar("E", bound=StrEnum)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -19,6 +24,34 @@ NAMING_CONVENTION = {
 def new_id() -> uuid.UUID:
     """A time-ordered UUIDv7, so that keyset pages by id follow creation order."""
     return uuid7()
+
+
+def utc_now() -> datetime:
+    """The current instant, in UTC: the one clock services and repositories read."""
+    return datetime.now(UTC)
+
+
+class StrEnumText(TypeDecorator[E], Generic[E]):
+    """A `StrEnum` stored as text; rows read back as members, and bad values never bind."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum: type[E], length: int = 16) -> None:
+        super().__init__(length)
+        self.enum = enum
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else self.enum(value).value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> E | None:
+        return None if value is None else self.enum(value)
+
+
+def one_of(column: str, enum: type[StrEnum], *, name: str | None = None) -> CheckConstraint:
+    """A CHECK that `column` holds one of the enum's values (null passes, as in SQL)."""
+    values = ", ".join(f"'{member.value}'" for member in enum)
+    return CheckConstraint(f"{column} IN ({values})", name=name or column)
 
 
 class Base(DeclarativeBase):

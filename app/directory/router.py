@@ -6,9 +6,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 from sqlalchemy import ColumnElement
 
+from app.auth.dependencies import AdminPrincipal, CurrentPrincipal
 from app.db.session import SessionDep
 from app.directory import schemas, service
-from app.kit.auth import AdminPrincipal, CurrentPrincipal
 from app.kit.errors import DuplicateExternalId, NotFound, UnknownReference
 from app.kit.openapi import ADMIN_WRITE, AUTHENTICATED, READ_ONE, problems
 from app.kit.pagination import Page, Paged, PageDep

@@ -7,6 +7,7 @@ from pydantic import BaseModel
 from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth.principals import Principal
 from app.db.base import TenantScoped
 from app.db.repository import TenantRepository
 from app.directory.repository import (
@@ -15,7 +16,6 @@ from app.directory.repository import (
     PersonRepository,
     ResourceRepository,
 )
-from app.kit.auth import Principal
 from app.kit.errors import NotFound, UnknownReference
 from app.kit.pagination import Paged, PageParams
 from app.models import Associate, Contact, Person, Resource

@@ -1,33 +1,31 @@
 """HTTP routes of follow-ups: the organizer's side, and a contact's activity archive."""
 
 import uuid
-from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth.dependencies import CurrentAssociate, CurrentPrincipal, NotAnAssociate
 from app.availability.bookings import ResourceTaken
 from app.db.session import SessionDep
 from app.followups import schemas, service, views
-from app.kit.auth import CurrentAssociate, CurrentPrincipal, NotAnAssociate
 from app.kit.errors import (
     NotFound,
     PreconditionFailed,
     PreconditionRequired,
     UnknownReference,
-    ValidationFailed,
 )
 from app.kit.etags import IfMatch, etag
 from app.kit.openapi import AUTHENTICATED, problems
 from app.kit.pagination import Page, Paged, PageDep, TimedPageDep
 from app.kit.schemas import Instant
+from app.kit.windows import check_window
 from app.models import FollowUp
 from app.models import Response as ResponseRow
 
 router = APIRouter(prefix="/v1", tags=["follow-ups"])
 
-MAX_WINDOW = timedelta(days=366)
 
 AS_ASSOCIATE = (*AUTHENTICATED, NotAnAssociate)
 READ = problems(*AS_ASSOCIATE, NotFound)
@@ -91,11 +89,7 @@ async def list_follow_ups(
     status: Annotated[schemas.FollowUpStatus | None, Query(description="Only this status")] = None,
 ) -> Paged[dict[str, Any]]:
     """The caller's diary: follow-ups they own or are invited to that overlap the window."""
-    if not start < end <= start + MAX_WINDOW:
-        raise ValidationFailed(
-            "end must be after start and at most 366 days later",
-            errors=[{"loc": ["query", "end"], "msg": "invalid window", "type": "window"}],
-        )
+    check_window(start, end)
     return await service.diary(session, actor, start, end, status, page)
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
+from app.auth.principals import Actor, Principal
 from app.availability import bookings
 from app.directory.repository import (
     AssociateRepository,
@@ -27,7 +28,6 @@ from app.followups.repository import (
     ParticipantRepository,
     ResponseRepository,
 )
-from app.kit.auth import Actor, Principal
 from app.kit.errors import Conflict, Forbidden, NotFound, UnknownReference, ValidationFailed
 from app.kit.etags import check_if_match
 from app.kit.pagination import Paged, PageParams

@@ -5,12 +5,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from app.auth.dependencies import CurrentAssociate, NotAnAssociate
 from app.db.session import SessionDep
 from app.followups import schemas as followup_schemas
 from app.followups.service import FollowUpCancelled, OrganizerParticipant
 from app.followups.views import participant_view
 from app.invitations import schemas, service
-from app.kit.auth import CurrentAssociate, NotAnAssociate
 from app.kit.errors import NotFound
 from app.kit.openapi import AUTHENTICATED, problems
 from app.kit.pagination import Page, Paged, PageDep

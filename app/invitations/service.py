@@ -6,12 +6,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth.principals import Actor
 from app.availability import bookings
 from app.followups import schemas
 from app.followups.repository import FollowUpRepository, ParticipantRepository
 from app.followups.service import FollowUpCancelled, OrganizerParticipant
 from app.invitations.schemas import ResponseRequest
-from app.kit.auth import Actor
 from app.kit.errors import Forbidden, NotFound
 from app.kit.pagination import Paged, PageParams
 from app.models import Associate, FollowUp, Participant, Response

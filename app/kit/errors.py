@@ -1,8 +1,9 @@
 """RFC 9457 problem+json: one error class per kind of failure, each with a stable code."""
 
 import logging
+from collections.abc import Sequence
 from http import HTTPStatus
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -131,6 +132,12 @@ class ValidationFailed(ProblemError):
     code = "validation_failed"
     title = "Invalid request"
     description = "A field is missing, malformed or past a documented limit."
+
+    @classmethod
+    def at(cls, loc: Sequence[str | int], detail: str, *, msg: str, type: str) -> Self:
+        """The error for one invalid field at `loc`, e.g. `("query", "end")`."""
+        invalid = InvalidParam(loc=list(loc), msg=msg, type=type)
+        return cls(detail, errors=[invalid.model_dump()])
 
 
 class UnknownReference(NotFound):

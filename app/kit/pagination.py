@@ -77,9 +77,11 @@ def decode_cursor(cursor: str) -> Cursor:
             return Cursor(uuid.UUID(bytes=raw[8:]), _EPOCH + timedelta(microseconds=micros))
         return Cursor(uuid.UUID(bytes=raw))
     except (binascii.Error, ValueError, OverflowError, struct.error) as exc:
-        raise ValidationFailed(
+        raise ValidationFailed.at(
+            ("query", "cursor"),
             "cursor is not one this API returned",
-            errors=[{"loc": ["query", "cursor"], "msg": "invalid cursor", "type": "cursor"}],
+            msg="invalid cursor",
+            type="cursor",
         ) from exc
 
 

@@ -4,11 +4,12 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Index, Integer, String, Uuid, text
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, Index, Integer, String, Uuid, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db.base import Base, TenantScoped
+from app.db.base import Base, StrEnumText, TenantScoped, one_of
+from app.models.states import PING, EventType, NotificationKind
 
 
 class Notification(TenantScoped, Base):
@@ -24,10 +25,11 @@ class Notification(TenantScoped, Base):
             "id",
             postgresql_where=text("read_at IS NULL"),
         ),
+        one_of("kind", NotificationKind),
     )
 
     associate_id: Mapped[uuid.UUID] = mapped_column(Uuid)
-    kind: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[NotificationKind] = mapped_column(StrEnumText(NotificationKind))
     follow_up_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     participant_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     actor_id: Mapped[str | None] = mapped_column(String(200))
@@ -43,6 +45,9 @@ class Event(TenantScoped, Base):
         Index(None, "tenant_id", "id"),
         Index(None, "tenant_id", "follow_up_id", "seq"),
         Index(None, "tenant_id", "txid", "id"),
+        CheckConstraint(
+            "type IN ({})".format(", ".join(f"'{t}'" for t in [*EventType, PING])), name="type"
+        ),
     )
 
     type: Mapped[str] = mapped_column(String(64))

@@ -2,11 +2,12 @@
 
 import uuid
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKeyConstraint, Index, String, Uuid, text
+from sqlalchemy import Boolean, ForeignKeyConstraint, Index, Uuid, text
 from sqlalchemy.dialects.postgresql import TSTZRANGE, ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db.base import Base
+from app.db.base import Base, StrEnumText, one_of
+from app.models.states import CalendarKind
 
 
 class Booking(Base):
@@ -24,7 +25,7 @@ class Booking(Base):
             ondelete="CASCADE",
         ),
         ForeignKeyConstraint(["participant_id"], ["participants.id"], ondelete="CASCADE"),
-        CheckConstraint("calendar_kind IN ('associate', 'resource')", name="calendar_kind"),
+        one_of("calendar_kind", CalendarKind),
         # One GiST index answers "who is busy when" for any set of calendars.
         Index(
             "ix_bookings_calendar_during",
@@ -49,7 +50,7 @@ class Booking(Base):
     participant_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     tenant_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     follow_up_id: Mapped[uuid.UUID] = mapped_column(Uuid)
-    calendar_kind: Mapped[str] = mapped_column(String(16))
+    calendar_kind: Mapped[CalendarKind] = mapped_column(StrEnumText(CalendarKind))
     calendar_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     during: Mapped[object] = mapped_column(TSTZRANGE)
     tentative: Mapped[bool] = mapped_column(Boolean)

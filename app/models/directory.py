@@ -17,7 +17,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db.base import Base, TenantScoped
+from app.db.base import Base, StrEnumText, TenantScoped, one_of
+from app.models.states import ResourceKind
 
 
 def _directory_table_args() -> tuple[Any, ...]:
@@ -52,13 +53,13 @@ class Resource(TenantScoped, Base):
     __tablename__ = "resources"
     __table_args__ = (
         *_directory_table_args(),
-        CheckConstraint("kind IN ('room', 'equipment')", name="kind"),
+        one_of("kind", ResourceKind),
         CheckConstraint("capacity IS NULL OR capacity > 0", name="capacity_positive"),
     )
 
     external_id: Mapped[str | None] = mapped_column(String(200))
     name: Mapped[str] = mapped_column(String(200))
-    kind: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[ResourceKind] = mapped_column(StrEnumText(ResourceKind))
     capacity: Mapped[int | None] = mapped_column(Integer)
     allow_double_booking: Mapped[bool] = mapped_column(Boolean, server_default=true())
     active: Mapped[bool] = mapped_column(Boolean, server_default=true())

@@ -21,7 +21,15 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import TSTZRANGE
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.db.base import Base, TenantScoped
+from app.db.base import Base, StrEnumText, TenantScoped, one_of
+from app.models.states import (
+    Answer,
+    FollowUpKind,
+    FollowUpStatus,
+    ParticipantKind,
+    ParticipantRole,
+    ParticipantStatus,
+)
 
 
 class FollowUp(TenantScoped, Base):
@@ -33,8 +41,8 @@ class FollowUp(TenantScoped, Base):
         ForeignKeyConstraint(["tenant_id", "owner_id"], ["associates.tenant_id", "associates.id"]),
         ForeignKeyConstraint(["tenant_id", "contact_id"], ["contacts.tenant_id", "contacts.id"]),
         CheckConstraint("end_at > start_at", name="ends_after_start"),
-        CheckConstraint("status IN ('scheduled', 'cancelled')", name="status"),
-        CheckConstraint("kind IN ('meeting', 'appointment', 'call', 'task')", name="kind"),
+        one_of("status", FollowUpStatus),
+        one_of("kind", FollowUpKind),
         Index(
             "ix_follow_ups_tenant_id_owner_id_during",
             "tenant_id",
@@ -49,8 +57,10 @@ class FollowUp(TenantScoped, Base):
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(Text)
     location: Mapped[str | None] = mapped_column(String(200))
-    kind: Mapped[str] = mapped_column(String(16))
-    status: Mapped[str] = mapped_column(String(16), server_default="scheduled")
+    kind: Mapped[FollowUpKind] = mapped_column(StrEnumText(FollowUpKind))
+    status: Mapped[FollowUpStatus] = mapped_column(
+        StrEnumText(FollowUpStatus), server_default=FollowUpStatus.SCHEDULED.value
+    )
     start_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     end_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     # The span as a range, for GiST-indexed overlap queries (the availability engine).
@@ -99,23 +109,20 @@ class Participant(TenantScoped, Base):
             "(kind = 'person') = (person_id IS NOT NULL)",
             name="kind_matches_target",
         ),
-        CheckConstraint("role IN ('organizer', 'required', 'optional')", name="role"),
-        CheckConstraint(
-            "status IN ('not_read', 'seen', 'accepted', 'declined', 'tentative', 'not_applicable')",
-            name="status",
-        ),
+        one_of("role", ParticipantRole),
+        one_of("status", ParticipantStatus),
         Index(None, "tenant_id", "associate_id", "id"),
         Index(None, "tenant_id", "person_id", postgresql_where=text("person_id IS NOT NULL")),
         Index(None, "tenant_id", "resource_id", postgresql_where=text("resource_id IS NOT NULL")),
     )
 
     follow_up_id: Mapped[uuid.UUID] = mapped_column(Uuid)
-    kind: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[ParticipantKind] = mapped_column(StrEnumText(ParticipantKind))
     associate_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     resource_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     person_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
-    role: Mapped[str] = mapped_column(String(16))
-    status: Mapped[str] = mapped_column(String(16))
+    role: Mapped[ParticipantRole] = mapped_column(StrEnumText(ParticipantRole))
+    status: Mapped[ParticipantStatus] = mapped_column(StrEnumText(ParticipantStatus))
     comment: Mapped[str | None] = mapped_column(String(1000))
     responded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -135,11 +142,13 @@ class Response(TenantScoped, Base):
         ),
         ForeignKeyConstraint(["participant_id"], ["participants.id"], ondelete="SET NULL"),
         Index(None, "tenant_id", "follow_up_id", "id"),
+        one_of("status", Answer),
+        one_of("previous_status", ParticipantStatus),
     )
 
     follow_up_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     participant_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     associate_id: Mapped[uuid.UUID] = mapped_column(Uuid)
-    status: Mapped[str] = mapped_column(String(16))
-    previous_status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[Answer] = mapped_column(StrEnumText(Answer))
+    previous_status: Mapped[ParticipantStatus] = mapped_column(StrEnumText(ParticipantStatus))
     comment: Mapped[str | None] = mapped_column(String(1000))

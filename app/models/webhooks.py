@@ -6,7 +6,6 @@ from datetime import datetime
 from sqlalchemy import (
     ARRAY,
     Boolean,
-    CheckConstraint,
     DateTime,
     ForeignKey,
     ForeignKeyConstraint,
@@ -22,9 +21,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db.base import Base, TenantScoped
-
-DELIVERY_STATUSES = ("pending", "delivering", "succeeded", "failed")
+from app.db.base import Base, StrEnumText, TenantScoped, one_of
+from app.models.states import AttemptOutcome, DeliveryStatus, WebhookDisabledReason
 
 
 class WebhookEndpoint(TenantScoped, Base):
@@ -34,14 +32,16 @@ class WebhookEndpoint(TenantScoped, Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "id"),
         Index(None, "tenant_id", "enabled"),
-        CheckConstraint("disabled_reason IN ('manual', 'gone', 'failing')", name="disabled_reason"),
+        one_of("disabled_reason", WebhookDisabledReason),
     )
 
     url: Mapped[str] = mapped_column(Text)
     description: Mapped[str | None] = mapped_column(String(500))
     event_types: Mapped[list[str]] = mapped_column(ARRAY(String(64)))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
-    disabled_reason: Mapped[str | None] = mapped_column(String(16))
+    disabled_reason: Mapped[WebhookDisabledReason | None] = mapped_column(
+        StrEnumText(WebhookDisabledReason)
+    )
     secret: Mapped[str] = mapped_column(String(100))
     previous_secret: Mapped[str | None] = mapped_column(String(100))
     previous_secret_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -60,9 +60,7 @@ class WebhookDelivery(Base):
             ["webhook_endpoints.tenant_id", "webhook_endpoints.id"],
             ondelete="CASCADE",
         ),
-        CheckConstraint(
-            "status IN ('pending', 'delivering', 'succeeded', 'failed')", name="status"
-        ),
+        one_of("status", DeliveryStatus),
         # The claim: due rows per endpoint, oldest first.
         Index(
             "ix_webhook_deliveries_due",
@@ -94,7 +92,9 @@ class WebhookDelivery(Base):
     event_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("events.id", ondelete="CASCADE"))
     follow_up_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     seq: Mapped[int | None] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(16), server_default="pending")
+    status: Mapped[DeliveryStatus] = mapped_column(
+        StrEnumText(DeliveryStatus), server_default=DeliveryStatus.PENDING.value
+    )
     attempts: Mapped[int] = mapped_column(SmallInteger, server_default="0")
     # clock_timestamp(), not now(): the fan-out runs last in its transaction, so this is
     # within a statement of the commit, which commit-to-attempt latency is measured from.
@@ -116,7 +116,7 @@ class WebhookAttempt(Base):
     """One HTTP attempt of a delivery: what came back, how long it took, what went wrong."""
 
     __tablename__ = "webhook_attempts"
-    __table_args__ = (Index(None, "delivery_id", "attempt"),)
+    __table_args__ = (Index(None, "delivery_id", "attempt"), one_of("outcome", AttemptOutcome))
 
     id: Mapped[uuid.UUID] = mapped_column(
         Uuid, primary_key=True, server_default=func.gen_random_uuid()
@@ -128,6 +128,6 @@ class WebhookAttempt(Base):
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     duration_ms: Mapped[int] = mapped_column(Integer)
     status_code: Mapped[int | None] = mapped_column(SmallInteger)
-    outcome: Mapped[str] = mapped_column(String(32))
+    outcome: Mapped[AttemptOutcome] = mapped_column(StrEnumText(AttemptOutcome, 32))
     error: Mapped[str | None] = mapped_column(Text)
     response_body: Mapped[str | None] = mapped_column(Text)

@@ -5,8 +5,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from app.auth.dependencies import CurrentAssociate, NotAnAssociate
 from app.db.session import SessionDep
-from app.kit.auth import CurrentAssociate, NotAnAssociate
 from app.kit.errors import NotFound
 from app.kit.openapi import AUTHENTICATED, problems
 from app.kit.pagination import Page, Paged, PageDep

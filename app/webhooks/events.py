@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import new_id
 from app.models import FollowUp
+from app.models.states import PING
 
 EventType = Literal[
     "invitation.accepted",
@@ -29,7 +30,6 @@ EventType = Literal[
     "participant.added",
     "participant.removed",
 ]
-PING = "webhook.ping"
 # Dispatchers LISTEN on this channel; NOTIFY is delivered only when the transaction commits.
 CHANNEL = "convene_webhooks"
 

@@ -9,7 +9,8 @@ from sqlalchemy import Row, and_, func, or_, select, text, tuple_
 from app.db.repository import TenantRepository
 from app.kit.pagination import Paged, PageParams, paged_rows
 from app.models import Event, WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from app.webhooks.events import CHANNEL, PING
+from app.models.states import PING
+from app.webhooks.events import CHANNEL
 
 # Failed deliveries of events since `since` go back in the queue; events the endpoint would
 # have received but has no delivery of (it was disabled) are queued too, back to its creation.

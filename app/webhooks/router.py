@@ -5,8 +5,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, status
 
+from app.auth.dependencies import AdminPrincipal
 from app.db.session import SessionDep
-from app.kit.auth import AdminPrincipal
 from app.kit.errors import NotFound
 from app.kit.openapi import ADMIN_WRITE, problems
 from app.kit.pagination import Limit, Page, Paged, PageDep, TimedPageDep

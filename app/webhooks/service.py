@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.kit.auth import Principal
+from app.auth.principals import Principal
 from app.kit.errors import Conflict, NotFound, ValidationFailed
 from app.kit.pagination import Paged, PageParams
 from app.models import Event, WebhookAttempt, WebhookDelivery, WebhookEndpoint

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from app.kit.auth import issue_token
+from app.auth.tokens import issue_token
 from tests.directory.support import (
     CONTACTS,
     KINDS,

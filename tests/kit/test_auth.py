@@ -20,9 +20,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.auth.tokens import MAX_TOKEN_LENGTH, issue_token
 from app.config import Settings
 from app.db.engine import Database
-from app.kit.auth import MAX_TOKEN_LENGTH, issue_token
 from app.main import create_app
 from tests.factories import TEST_SECRET, Caller, bearer, create_associate
 

@@ -12,7 +12,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.kit.auth import issue_token
+from app.auth.tokens import issue_token
 from app.models import Event, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from app.webhooks.router import router as webhooks_router
 from tests.access import KEEP, Operation

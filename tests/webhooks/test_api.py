@@ -17,8 +17,8 @@ from sqlalchemy import Row, func, insert, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.auth.principals import ADMIN_SCOPE, Principal
 from app.config import Settings
-from app.kit.auth import ADMIN_SCOPE, Principal
 from app.models import Event, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from app.webhooks import service
 from app.webhooks.address_guard import AddressPolicy

@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 import app.invitations.service as invitation_service
+from app.auth.principals import Actor
 from app.invitations.schemas import ResponseRequest
-from app.kit.auth import Actor
 from app.kit.errors import Conflict
 from app.models import Event, FollowUp, Notification, Participant, Response
 from app.webhooks.events import record_event

@@ -1,59 +1,25 @@
-"""Bearer JWT authentication: verify the token, name the tenant, require scopes."""
+"""Bearer JWTs: verify a token with the configured keys and algorithms, or sign one."""
 
 import asyncio
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
-from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from app.auth.principals import ADMIN_SCOPE, Principal
 from app.config import Settings
-from app.db.session import SessionDep
-from app.directory.repository import AssociateRepository
-from app.kit.errors import Forbidden, Unauthorized
+from app.kit.errors import Unauthorized
 
-ADMIN_SCOPE = "admin"
 MAX_TOKEN_LENGTH = 8192
-
-
-class NotAnAssociate(Forbidden):
-    code = "not_an_associate"
-    title = "Not an associate"
-    description = (
-        "Diaries, invitations and notifications belong to associates, not service accounts."
-    )
 
 
 class InvalidToken(Unauthorized):
     code = "invalid_token"
     title = "Invalid token"
     headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is calling: the tenant, the subject and its scopes."""
-
-    tenant_id: uuid.UUID
-    subject: str
-    scopes: frozenset[str]
-
-    @property
-    def is_admin(self) -> bool:
-        return ADMIN_SCOPE in self.scopes
-
-    @property
-    def associate_id(self) -> uuid.UUID | None:
-        """The subject as an associate id, or None for a service account's free-form `sub`."""
-        try:
-            return uuid.UUID(self.subject)
-        except ValueError:
-            return None
 
 
 class TokenVerifier:
@@ -147,62 +113,3 @@ def issue_token(
     if audience is not None:
         claims["aud"] = audience
     return jwt.encode(claims, secret, algorithm="HS256")
-
-
-_bearer = HTTPBearer(auto_error=False, description="A JWT with `sub`, `tid` and `scope`.")
-
-
-async def get_principal(
-    request: Request,
-    session: SessionDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
-    """The verified caller; a member's `sub` must be an active associate of the tenant."""
-    if credentials is None:
-        raise Unauthorized("send a bearer token in the Authorization header")
-    verifier: TokenVerifier = request.app.state.token_verifier
-    principal = await verifier.verify(credentials.credentials)
-    if not principal.is_admin:
-        associate_id = principal.associate_id
-        if associate_id is None or not await AssociateRepository(
-            session, principal.tenant_id
-        ).is_active(associate_id):
-            raise InvalidToken("the token's subject is not an active associate of its tenant")
-    return principal
-
-
-async def require_admin(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
-    """The caller, who must hold the admin scope."""
-    if not principal.is_admin:
-        raise Forbidden("this operation needs the admin scope")
-    return principal
-
-
-@dataclass(frozen=True)
-class Actor:
-    """A caller acting as an associate of its tenant: who owns, attends and answers."""
-
-    tenant_id: uuid.UUID
-    associate_id: uuid.UUID
-
-    @property
-    def name(self) -> str:
-        return str(self.associate_id)
-
-
-async def require_associate(
-    session: SessionDep, principal: Annotated[Principal, Depends(get_principal)]
-) -> Actor:
-    """The caller as an active associate; a service account's token cannot act as one."""
-    associate_id = principal.associate_id
-    if associate_id is None or (
-        principal.is_admin
-        and not await AssociateRepository(session, principal.tenant_id).is_active(associate_id)
-    ):
-        raise NotAnAssociate("this operation acts as an associate; the token's subject is not one")
-    return Actor(principal.tenant_id, associate_id)
-
-
-CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
-CurrentAssociate = Annotated[Actor, Depends(require_associate)]
-AdminPrincipal = Annotated[Principal, Depends(require_admin)]

@@ -1,0 +1,67 @@
+"""FastAPI dependencies that resolve the verified caller and require what an operation needs."""
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from app.auth.principals import Actor, Principal
+from app.auth.tokens import InvalidToken, TokenVerifier
+from app.db.session import SessionDep
+from app.directory.repository import AssociateRepository
+from app.kit.errors import Forbidden, Unauthorized
+
+
+class NotAnAssociate(Forbidden):
+    code = "not_an_associate"
+    title = "Not an associate"
+    description = (
+        "Diaries, invitations and notifications belong to associates, not service accounts."
+    )
+
+
+_bearer = HTTPBearer(auto_error=False, description="A JWT with `sub`, `tid` and `scope`.")
+
+
+async def get_principal(
+    request: Request,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The verified caller; a member's `sub` must be an active associate of the tenant."""
+    if credentials is None:
+        raise Unauthorized("send a bearer token in the Authorization header")
+    verifier: TokenVerifier = request.app.state.token_verifier
+    principal = await verifier.verify(credentials.credentials)
+    if not principal.is_admin:
+        associate_id = principal.associate_id
+        if associate_id is None or not await AssociateRepository(
+            session, principal.tenant_id
+        ).is_active(associate_id):
+            raise InvalidToken("the token's subject is not an active associate of its tenant")
+    return principal
+
+
+async def require_admin(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    """The caller, who must hold the admin scope."""
+    if not principal.is_admin:
+        raise Forbidden("this operation needs the admin scope")
+    return principal
+
+
+async def require_associate(
+    session: SessionDep, principal: Annotated[Principal, Depends(get_principal)]
+) -> Actor:
+    """The caller as an active associate; a service account's token cannot act as one."""
+    associate_id = principal.associate_id
+    if associate_id is None or (
+        principal.is_admin
+        and not await AssociateRepository(session, principal.tenant_id).is_active(associate_id)
+    ):
+        raise NotAnAssociate("this operation acts as an associate; the token's subject is not one")
+    return Actor(principal.tenant_id, associate_id)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+CurrentAssociate = Annotated[Actor, Depends(require_associate)]
+AdminPrincipal = Annotated[Principal, Depends(require_admin)]

@@ -1,0 +1,39 @@
+"""The caller as the rest of the app sees it: a principal of a tenant, or an acting associate."""
+
+import uuid
+from dataclasses import dataclass
+
+ADMIN_SCOPE = "admin"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the tenant, the subject and its scopes."""
+
+    tenant_id: uuid.UUID
+    subject: str
+    scopes: frozenset[str]
+
+    @property
+    def is_admin(self) -> bool:
+        return ADMIN_SCOPE in self.scopes
+
+    @property
+    def associate_id(self) -> uuid.UUID | None:
+        """The subject as an associate id, or None for a service account's free-form `sub`."""
+        try:
+            return uuid.UUID(self.subject)
+        except ValueError:
+            return None
+
+
+@dataclass(frozen=True)
+class Actor:
+    """A caller acting as an associate of its tenant: who owns, attends and answers."""
+
+    tenant_id: uuid.UUID
+    associate_id: uuid.UUID
+
+    @property
+    def name(self) -> str:
+        return str(self.associate_id)
