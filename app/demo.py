@@ -11,12 +11,13 @@ from app.auth.principals import Actor, Principal
 from app.directory import schemas as directory
 from app.directory import service as directory_service
 from app.directory.repository import AssociateRepository
+from app.followups import commands as followup_commands
 from app.followups import schemas as followups
-from app.followups import service as followup_service
 from app.invitations import service as invitation_service
 from app.invitations.schemas import ResponseRequest
 from app.kit.pagination import PageParams
 from app.models import Associate
+from app.models.states import ParticipantStatus
 
 CPH, NY = "Europe/Copenhagen", "America/New_York"
 PEOPLE = [("ada", "Ada Jensen", CPH), ("bo", "Bo Holm", CPH), ("cleo", "Cleo Park", NY)]
@@ -35,18 +36,18 @@ class Booking:
     rooms: list[str] = field(default_factory=list)
     persons: list[str] = field(default_factory=list)
     for_contact: bool = False
-    answers: dict[str, str] = field(default_factory=dict)
+    answers: dict[str, ParticipantStatus] = field(default_factory=dict)
 
 
 WEEK = [
     Booking("ada", "Weekly planning", 0, (9, 0), (10, 0), ["bo", "cleo"], ["fjord"],
-            answers={"bo": "accepted"}),
+            answers={"bo": ParticipantStatus.ACCEPTED}),
     Booking("bo", "Nordlys kickoff", 1, (13, 0), (14, 0), ["ada"], ["boardroom"], ["dina"],
-            for_contact=True, answers={"ada": "declined"}),
+            for_contact=True, answers={"ada": ParticipantStatus.DECLINED}),
     Booking("cleo", "Sync with Copenhagen", 2, (9, 0), (9, 30), ["ada", "bo"],
-            answers={"ada": "tentative", "bo": "seen"}),
+            answers={"ada": ParticipantStatus.TENTATIVE, "bo": ParticipantStatus.SEEN}),
     Booking("ada", "Nordlys contract review", 3, (10, 0), (11, 30), ["bo"], ["boardroom"],
-            ["erik"], for_contact=True, answers={"bo": "accepted"}),
+            ["erik"], for_contact=True, answers={"bo": ParticipantStatus.ACCEPTED}),
     Booking("bo", "Retro", 4, (14, 0), (15, 0), ["ada", "cleo"], ["fjord"]),
 ]  # fmt: skip
 
@@ -126,7 +127,7 @@ async def load_demo(session: AsyncSession, tenant_id: uuid.UUID, today: date) ->
             *(followups.ResourceRef(resource_id=rooms[k]) for k in booking.rooms),
             *(followups.PersonRef(person_id=persons[k]) for k in booking.persons),
         ]
-        follow_up = await followup_service.create(
+        follow_up = await followup_commands.create(
             session,
             Actor(tenant_id, owner.id),
             followups.FollowUpCreate(
@@ -141,10 +142,10 @@ async def load_demo(session: AsyncSession, tenant_id: uuid.UUID, today: date) ->
         for key, answer in booking.answers.items():
             actor = Actor(tenant_id, people[key].id)
             invitation = invitations[people[key].id]
-            if answer == "seen":
+            if answer == ParticipantStatus.SEEN:
                 await invitation_service.mark_seen(session, actor, invitation)
                 continue
-            comment = "Travelling that day" if answer == "declined" else None
+            comment = "Travelling that day" if answer == ParticipantStatus.DECLINED else None
             request = ResponseRequest.model_validate({"status": answer, "comment": comment})
             await invitation_service.respond(session, actor, invitation, request)
     return Demo({a.name: a.id for a in people.values()}, created=True)

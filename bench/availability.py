@@ -545,7 +545,7 @@ def make_inputs(
 
 
 def first_free_params(dataset: Dataset, item: FirstFreeInput, end: datetime) -> dict[str, Any]:
-    """The parameters app.availability.repository.first_free binds for one window."""
+    """The parameters AvailabilityRepository.first_free binds for one window."""
     return {
         "tenant_id": dataset.tenant_id,
         "calendar_ids": list(dict.fromkeys([*item.associates, *item.resources])),
@@ -578,9 +578,7 @@ async def raw_statement(
     event.listen(engine.sync_engine, "before_cursor_execute", capture)
     try:
         async with AsyncSession(engine) as session:
-            await repository.first_free(
-                session,
-                dataset.tenant_id,
+            await repository.AvailabilityRepository(session, dataset.tenant_id).first_free(
                 params["calendar_ids"],
                 DURATION,
                 sample.after,
@@ -853,7 +851,7 @@ async def _explain(
         (
             "CONFLICTS (d)",
             repository.CONFLICTS,
-            {"follow_up_id": dataset.conflicted_follow_ups[0]},
+            {"tenant_id": dataset.tenant_id, "follow_up_id": dataset.conflicted_follow_ups[0]},
         ),
     ]
     for title, clause, params in cases:

@@ -72,7 +72,8 @@ ORDER BY 1, 2
 CONFLICTS = text("""
 SELECT b.participant_id
 FROM bookings b
-WHERE b.follow_up_id = :follow_up_id
+WHERE b.tenant_id = :tenant_id
+  AND b.follow_up_id = :follow_up_id
   AND EXISTS (SELECT 1 FROM bookings o
               WHERE o.tenant_id = b.tenant_id
                 AND o.calendar_id = b.calendar_id
@@ -88,6 +89,16 @@ UNION ALL
 SELECT id FROM resources WHERE tenant_id = :tenant_id AND id = ANY(:resource_ids)
 """)
 
+# The calendars a follow-up blocks: its resources, its organizer, its undeclined colleagues.
+BLOCKING_CALENDARS = text("""
+SELECT coalesce(associate_id, resource_id)
+FROM participants
+WHERE tenant_id = :tenant_id
+  AND follow_up_id = :follow_up_id
+  AND kind IN ('associate', 'resource')
+  AND status <> 'declined'
+""")
+
 
 @dataclass(frozen=True)
 class Block:
@@ -100,77 +111,86 @@ class Block:
     follow_up_id: uuid.UUID | None
 
 
-async def first_free(
-    session: AsyncSession,
-    tenant_id: uuid.UUID,
-    calendar_ids: Sequence[uuid.UUID],
-    duration: timedelta,
-    after: datetime,
-    before: datetime,
-    count: int,
-    *,
-    allowed: Sequence[tuple[datetime, datetime]] | None = None,
-    exclude: uuid.UUID | None = None,
-) -> list[datetime]:
-    """Starts of the first free slots in [after, before), in one statement."""
-    rows = await session.scalars(
-        FIRST_FREE,
-        {
-            "tenant_id": tenant_id,
-            "calendar_ids": list(calendar_ids),
-            "after": after,
-            "before": before,
-            "duration": duration,
-            "count": count,
-            "exclude": exclude,
-            "use_allowed": allowed is not None,
-            "allowed_lower": [lower for lower, _ in allowed or []],
-            "allowed_upper": [upper for _, upper in allowed or []],
-        },
-    )
-    return list(rows.all())
+class AvailabilityRepository:
+    """Reads busy and free time of one tenant's calendars."""
 
+    def __init__(self, session: AsyncSession, tenant_id: uuid.UUID) -> None:
+        self.session = session
+        self.tenant_id = tenant_id
 
-async def free_busy(
-    session: AsyncSession,
-    tenant_id: uuid.UUID,
-    viewer: uuid.UUID | None,
-    calendar_ids: Sequence[uuid.UUID],
-    start: datetime,
-    end: datetime,
-) -> list[Block]:
-    """Every calendar's busy blocks and the common free time, in one statement."""
-    rows = await session.execute(
-        FREE_BUSY,
-        {
-            "tenant_id": tenant_id,
-            "viewer": viewer,
-            "calendar_ids": list(calendar_ids),
-            "start": start,
-            "end": end,
-        },
-    )
-    return [Block(*row) for row in rows.all()]
+    async def first_free(
+        self,
+        calendar_ids: Sequence[uuid.UUID],
+        duration: timedelta,
+        after: datetime,
+        before: datetime,
+        count: int,
+        *,
+        allowed: Sequence[tuple[datetime, datetime]] | None = None,
+        exclude: uuid.UUID | None = None,
+    ) -> list[datetime]:
+        """Starts of the first free slots in [after, before), in one statement."""
+        rows = await self.session.scalars(
+            FIRST_FREE,
+            {
+                "tenant_id": self.tenant_id,
+                "calendar_ids": list(calendar_ids),
+                "after": after,
+                "before": before,
+                "duration": duration,
+                "count": count,
+                "exclude": exclude,
+                "use_allowed": allowed is not None,
+                "allowed_lower": [lower for lower, _ in allowed or []],
+                "allowed_upper": [upper for _, upper in allowed or []],
+            },
+        )
+        return list(rows.all())
 
+    async def free_busy(
+        self,
+        viewer: uuid.UUID | None,
+        calendar_ids: Sequence[uuid.UUID],
+        start: datetime,
+        end: datetime,
+    ) -> list[Block]:
+        """Every calendar's busy blocks and the common free time, in one statement."""
+        rows = await self.session.execute(
+            FREE_BUSY,
+            {
+                "tenant_id": self.tenant_id,
+                "viewer": viewer,
+                "calendar_ids": list(calendar_ids),
+                "start": start,
+                "end": end,
+            },
+        )
+        return [Block(*row) for row in rows.all()]
 
-async def conflicted_participants(session: AsyncSession, follow_up_id: uuid.UUID) -> set[uuid.UUID]:
-    """The follow-up's participants whose calendar is also busy elsewhere at that time."""
-    return set((await session.scalars(CONFLICTS, {"follow_up_id": follow_up_id})).all())
+    async def conflicted_participants(self, follow_up_id: uuid.UUID) -> set[uuid.UUID]:
+        """The follow-up's participants whose calendar is also busy elsewhere at that time."""
+        rows = await self.session.scalars(
+            CONFLICTS, {"tenant_id": self.tenant_id, "follow_up_id": follow_up_id}
+        )
+        return set(rows.all())
 
+    async def known_calendars(
+        self, associate_ids: Sequence[uuid.UUID], resource_ids: Sequence[uuid.UUID]
+    ) -> set[uuid.UUID]:
+        """The ids among these that name an associate (or resource) of the tenant."""
+        rows = await self.session.scalars(
+            KNOWN_CALENDARS,
+            {
+                "tenant_id": self.tenant_id,
+                "associate_ids": list(associate_ids),
+                "resource_ids": list(resource_ids),
+            },
+        )
+        return set(rows.all())
 
-async def known_calendars(
-    session: AsyncSession,
-    tenant_id: uuid.UUID,
-    associate_ids: Sequence[uuid.UUID],
-    resource_ids: Sequence[uuid.UUID],
-) -> set[uuid.UUID]:
-    """The ids among these that name an associate (or resource) of the tenant."""
-    rows = await session.scalars(
-        KNOWN_CALENDARS,
-        {
-            "tenant_id": tenant_id,
-            "associate_ids": list(associate_ids),
-            "resource_ids": list(resource_ids),
-        },
-    )
-    return set(rows.all())
+    async def blocking_calendars(self, follow_up_id: uuid.UUID) -> list[uuid.UUID]:
+        """The calendars the follow-up blocks: resources, the organizer, undeclined colleagues."""
+        rows = await self.session.scalars(
+            BLOCKING_CALENDARS, {"tenant_id": self.tenant_id, "follow_up_id": follow_up_id}
+        )
+        return list(rows.all())

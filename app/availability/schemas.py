@@ -2,9 +2,10 @@
 
 import uuid
 from datetime import datetime
-from typing import Literal
 
 from pydantic import BaseModel, Field
+
+from app.models.states import BusyStatus, CalendarKind
 
 MAX_CALENDARS = 100
 MAX_SLOTS = 50
@@ -13,14 +14,14 @@ MAX_SLOTS = 50
 class BusyBlock(BaseModel):
     start_at: datetime
     end_at: datetime
-    status: Literal["busy", "tentative"]
+    status: BusyStatus
     follow_up_id: uuid.UUID | None = Field(
         description="Only for follow-ups the caller owns or takes part in; others are merged"
     )
 
 
 class Calendar(BaseModel):
-    kind: Literal["associate", "resource"]
+    kind: CalendarKind
     id: uuid.UUID
     busy: list[BusyBlock]
 

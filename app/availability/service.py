@@ -4,15 +4,16 @@ import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principals import Principal
-from app.availability import repository, schemas
+from app.availability import schemas
+from app.availability.repository import AvailabilityRepository
 from app.availability.working_hours import Interval, shared_hours
 from app.directory.repository import AssociateRepository
 from app.kit.errors import UnknownReference
-from app.models import FollowUp, Participant
+from app.models import FollowUp
+from app.models.states import BusyStatus, CalendarKind, ParticipantKind
 
 # Search windows grow so the work stays proportional to the busy blocks near the answer.
 HORIZONS = (
@@ -38,12 +39,11 @@ async def search_first_free(
     exclude: uuid.UUID | None = None,
 ) -> list[datetime]:
     """The first `count` free starts in [after, before), widening the window as needed."""
+    repository = AvailabilityRepository(session, tenant_id)
     starts: list[datetime] = []
     for horizon in HORIZONS:
         end = min(after + horizon, before)
         starts = await repository.first_free(
-            session,
-            tenant_id,
             calendar_ids,
             duration,
             after,
@@ -57,24 +57,12 @@ async def search_first_free(
     return starts
 
 
-async def blocking_calendars(session: AsyncSession, follow_up: FollowUp) -> list[uuid.UUID]:
-    """The calendars the follow-up blocks: resources, the organizer, undeclined colleagues."""
-    rows = await session.execute(
-        select(Participant.associate_id, Participant.resource_id).where(
-            Participant.follow_up_id == follow_up.id,
-            Participant.kind.in_(["associate", "resource"]),
-            Participant.status != "declined",
-        )
-    )
-    return [associate_id or resource_id for associate_id, resource_id in rows.all()]  # type: ignore[misc]
-
-
 async def first_free_for(session: AsyncSession, follow_up: FollowUp) -> datetime | None:
     """The first start, at or after the follow-up's, when all it blocks is free (ignoring it)."""
     starts = await search_first_free(
         session,
         follow_up.tenant_id,
-        await blocking_calendars(session, follow_up),
+        await AvailabilityRepository(session, follow_up.tenant_id).blocking_calendars(follow_up.id),
         follow_up.end_at - follow_up.start_at,
         follow_up.start_at,
         follow_up.start_at + FIRST_FREE_HORIZON,
@@ -87,8 +75,9 @@ async def conflicts_of(
     session: AsyncSession, follow_up: FollowUp
 ) -> tuple[set[uuid.UUID], datetime | None]:
     """Which participants are double-booked, and (if a resource is) the first free time."""
-    conflicted = await repository.conflicted_participants(session, follow_up.id)
-    resources = {p.id for p in follow_up.participants if p.kind == "resource"}
+    repository = AvailabilityRepository(session, follow_up.tenant_id)
+    conflicted = await repository.conflicted_participants(follow_up.id)
+    resources = {p.id for p in follow_up.participants if p.kind == ParticipantKind.RESOURCE}
     first_free_at = await first_free_for(session, follow_up) if conflicted & resources else None
     return conflicted, first_free_at
 
@@ -100,7 +89,8 @@ async def _check_calendars(
     resource_ids: Sequence[uuid.UUID],
 ) -> None:
     """404 unless every id names an associate (or resource) of the tenant; ids only."""
-    known = await repository.known_calendars(session, tenant_id, associate_ids, resource_ids)
+    repository = AvailabilityRepository(session, tenant_id)
+    known = await repository.known_calendars(associate_ids, resource_ids)
     missing = [str(i) for i in [*associate_ids, *resource_ids] if i not in known]
     if missing:
         raise UnknownReference(f"calendar not found: {', '.join(missing)}")
@@ -117,8 +107,8 @@ async def free_busy(
     """Busy blocks per calendar and the common free time, from one statement."""
     await _check_calendars(session, principal.tenant_id, associate_ids, resource_ids)
     ids = list(dict.fromkeys([*associate_ids, *resource_ids]))
-    blocks = await repository.free_busy(
-        session, principal.tenant_id, principal.associate_id, ids, start, end
+    blocks = await AvailabilityRepository(session, principal.tenant_id).free_busy(
+        principal.associate_id, ids, start, end
     )
     busy: dict[uuid.UUID, list[schemas.BusyBlock]] = {calendar: [] for calendar in ids}
     free: list[schemas.Interval] = []
@@ -130,11 +120,14 @@ async def free_busy(
             schemas.BusyBlock(
                 start_at=block.start_at,
                 end_at=block.end_at,
-                status="tentative" if block.tentative else "busy",
+                status=BusyStatus.TENTATIVE if block.tentative else BusyStatus.BUSY,
                 follow_up_id=block.follow_up_id,
             )
         )
-    kinds = {**{i: "resource" for i in resource_ids}, **{i: "associate" for i in associate_ids}}
+    kinds = {
+        **{i: CalendarKind.RESOURCE for i in resource_ids},
+        **{i: CalendarKind.ASSOCIATE for i in associate_ids},
+    }
     return schemas.Availability(
         calendars=[schemas.Calendar(kind=kinds[i], id=i, busy=busy[i]) for i in ids],
         free=free,

@@ -2,14 +2,14 @@
 
 import uuid
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.util import identity_key
 
-from app.db.base import TenantScoped
+from app.db.base import TenantScoped, utc_now
 from app.kit.errors import DuplicateExternalId
 from app.kit.pagination import Paged, PageParams, paged
 
@@ -29,12 +29,22 @@ class TenantRepository(Generic[M]):
     def _in_tenant(self) -> ColumnElement[bool]:
         return self.model.tenant_id == self.tenant_id
 
+    def _in_tenant_of(self, model: type[TenantScoped]) -> ColumnElement[bool]:
+        return model.tenant_id == self.tenant_id
+
     async def get(self, object_id: uuid.UUID) -> M | None:
         """The object with this id in the tenant, or None."""
         result = await self.session.scalars(
             select(self.model).where(self._in_tenant(), self.model.id == object_id)
         )
         return result.one_or_none()
+
+    async def held_or_get(self, object_id: uuid.UUID) -> M | None:
+        """Like `get`, but without a query when this session already loaded the object."""
+        held = self.session.identity_map.get(identity_key(self.model, object_id))
+        if isinstance(held, self.model):
+            return held if held.tenant_id == self.tenant_id else None
+        return await self.get(object_id)
 
     async def get_many(self, object_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, M]:
         """The tenant's objects among these ids, by id (missing ids are simply absent)."""
@@ -78,22 +88,28 @@ class TenantRepository(Generic[M]):
         for field, value in changes.items():
             setattr(obj, field, value)
         # A Python value, not now(): nothing is expired, so no SELECT to read the row back.
-        obj.updated_at = datetime.now(UTC)
+        obj.updated_at = utc_now()
         await self._flush()
         return obj
+
+    async def delete(self, obj: M) -> None:
+        """Delete `obj` (it was read through this tenant's repository)."""
+        assert obj.tenant_id == self.tenant_id
+        await self.session.delete(obj)
+        await self.session.flush()
 
     async def _flush(self) -> None:
         try:
             await self.session.flush()
         except IntegrityError as exc:
-            if _constraint_name(exc).endswith("_external_id"):
+            if constraint_name(exc).endswith("_external_id"):
                 raise DuplicateExternalId(
                     f"another {self.noun} in this tenant has that external_id"
                 ) from exc
             raise
 
 
-def _constraint_name(exc: IntegrityError) -> str:
+def constraint_name(exc: IntegrityError) -> str:
     """The violated constraint's name, from the asyncpg error under SQLAlchemy's wrapper."""
     cause = getattr(exc.orig, "__cause__", None)
     return str(getattr(cause, "constraint_name", "") or "")

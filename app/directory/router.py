@@ -14,6 +14,7 @@ from app.kit.openapi import ADMIN_WRITE, AUTHENTICATED, READ_ONE, problems
 from app.kit.pagination import Page, Paged, PageDep
 from app.kit.schemas import SINGLE_LINE
 from app.models import Associate, Contact, Person, Resource
+from app.models.states import ResourceKind
 
 router = APIRouter(prefix="/v1")
 
@@ -129,7 +130,7 @@ async def list_resources(
     principal: CurrentPrincipal,
     page: PageDep,
     include_inactive: IncludeInactive = False,
-    kind: Annotated[schemas.ResourceKind | None, Query(description="Only this kind")] = None,
+    kind: Annotated[ResourceKind | None, Query(description="Only this kind")] = None,
     external_id: ExternalIdFilter = None,
 ) -> Paged[Resource]:
     """The tenant's resources, oldest first; deactivated ones only when asked."""

@@ -3,7 +3,7 @@
 import uuid
 from datetime import time
 from itertools import pairwise
-from typing import Annotated, Literal, Self
+from typing import Annotated, Self
 
 from pydantic import MISSING, Field, StrictBool, model_validator
 
@@ -17,6 +17,7 @@ from app.kit.schemas import (
     Stored,
     TimeZone,
 )
+from app.models.states import ResourceKind
 
 MAX_SPANS_PER_DAY = 4
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -110,7 +111,6 @@ class Associate(Stored):
     active: bool
 
 
-ResourceKind = Literal["room", "equipment"]
 Capacity = Annotated[int, Field(ge=1, le=100_000, description="People it holds (rooms)")]
 
 

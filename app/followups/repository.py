@@ -6,10 +6,12 @@ from datetime import datetime
 
 from sqlalchemy import ColumnElement, Row, exists, func, or_, select, tuple_, update
 from sqlalchemy.orm import aliased
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.db.repository import TenantRepository
 from app.kit.pagination import Paged, PageParams, paged, paged_rows
 from app.models import FollowUp, Participant, Person, Response
+from app.models.states import FollowUpStatus, ParticipantKind, ParticipantRole, ParticipantStatus
 
 
 class FollowUpRepository(TenantRepository[FollowUp]):
@@ -32,10 +34,17 @@ class FollowUpRepository(TenantRepository[FollowUp]):
             query = query.with_for_update(of=FollowUp)
         return (await self.session.scalars(query)).one_or_none()
 
-    async def lock(self, follow_up: FollowUp) -> FollowUp:
-        """Take the follow-up's row lock and re-read it: changes to one follow-up queue up."""
-        query = select(FollowUp).where(FollowUp.id == follow_up.id).with_for_update()
-        await self.session.execute(query.execution_options(populate_existing=True))
+    async def load_participants(self, follow_up: FollowUp) -> FollowUp:
+        """Load the follow-up's participants (fresh from the database) onto it."""
+        query = (
+            select(Participant)
+            .where(self._in_tenant_of(Participant), Participant.follow_up_id == follow_up.id)
+            .order_by(Participant.role != ParticipantRole.ORGANIZER, Participant.id)
+            .execution_options(populate_existing=True)
+        )
+        set_committed_value(
+            follow_up, "participants", list((await self.session.scalars(query)).all())
+        )
         return follow_up
 
     async def diary(
@@ -43,9 +52,9 @@ class FollowUpRepository(TenantRepository[FollowUp]):
         associate_id: uuid.UUID,
         start: datetime,
         end: datetime,
-        status: str | None,
+        status: FollowUpStatus | None,
         page: PageParams,
-    ) -> Paged[Row[FollowUp, str, str]]:
+    ) -> Paged[Row[FollowUp, ParticipantRole, ParticipantStatus]]:
         """The associate's follow-ups overlapping [start, end), with their role and answer."""
         query = (
             select(FollowUp, Participant.role, Participant.status)
@@ -103,7 +112,7 @@ class ParticipantRepository(TenantRepository[Participant]):
         query = (
             select(Participant)
             .where(self._in_tenant(), Participant.follow_up_id == follow_up_id)
-            .order_by((Participant.role != "organizer"), Participant.id)
+            .order_by(Participant.role != ParticipantRole.ORGANIZER, Participant.id)
         )
         return (await self.session.scalars(query)).all()
 
@@ -130,11 +139,11 @@ class ParticipantRepository(TenantRepository[Participant]):
             .where(
                 self._in_tenant(),
                 Participant.follow_up_id == follow_up_id,
-                Participant.kind == "associate",
-                Participant.role != "organizer",
+                Participant.kind == ParticipantKind.ASSOCIATE,
+                Participant.role != ParticipantRole.ORGANIZER,
             )
             .values(
-                status="not_read",
+                status=ParticipantStatus.NOT_READ,
                 rescheduled=True,
                 seen_at=None,
                 responded_at=None,
@@ -149,7 +158,7 @@ class ParticipantRepository(TenantRepository[Participant]):
         return [(associate_id, id_) for associate_id, id_ in rows if associate_id is not None]
 
     async def invitations(
-        self, associate_id: uuid.UUID, status: str | None, page: PageParams
+        self, associate_id: uuid.UUID, status: ParticipantStatus | None, page: PageParams
     ) -> Paged[Row[Participant, FollowUp]]:
         """The associate's invitations (not their own follow-ups), newest first."""
         query = (
@@ -158,7 +167,7 @@ class ParticipantRepository(TenantRepository[Participant]):
             .where(
                 self._in_tenant(),
                 Participant.associate_id == associate_id,
-                Participant.role != "organizer",
+                Participant.role != ParticipantRole.ORGANIZER,
             )
         )
         if status is not None:

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.dependencies import CurrentAssociate, CurrentPrincipal, NotAnAssociate
 from app.availability.bookings import ResourceTaken
 from app.db.session import SessionDep
-from app.followups import schemas, service, views
+from app.followups import commands, errors, participants, reads, schemas, views
 from app.kit.errors import (
     NotFound,
     PreconditionFailed,
@@ -23,13 +23,14 @@ from app.kit.schemas import Instant
 from app.kit.windows import check_window
 from app.models import FollowUp
 from app.models import Response as ResponseRow
+from app.models.states import FollowUpStatus
 
 router = APIRouter(prefix="/v1", tags=["follow-ups"])
 
 
 AS_ASSOCIATE = (*AUTHENTICATED, NotAnAssociate)
 READ = problems(*AS_ASSOCIATE, NotFound)
-ORGANIZE = (*AS_ASSOCIATE, NotFound, service.NotOrganizer, service.FollowUpCancelled)
+ORGANIZE = (*AS_ASSOCIATE, NotFound, errors.NotOrganizer, errors.FollowUpCancelled)
 ETAG_HEADER = {
     "ETag": {
         "description": "The version of the follow-up with its participants, for If-Match",
@@ -55,8 +56,8 @@ async def _shown(
         **problems(
             *AS_ASSOCIATE,
             UnknownReference,
-            service.InactiveReference,
-            service.InvalidSpan,
+            errors.InactiveReference,
+            errors.InvalidSpan,
             ResourceTaken,
         ),
     },
@@ -72,7 +73,7 @@ async def create_follow_up(
     Colleagues start `not_read` and get a notification; resources are `accepted` at once;
     persons of contacts are `not_applicable` and the follow-up joins their contact's archive.
     """
-    return await _shown(session, response, await service.create(session, actor, body))
+    return await _shown(session, response, await commands.create(session, actor, body))
 
 
 @router.get(
@@ -86,11 +87,11 @@ async def list_follow_ups(
     page: TimedPageDep,
     start: Annotated[Instant, Query(description="Window start (inclusive)")],
     end: Annotated[Instant, Query(description="Window end (exclusive); at most 366 days on")],
-    status: Annotated[schemas.FollowUpStatus | None, Query(description="Only this status")] = None,
+    status: Annotated[FollowUpStatus | None, Query(description="Only this status")] = None,
 ) -> Paged[dict[str, Any]]:
     """The caller's diary: follow-ups they own or are invited to that overlap the window."""
     check_window(start, end)
-    return await service.diary(session, actor, start, end, status, page)
+    return await reads.diary(session, actor, start, end, status, page)
 
 
 @router.get(
@@ -102,7 +103,7 @@ async def get_follow_up(
     follow_up_id: uuid.UUID, session: SessionDep, actor: CurrentAssociate, response: Response
 ) -> schemas.FollowUp:
     """One follow-up with its participants; only for its organizer and participants."""
-    return await _shown(session, response, await service.visible(session, actor, follow_up_id))
+    return await _shown(session, response, await reads.visible(session, actor, follow_up_id))
 
 
 @router.patch(
@@ -115,7 +116,7 @@ async def get_follow_up(
             PreconditionFailed,
             PreconditionRequired,
             UnknownReference,
-            service.InvalidSpan,
+            errors.InvalidSpan,
             ResourceTaken,
         ),
     },
@@ -132,7 +133,7 @@ async def update_follow_up(
 
     A new start or end puts every invited colleague back to `not_read` with `rescheduled: true`.
     """
-    follow_up = await service.update(session, actor, follow_up_id, body, if_match)
+    follow_up = await commands.update(session, actor, follow_up_id, body, if_match)
     return await _shown(session, response, follow_up)
 
 
@@ -150,7 +151,7 @@ async def cancel_follow_up(
 ) -> schemas.FollowUp:
     """Cancel (organizer only): participants are notified and answers freeze. Body optional."""
     reason = body.reason if body is not None else None
-    follow_up = await service.cancel(session, actor, follow_up_id, reason)
+    follow_up = await commands.cancel(session, actor, follow_up_id, reason)
     return await _shown(session, response, follow_up)
 
 
@@ -159,7 +160,7 @@ async def cancel_follow_up(
     response_model=schemas.FollowUp,
     responses={
         200: {"headers": ETAG_HEADER},
-        **problems(*ORGANIZE, UnknownReference, service.InactiveReference),
+        **problems(*ORGANIZE, UnknownReference, errors.InactiveReference),
     },
 )
 async def assign_follow_up(
@@ -170,7 +171,7 @@ async def assign_follow_up(
     response: Response,
 ) -> schemas.FollowUp:
     """Hand the follow-up to another associate, who becomes its organizer."""
-    follow_up = await service.assign(session, actor, follow_up_id, body.associate_id)
+    follow_up = await commands.assign(session, actor, follow_up_id, body.associate_id)
     return await _shown(session, response, follow_up)
 
 
@@ -183,7 +184,7 @@ async def list_participants(
     follow_up_id: uuid.UUID, session: SessionDep, actor: CurrentAssociate
 ) -> list[schemas.Participant]:
     """Everyone in the follow-up with their status, the organizer first (at most 500)."""
-    follow_up = await service.visible(session, actor, follow_up_id)
+    follow_up = await reads.visible(session, actor, follow_up_id)
     return (await views.follow_up_view(session, follow_up)).participants
 
 
@@ -194,9 +195,9 @@ async def list_participants(
     responses=problems(
         *ORGANIZE,
         UnknownReference,
-        service.InactiveReference,
-        service.DuplicateParticipant,
-        service.TooManyParticipants,
+        errors.InactiveReference,
+        errors.DuplicateParticipant,
+        errors.TooManyParticipants,
         ResourceTaken,
     ),
 )
@@ -207,14 +208,14 @@ async def add_participant(
     actor: CurrentAssociate,
 ) -> schemas.Participant:
     """Invite one more colleague, resource or person (organizer only)."""
-    participant = await service.add_participant(session, actor, follow_up_id, body)
+    participant = await participants.add_participant(session, actor, follow_up_id, body)
     return await views.participant_view(session, participant)
 
 
 @router.delete(
     "/follow-ups/{follow_up_id}/participants/{participant_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=problems(*ORGANIZE, service.OrganizerParticipant),
+    responses=problems(*ORGANIZE, errors.OrganizerParticipant),
 )
 async def remove_participant(
     follow_up_id: uuid.UUID,
@@ -223,13 +224,13 @@ async def remove_participant(
     actor: CurrentAssociate,
 ) -> None:
     """Take a participant off (organizer only); their answers stay in the history."""
-    await service.remove_participant(session, actor, follow_up_id, participant_id)
+    await participants.remove_participant(session, actor, follow_up_id, participant_id)
 
 
 @router.post(
     "/follow-ups/{follow_up_id}/participants/{participant_id}/acknowledge",
     response_model=schemas.Participant,
-    responses=problems(*ORGANIZE, service.NotDeclined),
+    responses=problems(*ORGANIZE, errors.NotDeclined),
 )
 async def acknowledge_participant(
     follow_up_id: uuid.UUID,
@@ -238,7 +239,7 @@ async def acknowledge_participant(
     actor: CurrentAssociate,
 ) -> schemas.Participant:
     """The organizer's "Understood" on a decline; a later decline needs a new one."""
-    participant = await service.acknowledge(session, actor, follow_up_id, participant_id)
+    participant = await participants.acknowledge(session, actor, follow_up_id, participant_id)
     return await views.participant_view(session, participant)
 
 
@@ -251,7 +252,7 @@ async def list_responses(
     follow_up_id: uuid.UUID, session: SessionDep, actor: CurrentAssociate, page: PageDep
 ) -> Paged[ResponseRow]:
     """Every answer to the follow-up's invitations, oldest first."""
-    return await service.responses(session, actor, follow_up_id, page)
+    return await reads.responses(session, actor, follow_up_id, page)
 
 
 @router.get(
@@ -267,4 +268,4 @@ async def list_contact_activities(
 
     Latest first. Members see the ones they own or take part in; admins see all.
     """
-    return await service.activities(session, principal, contact_id, page)
+    return await reads.activities(session, principal, contact_id, page)

@@ -2,7 +2,7 @@
 
 import uuid
 from datetime import datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import MISSING, Field, StrictBool
 
@@ -16,19 +16,19 @@ from app.kit.schemas import (
     multi_line,
     single_line,
 )
+from app.models.states import (
+    Answer,
+    FollowUpKind,
+    FollowUpStatus,
+    InviteeRole,
+    ParticipantKind,
+    ParticipantRole,
+    ParticipantStatus,
+)
 
 MAX_PARTICIPANTS = 500
 MAX_SPAN = timedelta(days=31)
 
-FollowUpKind = Literal["meeting", "appointment", "call", "task"]
-FollowUpStatus = Literal["scheduled", "cancelled"]
-Role = Literal["required", "optional"]
-ParticipantRole = Literal["organizer", "required", "optional"]
-ParticipantKind = Literal["associate", "resource", "person"]
-ParticipantStatus = Literal[
-    "not_read", "seen", "accepted", "declined", "tentative", "not_applicable"
-]
-Answer = Literal["accepted", "declined", "tentative"]
 
 Location = Annotated[str, single_line(200)]
 Description = Annotated[str, multi_line(10_000)]
@@ -40,21 +40,21 @@ class AssociateRef(InputModel):
     """Invite a colleague: the invitation lands in their diary."""
 
     associate_id: uuid.UUID
-    role: Role = "required"
+    role: InviteeRole = InviteeRole.REQUIRED
 
 
 class ResourceRef(InputModel):
     """Book a room or piece of equipment: accepted at once."""
 
     resource_id: uuid.UUID
-    role: Role = "required"
+    role: InviteeRole = InviteeRole.REQUIRED
 
 
 class PersonRef(InputModel):
     """Invite a person of a contact: no diary, the follow-up shows in the contact's archive."""
 
     person_id: uuid.UUID
-    role: Role = "required"
+    role: InviteeRole = InviteeRole.REQUIRED
 
 
 ParticipantRef = AssociateRef | ResourceRef | PersonRef
@@ -78,7 +78,7 @@ class FollowUpCreate(InputModel):
     all_day: StrictBool = Field(
         default=False, description="Whole days: start and end must be midnights in time_zone"
     )
-    kind: FollowUpKind = "meeting"
+    kind: FollowUpKind = FollowUpKind.MEETING
     location: Location | None = None
     description: Description | None = None
     contact_id: uuid.UUID | None = Field(

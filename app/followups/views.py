@@ -6,23 +6,25 @@ overlapping follow-ups are right whichever of them moved, was cancelled or lost 
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.availability.repository import conflicted_participants
+from app.availability.repository import AvailabilityRepository
 from app.availability.service import conflicts_of, first_free_for
 from app.followups import schemas
 from app.followups.repository import FollowUpRepository
-from app.followups.service import with_participants
 from app.models import FollowUp, Participant
+from app.models.states import ParticipantKind
 
 
 async def follow_up_view(session: AsyncSession, follow_up: FollowUp) -> schemas.FollowUp:
     """The follow-up with its participants and their conflict flags."""
-    await with_participants(session, follow_up)
+    await FollowUpRepository(session, follow_up.tenant_id).load_participants(follow_up)
     conflicted, first_free_at = await conflicts_of(session, follow_up)
     participants = [
         schemas.Participant(
             **schemas.ParticipantFields.model_validate(p).model_dump(),
             conflict=p.id in conflicted,
-            first_free_at=first_free_at if p.id in conflicted and p.kind == "resource" else None,
+            first_free_at=first_free_at
+            if p.id in conflicted and p.kind == ParticipantKind.RESOURCE
+            else None,
         )
         for p in follow_up.participants
     ]
@@ -35,9 +37,12 @@ async def follow_up_view(session: AsyncSession, follow_up: FollowUp) -> schemas.
 
 async def participant_view(session: AsyncSession, participant: Participant) -> schemas.Participant:
     """One participant with its conflict flag (and first free time, for a resource)."""
-    conflict = participant.id in await conflicted_participants(session, participant.follow_up_id)
+    availability = AvailabilityRepository(session, participant.tenant_id)
+    conflict = participant.id in await availability.conflicted_participants(
+        participant.follow_up_id
+    )
     first_free_at = None
-    if conflict and participant.kind == "resource":
+    if conflict and participant.kind == ParticipantKind.RESOURCE:
         follow_up = await FollowUpRepository(session, participant.tenant_id).get(
             participant.follow_up_id
         )

@@ -8,12 +8,13 @@ from fastapi import APIRouter, Query
 from app.auth.dependencies import CurrentAssociate, NotAnAssociate
 from app.db.session import SessionDep
 from app.followups import schemas as followup_schemas
-from app.followups.service import FollowUpCancelled, OrganizerParticipant
+from app.followups.errors import FollowUpCancelled, OrganizerParticipant
 from app.followups.views import participant_view
 from app.invitations import schemas, service
 from app.kit.errors import NotFound
 from app.kit.openapi import AUTHENTICATED, problems
 from app.kit.pagination import Page, Paged, PageDep
+from app.models.states import ParticipantStatus
 
 router = APIRouter(prefix="/v1", tags=["invitations"])
 
@@ -29,9 +30,7 @@ async def list_invitations(
     session: SessionDep,
     actor: CurrentAssociate,
     page: PageDep,
-    status: Annotated[
-        followup_schemas.ParticipantStatus | None, Query(description="Only this status")
-    ] = None,
+    status: Annotated[ParticipantStatus | None, Query(description="Only this status")] = None,
 ) -> Paged[dict[str, Any]]:
     """The caller's invitations, newest first, each with its follow-up."""
     return await service.inbox(session, actor, status, page)

@@ -2,8 +2,9 @@
 
 from pydantic import Field
 
-from app.followups.schemas import Answer, Comment, FollowUpSummary, ParticipantFields
+from app.followups.schemas import Comment, FollowUpSummary, ParticipantFields
 from app.kit.schemas import InputModel
+from app.models.states import Answer
 
 
 class Invitation(ParticipantFields):

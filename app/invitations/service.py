@@ -1,20 +1,28 @@
 """Invitation rules: only the invitee answers; seen never overrides an answer; cancel freezes."""
 
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principals import Actor
 from app.availability import bookings
+from app.db.base import utc_now
+from app.directory.repository import AssociateRepository
 from app.followups import schemas
-from app.followups.repository import FollowUpRepository, ParticipantRepository
-from app.followups.service import FollowUpCancelled, OrganizerParticipant
+from app.followups.errors import FollowUpCancelled, OrganizerParticipant
+from app.followups.repository import FollowUpRepository, ParticipantRepository, ResponseRepository
 from app.invitations.schemas import ResponseRequest
 from app.kit.errors import Forbidden, NotFound
 from app.kit.pagination import Paged, PageParams
-from app.models import Associate, FollowUp, Participant, Response
+from app.models import FollowUp, Participant, Response
+from app.models.states import (
+    EventType,
+    FollowUpStatus,
+    NotificationKind,
+    ParticipantRole,
+    ParticipantStatus,
+)
 from app.notifications.service import notify
 from app.webhooks.events import record_event
 
@@ -27,14 +35,12 @@ class NotInvitee(Forbidden):
 
 async def _name(session: AsyncSession, actor: Actor) -> str:
     # The token check loaded the caller's row into this session: no query.
-    associate = await session.get(Associate, actor.associate_id)
-    if associate is None or associate.tenant_id != actor.tenant_id:
-        return actor.name
-    return associate.name
+    associate = await AssociateRepository(session, actor.tenant_id).held_or_get(actor.associate_id)
+    return actor.name if associate is None else associate.name
 
 
 async def inbox(
-    session: AsyncSession, actor: Actor, status: str | None, page: PageParams
+    session: AsyncSession, actor: Actor, status: ParticipantStatus | None, page: PageParams
 ) -> Paged[dict[str, Any]]:
     """The caller's invitations, newest first, each with its follow-up."""
     rows = await ParticipantRepository(session, actor.tenant_id).invitations(
@@ -70,7 +76,7 @@ async def _own_invitation(
     await session.refresh(participant)
     if participant.associate_id != actor.associate_id:
         raise NotInvitee("this invitation is someone else's")
-    if participant.role == "organizer":
+    if participant.role == ParticipantRole.ORGANIZER:
         raise OrganizerParticipant("the organizer does not answer their own follow-up")
     return participant, follow_up
 
@@ -78,14 +84,14 @@ async def _own_invitation(
 async def mark_seen(session: AsyncSession, actor: Actor, participant_id: uuid.UUID) -> Participant:
     """`not_read` becomes `seen`; anything else stays as it is (idempotent)."""
     participant, follow_up = await _own_invitation(session, actor, participant_id)
-    if participant.status == "not_read":
+    if participant.status == ParticipantStatus.NOT_READ:
         await ParticipantRepository(session, actor.tenant_id).update(
-            participant, {"status": "seen", "seen_at": datetime.now(UTC)}
+            participant, {"status": ParticipantStatus.SEEN, "seen_at": utc_now()}
         )
         await record_event(
             session,
             follow_up,
-            "invitation.seen",
+            EventType.INVITATION_SEEN,
             participant_id=participant.id,
             associate_id=participant.associate_id,
             seen_at=participant.seen_at,
@@ -98,14 +104,14 @@ async def respond(
 ) -> Participant:
     """Accept, decline or answer tentative; the answer may change until a cancel freezes it."""
     participant, follow_up = await _own_invitation(session, actor, participant_id)
-    if follow_up.status == "cancelled":
+    if follow_up.status == FollowUpStatus.CANCELLED:
         raise FollowUpCancelled("the follow-up is cancelled; answers are frozen")
     previous = participant.status
-    now = datetime.now(UTC)
+    now = utc_now()
     await ParticipantRepository(session, actor.tenant_id).update(
         participant,
         {
-            "status": body.status,
+            "status": ParticipantStatus(body.status),
             "comment": body.comment,
             "responded_at": now,
             "seen_at": participant.seen_at or now,
@@ -113,10 +119,9 @@ async def respond(
             "acknowledged_at": None,
         },
     )
-    await bookings.sync(session, follow_up, ["associate"], participant_id=participant.id)
-    session.add(
+    await bookings.rebook_answer(session, follow_up, participant)
+    await ResponseRepository(session, actor.tenant_id).add(
         Response(
-            tenant_id=actor.tenant_id,
             follow_up_id=follow_up.id,
             participant_id=participant.id,
             associate_id=actor.associate_id,
@@ -128,7 +133,7 @@ async def respond(
     await notify(
         session,
         follow_up,
-        "responded",
+        NotificationKind.RESPONDED,
         [(follow_up.owner_id, participant.id)],
         actor=actor.name,
         who=await _name(session, actor),
@@ -137,7 +142,7 @@ async def respond(
     await record_event(
         session,
         follow_up,
-        f"invitation.{body.status}",  # type: ignore[arg-type]
+        EventType(f"invitation.{body.status}"),
         participant_id=participant.id,
         associate_id=participant.associate_id,
         status=body.status,

@@ -2,15 +2,11 @@
 
 import uuid
 from datetime import datetime
-from typing import Literal
 
 from pydantic import Field
 
 from app.kit.schemas import OutputModel
-
-NotificationKind = Literal[
-    "invited", "rescheduled", "cancelled", "responded", "assigned", "removed"
-]
+from app.models.states import NotificationKind
 
 
 class Notification(OutputModel):

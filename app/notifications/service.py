@@ -2,23 +2,23 @@
 
 import uuid
 from collections.abc import Iterable
-from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.base import utc_now
 from app.kit.errors import NotFound
 from app.kit.pagination import Paged, PageParams
 from app.models import FollowUp, Notification
+from app.models.states import NotificationKind
 from app.notifications.repository import NotificationRepository
-from app.notifications.schemas import NotificationKind
 
 _MESSAGES: dict[NotificationKind, str] = {
-    "invited": "You are invited to {title}",
-    "rescheduled": "{title} has moved; please answer again",
-    "cancelled": "{title} is cancelled",
-    "responded": "{who} answered {status} to {title}",
-    "assigned": "{title} is now yours",
-    "removed": "You were removed from {title}",
+    NotificationKind.INVITED: "You are invited to {title}",
+    NotificationKind.RESCHEDULED: "{title} has moved; please answer again",
+    NotificationKind.CANCELLED: "{title} is cancelled",
+    NotificationKind.RESPONDED: "{who} answered {status} to {title}",
+    NotificationKind.ASSIGNED: "{title} is now yours",
+    NotificationKind.REMOVED: "You were removed from {title}",
 }
 
 
@@ -74,5 +74,5 @@ async def mark_read(
     if notification is None:
         raise NotFound(f"notification {notification_id} not found")
     if notification.read_at is None:
-        await repository.update(notification, {"read_at": datetime.now(UTC)})
+        await repository.update(notification, {"read_at": utc_now()})
     return notification

@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import new_id
-from app.models import FollowUp
+from app.models import FollowUp, states
 from app.models.states import PING
 
 EventType = Literal[
@@ -93,7 +93,7 @@ SELECT (SELECT count(*) FROM queued), pg_notify(:channel, '')
 
 
 async def record_event(
-    session: AsyncSession, follow_up: FollowUp, type_: EventType, **data: Any
+    session: AsyncSession, follow_up: FollowUp, type_: states.EventType, **data: Any
 ) -> RecordedEvent:
     """Write an event about `follow_up` with its next `seq`; queue it for subscribed endpoints.
 

@@ -69,4 +69,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     for table, column in reversed(list(_CHECKS)):
-        op.drop_constraint(f"ck_{table}_{column}", table, type_="check")
+        op.drop_constraint(column, table, type_="check")

@@ -1,0 +1,180 @@
+"""The SQL that keeps `bookings` equal to what the participants block, inside one tenant."""
+
+import uuid
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.repository import constraint_name
+from app.models.states import CalendarKind
+
+MAX_LISTED_CONFLICTS = 50
+# The exclusion constraint that backs up the strict resources' row locks.
+STRICT_NO_OVERLAP = "ex_bookings_strict_no_overlap"
+
+# Delete the follow-up's bookings of these calendar kinds (of one participant, when given).
+DELETE_BOOKINGS = text("""
+DELETE FROM bookings
+WHERE tenant_id = :tenant_id
+  AND follow_up_id = :follow_up_id
+  AND calendar_kind = ANY(:kinds)
+  AND (CAST(:participant_id AS uuid) IS NULL OR participant_id = :participant_id)
+""")
+
+# Insert what the follow-up's participants of these kinds block (one participant, when given).
+# Associates are busy when organizer or accepted, tentative while unanswered or tentative;
+# resources are always accepted; declined invitations and persons block nothing.
+INSERT_BOOKINGS = text("""
+INSERT INTO bookings (participant_id, tenant_id, follow_up_id, calendar_kind, calendar_id,
+                      during, tentative, strict)
+SELECT p.id, p.tenant_id, p.follow_up_id, p.kind, coalesce(p.associate_id, p.resource_id),
+       f.during, p.status IN ('not_read', 'seen', 'tentative'),
+       coalesce(NOT r.allow_double_booking, false)
+FROM participants p
+JOIN follow_ups f ON f.tenant_id = p.tenant_id AND f.id = p.follow_up_id
+LEFT JOIN resources r ON r.tenant_id = p.tenant_id AND r.id = p.resource_id
+WHERE p.tenant_id = :tenant_id
+  AND p.follow_up_id = :follow_up_id
+  AND f.status = 'scheduled'
+  AND p.kind = ANY(:kinds)
+  AND p.status <> 'declined'
+  AND (CAST(:participant_id AS uuid) IS NULL OR p.id = :participant_id)
+""")
+
+# Lock the follow-up's resources that refuse double booking, in id order. NO KEY UPDATE:
+# bookers queue on it, yet it leaves alone the KEY SHARE lock this transaction's own
+# participant insert took through its foreign key.
+LOCK_STRICT_RESOURCES = text("""
+SELECT r.id
+FROM resources r
+JOIN participants p ON p.tenant_id = r.tenant_id AND p.resource_id = r.id
+WHERE p.tenant_id = :tenant_id
+  AND p.follow_up_id = :follow_up_id
+  AND NOT r.allow_double_booking
+ORDER BY r.id
+FOR NO KEY UPDATE OF r
+""")
+
+# Other follow-ups' bookings of these calendars overlapping [start_at, end_at); the other
+# follow-up's id only where the viewer takes part in it.
+TAKEN = text("""
+SELECT b.calendar_id,
+       CASE WHEN EXISTS (SELECT FROM participants p
+                         WHERE p.tenant_id = b.tenant_id
+                           AND p.follow_up_id = b.follow_up_id
+                           AND p.associate_id = :viewer)
+            THEN b.follow_up_id END AS follow_up_id,
+       lower(b.during) AS start_at,
+       upper(b.during) AS end_at
+FROM bookings b
+WHERE b.tenant_id = :tenant_id
+  AND b.calendar_id = ANY(:calendar_ids)
+  AND b.during && tstzrange(:start_at, :end_at)
+  AND b.follow_up_id <> :follow_up_id
+ORDER BY b.calendar_id, b.during
+LIMIT :limit
+""")
+
+
+@dataclass(frozen=True)
+class Taken:
+    """Another follow-up's booking in the way of a strict resource."""
+
+    resource_id: uuid.UUID
+    follow_up_id: uuid.UUID | None
+    start_at: datetime
+    end_at: datetime
+
+
+class StrictOverlap(Exception):
+    """The exclusion constraint refused two overlapping bookings of a strict resource."""
+
+
+class BookingRepository:
+    """Writes and checks the bookings of one tenant's follow-ups."""
+
+    def __init__(self, session: AsyncSession, tenant_id: uuid.UUID) -> None:
+        self.session = session
+        self.tenant_id = tenant_id
+
+    def _scope(
+        self,
+        follow_up_id: uuid.UUID,
+        kinds: Collection[CalendarKind],
+        participant_id: uuid.UUID | None,
+    ) -> dict[str, object]:
+        return {
+            "tenant_id": self.tenant_id,
+            "follow_up_id": follow_up_id,
+            "kinds": [kind.value for kind in kinds],
+            "participant_id": participant_id,
+        }
+
+    async def delete(
+        self,
+        follow_up_id: uuid.UUID,
+        kinds: Collection[CalendarKind],
+        participant_id: uuid.UUID | None = None,
+    ) -> None:
+        """Delete the follow-up's bookings of these kinds (or of one participant)."""
+        await self.session.execute(
+            DELETE_BOOKINGS, self._scope(follow_up_id, kinds, participant_id)
+        )
+
+    async def insert(
+        self,
+        follow_up_id: uuid.UUID,
+        kinds: Collection[CalendarKind],
+        participant_id: uuid.UUID | None = None,
+    ) -> None:
+        """Insert what the participants block; StrictOverlap if a strict resource is taken.
+
+        Resource rows go in under a savepoint, so that a refused insert leaves the rest of
+        the transaction usable for the 409 that follows.
+        """
+        params = self._scope(follow_up_id, kinds, participant_id)
+        if CalendarKind.RESOURCE not in kinds:
+            # Only strict resources can break the exclusion constraint: no savepoint needed.
+            await self.session.execute(INSERT_BOOKINGS, params)
+            return
+        try:
+            async with self.session.begin_nested():
+                await self.session.execute(INSERT_BOOKINGS, params)
+        except IntegrityError as exc:
+            if constraint_name(exc) != STRICT_NO_OVERLAP:
+                raise
+            raise StrictOverlap from exc
+
+    async def lock_strict_resources(self, follow_up_id: uuid.UUID) -> list[uuid.UUID]:
+        """Lock the follow-up's strict resources (id order) and return their ids."""
+        rows = await self.session.scalars(
+            LOCK_STRICT_RESOURCES, {"tenant_id": self.tenant_id, "follow_up_id": follow_up_id}
+        )
+        return list(rows.all())
+
+    async def taken(
+        self,
+        follow_up_id: uuid.UUID,
+        calendar_ids: Sequence[uuid.UUID],
+        start_at: datetime,
+        end_at: datetime,
+        viewer: uuid.UUID,
+    ) -> list[Taken]:
+        """Other follow-ups' bookings of these calendars in the span (at most 50)."""
+        rows = await self.session.execute(
+            TAKEN,
+            {
+                "tenant_id": self.tenant_id,
+                "follow_up_id": follow_up_id,
+                "calendar_ids": list(calendar_ids),
+                "start_at": start_at,
+                "end_at": end_at,
+                "viewer": viewer,
+                "limit": MAX_LISTED_CONFLICTS,
+            },
+        )
+        return [Taken(*row) for row in rows.all()]

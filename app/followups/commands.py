@@ -1,0 +1,180 @@
+"""Commands on a whole follow-up: create, change (and move), cancel, assign.
+
+Services flush, never commit; each command writes its bookings, notifications and event in
+the same transaction as the change itself.
+"""
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.principals import Actor
+from app.availability import bookings
+from app.db.base import utc_now
+from app.directory.repository import AssociateRepository
+from app.followups import rules, schemas
+from app.followups.reads import owned
+from app.followups.repository import FollowUpRepository, ParticipantRepository
+from app.kit.etags import check_if_match
+from app.models import FollowUp
+from app.models.states import (
+    EventType,
+    FollowUpStatus,
+    NotificationKind,
+    ParticipantRole,
+    ParticipantStatus,
+)
+from app.notifications.service import notify
+from app.webhooks.events import record_event
+
+
+async def create(session: AsyncSession, actor: Actor, body: schemas.FollowUpCreate) -> FollowUp:
+    """Book a follow-up owned by the caller, with every participant, all or nothing."""
+    owner = await AssociateRepository(session, actor.tenant_id).get(actor.associate_id)
+    assert owner is not None  # the caller was checked to be an active associate
+    time_zone = body.time_zone or owner.time_zone
+    rules.check_span(body.start_at, body.end_at, body.all_day, time_zone)
+    if body.contact_id is not None:
+        await rules.check_contact(session, actor.tenant_id, body.contact_id)
+    invited = await rules.new_participants(session, actor.tenant_id, body.participants, owner.id)
+
+    follow_up = FollowUp(
+        owner_id=owner.id,
+        title=body.title,
+        description=body.description,
+        location=body.location,
+        kind=body.kind,
+        start_at=body.start_at,
+        end_at=body.end_at,
+        time_zone=time_zone,
+        all_day=body.all_day,
+        contact_id=body.contact_id,
+        participants=[rules.organizer(owner.id), *invited],
+    )
+    await FollowUpRepository(session, actor.tenant_id).add(follow_up)
+    await bookings.book_all(session, follow_up)
+    await notify(
+        session,
+        follow_up,
+        NotificationKind.INVITED,
+        rules.invited_associates(invited),
+        actor=actor.name,
+    )
+    await record_event(
+        session,
+        follow_up,
+        EventType.FOLLOW_UP_CREATED,
+        owner_id=owner.id,
+        start_at=follow_up.start_at,
+        end_at=follow_up.end_at,
+        participant_ids=[str(p.id) for p in follow_up.participants],
+    )
+    return follow_up
+
+
+async def update(
+    session: AsyncSession,
+    actor: Actor,
+    follow_up_id: uuid.UUID,
+    body: schemas.FollowUpUpdate,
+    if_match: str | None,
+) -> FollowUp:
+    """Change the fields given; a new time puts every invited colleague back to not_read."""
+    follow_up = await owned(session, actor, follow_up_id)
+    check_if_match(if_match, follow_up.seq)
+    changes = {
+        key: value for key, value in body.model_dump().items() if getattr(follow_up, key) != value
+    }
+    if not changes:
+        return follow_up
+    merged = {
+        key: changes.get(key, getattr(follow_up, key))
+        for key in ("start_at", "end_at", "all_day", "time_zone")
+    }
+    rules.check_span(merged["start_at"], merged["end_at"], merged["all_day"], merged["time_zone"])
+    if changes.get("contact_id") is not None:
+        await rules.check_contact(session, actor.tenant_id, changes["contact_id"])
+    moved = "start_at" in changes or "end_at" in changes
+    previous = {"start_at": follow_up.start_at, "end_at": follow_up.end_at}
+    await FollowUpRepository(session, actor.tenant_id).update(follow_up, changes)
+    if not moved:
+        await record_event(session, follow_up, EventType.FOLLOW_UP_UPDATED, fields=sorted(changes))
+        return follow_up
+    reset = await ParticipantRepository(session, actor.tenant_id).reset_answers(follow_up.id)
+    await bookings.book_all(session, follow_up)
+    await notify(session, follow_up, NotificationKind.RESCHEDULED, reset, actor=actor.name)
+    await record_event(
+        session,
+        follow_up,
+        EventType.FOLLOW_UP_RESCHEDULED,
+        start_at=follow_up.start_at,
+        end_at=follow_up.end_at,
+        previous_start_at=previous["start_at"],
+        previous_end_at=previous["end_at"],
+        reset_associate_ids=[str(associate_id) for associate_id, _ in reset],
+    )
+    return follow_up
+
+
+async def cancel(
+    session: AsyncSession, actor: Actor, follow_up_id: uuid.UUID, reason: str | None
+) -> FollowUp:
+    """Cancel: it blocks no time any more, answers are frozen, participants are told."""
+    follow_up = await owned(session, actor, follow_up_id)
+    follow_ups = FollowUpRepository(session, actor.tenant_id)
+    await follow_ups.update(
+        follow_up,
+        {"status": FollowUpStatus.CANCELLED, "cancel_reason": reason, "cancelled_at": utc_now()},
+    )
+    await bookings.release_all(session, follow_up)
+    await follow_ups.load_participants(follow_up)
+    await notify(
+        session,
+        follow_up,
+        NotificationKind.CANCELLED,
+        rules.invited_associates(follow_up.participants),
+        actor=actor.name,
+    )
+    await record_event(session, follow_up, EventType.FOLLOW_UP_CANCELLED, reason=reason)
+    return follow_up
+
+
+async def assign(
+    session: AsyncSession, actor: Actor, follow_up_id: uuid.UUID, new_owner_id: uuid.UUID
+) -> FollowUp:
+    """Hand the follow-up to another associate, who becomes its organizer."""
+    follow_up = await owned(session, actor, follow_up_id)
+    if new_owner_id == follow_up.owner_id:
+        return follow_up
+    await rules.active_associates(session, actor.tenant_id, [new_owner_id])
+    participants = ParticipantRepository(session, actor.tenant_id)
+    previous_owner = await participants.of_associate(follow_up.id, follow_up.owner_id)
+    if previous_owner is not None:
+        await participants.update(previous_owner, {"role": ParticipantRole.REQUIRED})
+    joining = await participants.of_associate(follow_up.id, new_owner_id)
+    if joining is None:
+        await participants.add(rules.organizer(new_owner_id, follow_up.id))
+    else:
+        await participants.update(
+            joining,
+            {
+                "role": ParticipantRole.ORGANIZER,
+                "status": ParticipantStatus.ACCEPTED,
+                "rescheduled": False,
+                "acknowledged_at": None,
+            },
+        )
+    previous_owner_id = follow_up.owner_id
+    await FollowUpRepository(session, actor.tenant_id).update(follow_up, {"owner_id": new_owner_id})
+    await bookings.rebook_associates(session, follow_up)
+    await notify(
+        session, follow_up, NotificationKind.ASSIGNED, [(new_owner_id, None)], actor=actor.name
+    )
+    await record_event(
+        session,
+        follow_up,
+        EventType.FOLLOW_UP_ASSIGNED,
+        owner_id=new_owner_id,
+        previous_owner_id=previous_owner_id,
+    )
+    return follow_up

@@ -1,0 +1,52 @@
+"""The problems follow-up and participant commands raise, each with its stable code."""
+
+from app.followups.schemas import MAX_PARTICIPANTS
+from app.kit.errors import Conflict, Forbidden, ValidationFailed
+
+
+class FollowUpCancelled(Conflict):
+    code = "follow_up_cancelled"
+    title = "Follow-up cancelled"
+    description = "The follow-up is cancelled: it can no longer be changed or answered."
+
+
+class DuplicateParticipant(Conflict):
+    code = "duplicate_participant"
+    title = "Already a participant"
+    description = "That associate, resource or person already takes part in the follow-up."
+
+
+class NotDeclined(Conflict):
+    code = "not_declined"
+    title = "Not declined"
+    description = "Only a declined invitation can be acknowledged."
+
+
+class OrganizerParticipant(Conflict):
+    code = "organizer_participant"
+    title = "The organizer's own participation"
+    description = "The organizer is not invited: they cannot answer or be removed (assign instead)."
+
+
+class InactiveReference(Conflict):
+    code = "inactive_reference"
+    title = "Deactivated"
+    description = "The associate or resource is deactivated and cannot take part."
+
+
+class NotOrganizer(Forbidden):
+    code = "not_organizer"
+    title = "Not the organizer"
+    description = "Only the organizer may change, cancel, reassign or acknowledge."
+
+
+class InvalidSpan(ValidationFailed):
+    code = "invalid_span"
+    title = "Invalid time span"
+    description = "End before start, longer than the cap, or an all-day span not on midnights."
+
+
+class TooManyParticipants(ValidationFailed):
+    code = "too_many_participants"
+    title = "Too many participants"
+    description = f"A follow-up has at most {MAX_PARTICIPANTS} participants."

@@ -1,0 +1,93 @@
+"""Commands on one participant of a follow-up: invite one more, remove, acknowledge a decline."""
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.principals import Actor
+from app.availability import bookings
+from app.db.base import utc_now
+from app.followups import rules, schemas
+from app.followups.errors import (
+    DuplicateParticipant,
+    NotDeclined,
+    OrganizerParticipant,
+    TooManyParticipants,
+)
+from app.followups.reads import owned
+from app.followups.repository import ParticipantRepository
+from app.models import Participant
+from app.models.states import EventType, NotificationKind, ParticipantRole, ParticipantStatus
+from app.notifications.service import notify
+from app.webhooks.events import record_event
+
+
+async def add_participant(
+    session: AsyncSession, actor: Actor, follow_up_id: uuid.UUID, ref: schemas.ParticipantRef
+) -> Participant:
+    """Invite one more colleague, resource or person."""
+    follow_up = await owned(session, actor, follow_up_id)
+    participants = ParticipantRepository(session, actor.tenant_id)
+    if await participants.count(follow_up.id) >= schemas.MAX_PARTICIPANTS:
+        raise TooManyParticipants(f"at most {schemas.MAX_PARTICIPANTS} participants")
+    existing = {rules.target(p) for p in await participants.of(follow_up.id)}
+    if rules.ref_target(ref) in existing:
+        raise DuplicateParticipant("already a participant of this follow-up")
+    (participant,) = await rules.new_participants(session, actor.tenant_id, [ref], owner_id=None)
+    participant.follow_up_id = follow_up.id
+    await participants.add(participant)
+    await bookings.book_added(session, follow_up, participant)
+    await notify(
+        session,
+        follow_up,
+        NotificationKind.INVITED,
+        rules.invited_associates([participant]),
+        actor=actor.name,
+    )
+    await record_event(
+        session, follow_up, EventType.PARTICIPANT_ADDED, **rules.participant_data(participant)
+    )
+    return participant
+
+
+async def remove_participant(
+    session: AsyncSession, actor: Actor, follow_up_id: uuid.UUID, participant_id: uuid.UUID
+) -> None:
+    """Take a participant off the follow-up; their answers stay in the history."""
+    follow_up = await owned(session, actor, follow_up_id)
+    participant = await rules.participant_of(session, follow_up, participant_id)
+    if participant.role == ParticipantRole.ORGANIZER:
+        raise OrganizerParticipant("the organizer cannot be removed; assign the follow-up instead")
+    data = rules.participant_data(participant)
+    await ParticipantRepository(session, actor.tenant_id).delete(participant)
+    await notify(
+        session,
+        follow_up,
+        NotificationKind.REMOVED,
+        rules.invited_associates([participant]),
+        actor=actor.name,
+    )
+    await record_event(session, follow_up, EventType.PARTICIPANT_REMOVED, **data)
+
+
+async def acknowledge(
+    session: AsyncSession, actor: Actor, follow_up_id: uuid.UUID, participant_id: uuid.UUID
+) -> Participant:
+    """The organizer's "Understood" on a declined invitation."""
+    follow_up = await owned(session, actor, follow_up_id)
+    participant = await rules.participant_of(session, follow_up, participant_id)
+    if participant.status != ParticipantStatus.DECLINED:
+        raise NotDeclined(f"participant {participant_id} has not declined")
+    if participant.acknowledged_at is None:
+        await ParticipantRepository(session, actor.tenant_id).update(
+            participant, {"acknowledged_at": utc_now()}
+        )
+        await record_event(
+            session,
+            follow_up,
+            EventType.INVITATION_ACKNOWLEDGED,
+            participant_id=participant.id,
+            associate_id=participant.associate_id,
+            acknowledged_at=participant.acknowledged_at,
+        )
+    return participant

@@ -1,0 +1,86 @@
+"""Reading follow-ups: who may see one, the diary, the answers, a contact's archive."""
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.principals import Actor, Principal
+from app.directory.repository import ContactRepository
+from app.followups import schemas
+from app.followups.errors import FollowUpCancelled, NotOrganizer
+from app.followups.repository import FollowUpRepository, ResponseRepository
+from app.kit.errors import NotFound
+from app.kit.pagination import Paged, PageParams
+from app.models import FollowUp, Response
+from app.models.states import FollowUpStatus, ParticipantRole, ParticipantStatus
+
+
+async def visible(
+    session: AsyncSession, actor: Actor, follow_up_id: uuid.UUID, *, for_update: bool = False
+) -> FollowUp:
+    """The follow-up if the caller owns or takes part in it; 404 otherwise."""
+    follow_up = await FollowUpRepository(session, actor.tenant_id).get_visible(
+        follow_up_id, actor.associate_id, for_update=for_update
+    )
+    if follow_up is None:
+        raise NotFound(f"follow-up {follow_up_id} not found")
+    return follow_up
+
+
+async def owned(session: AsyncSession, actor: Actor, follow_up_id: uuid.UUID) -> FollowUp:
+    """The follow-up, locked for change, if the caller organizes it and it is not cancelled."""
+    follow_up = await visible(session, actor, follow_up_id, for_update=True)
+    if follow_up.owner_id != actor.associate_id:
+        raise NotOrganizer("only the organizer may do this")
+    if follow_up.status == FollowUpStatus.CANCELLED:
+        raise FollowUpCancelled(f"follow-up {follow_up_id} is cancelled")
+    return follow_up
+
+
+async def diary(
+    session: AsyncSession,
+    actor: Actor,
+    start: datetime,
+    end: datetime,
+    status: FollowUpStatus | None,
+    page: PageParams,
+) -> Paged[dict[str, Any]]:
+    """The caller's follow-ups overlapping the window, each with the caller's role and answer."""
+    rows = await FollowUpRepository(session, actor.tenant_id).diary(
+        actor.associate_id, start, end, status, page
+    )
+    return Paged(
+        [_with_mine(follow_up, role, status) for follow_up, role, status in rows.items],
+        rows.next_cursor,
+    )
+
+
+def _with_mine(
+    follow_up: FollowUp, role: ParticipantRole, status: ParticipantStatus
+) -> dict[str, Any]:
+    fields = schemas.FollowUpFields.model_validate(follow_up).model_dump()
+    return {**fields, "my_role": role, "my_status": status}
+
+
+async def responses(
+    session: AsyncSession, actor: Actor, follow_up_id: uuid.UUID, page: PageParams
+) -> Paged[Response]:
+    """The follow-up's answers, oldest first."""
+    await visible(session, actor, follow_up_id)
+    return await ResponseRepository(session, actor.tenant_id).page(
+        page, Response.follow_up_id == follow_up_id
+    )
+
+
+async def activities(
+    session: AsyncSession, principal: Principal, contact_id: uuid.UUID, page: PageParams
+) -> Paged[FollowUp]:
+    """A contact's activity archive; members see the follow-ups they own or take part in."""
+    if not await ContactRepository(session, principal.tenant_id).exists(contact_id):
+        raise NotFound(f"contact {contact_id} not found")
+    visible_to = None if principal.is_admin else principal.associate_id
+    return await FollowUpRepository(session, principal.tenant_id).activities(
+        contact_id, visible_to, page
+    )

@@ -1,0 +1,161 @@
+"""Rules every follow-up command shares: valid spans, who may take part and how they start."""
+
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.base import utc_now
+from app.directory.repository import (
+    AssociateRepository,
+    ContactRepository,
+    PersonRepository,
+    ResourceRepository,
+)
+from app.followups import schemas
+from app.followups.errors import InactiveReference, InvalidSpan
+from app.followups.repository import ParticipantRepository
+from app.kit.errors import NotFound, UnknownReference, ValidationFailed
+from app.models import Associate, FollowUp, Participant
+from app.models.states import ParticipantKind, ParticipantRole, ParticipantStatus
+from app.notifications.service import Recipient
+
+Target = tuple[ParticipantKind, uuid.UUID | None]
+
+
+def check_span(start_at: datetime, end_at: datetime, all_day: bool, time_zone: str) -> None:
+    """422 unless the span is valid; an all-day span runs midnight to midnight in its zone."""
+    try:
+        schemas.check_span(start_at, end_at)
+    except ValueError as exc:
+        raise InvalidSpan(str(exc)) from exc
+    if all_day:
+        zone = ZoneInfo(time_zone)
+        for instant in (start_at, end_at):
+            if instant.astimezone(zone).timetz().replace(tzinfo=None) != time(0):
+                raise InvalidSpan(
+                    f"an all-day follow-up starts and ends at midnight in {time_zone}"
+                )
+
+
+def organizer(associate_id: uuid.UUID, follow_up_id: uuid.UUID | None = None) -> Participant:
+    """The organizer's own participation: accepted, never invited."""
+    return Participant(
+        follow_up_id=follow_up_id,
+        kind=ParticipantKind.ASSOCIATE,
+        associate_id=associate_id,
+        role=ParticipantRole.ORGANIZER,
+        status=ParticipantStatus.ACCEPTED,
+        rescheduled=False,
+    )
+
+
+def invited_associates(participants: Iterable[Participant]) -> list[Recipient]:
+    """The invited associates among the participants (the organizer left out), to notify."""
+    return [
+        (p.associate_id, p.id)
+        for p in participants
+        if p.associate_id is not None and p.role != ParticipantRole.ORGANIZER
+    ]
+
+
+def target(participant: Participant) -> Target:
+    """What the participant is: its kind and the associate, resource or person id."""
+    return participant.kind, (
+        participant.associate_id or participant.resource_id or participant.person_id
+    )
+
+
+def ref_target(ref: schemas.ParticipantRef) -> tuple[ParticipantKind, uuid.UUID]:
+    """What a reference in a request names: its kind and id."""
+    if isinstance(ref, schemas.AssociateRef):
+        return ParticipantKind.ASSOCIATE, ref.associate_id
+    if isinstance(ref, schemas.ResourceRef):
+        return ParticipantKind.RESOURCE, ref.resource_id
+    return ParticipantKind.PERSON, ref.person_id
+
+
+def participant_data(participant: Participant) -> dict[str, Any]:
+    """The participant as an event names it."""
+    kind, target_id = target(participant)
+    return {"participant_id": participant.id, "kind": kind, f"{kind}_id": target_id}
+
+
+async def participant_of(
+    session: AsyncSession, follow_up: FollowUp, participant_id: uuid.UUID
+) -> Participant:
+    """The follow-up's participant with this id; 404 otherwise."""
+    participant = await ParticipantRepository(session, follow_up.tenant_id).get(participant_id)
+    if participant is None or participant.follow_up_id != follow_up.id:
+        raise NotFound(f"participant {participant_id} not found in this follow-up")
+    return participant
+
+
+async def check_contact(session: AsyncSession, tenant_id: uuid.UUID, contact_id: uuid.UUID) -> None:
+    """404 unless the tenant has the contact."""
+    if not await ContactRepository(session, tenant_id).exists(contact_id):
+        raise UnknownReference(f"contact {contact_id} not found")
+
+
+async def active_associates(
+    session: AsyncSession, tenant_id: uuid.UUID, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, Associate]:
+    """The associates by id: 404 for unknown ids, 409 for deactivated ones."""
+    found = await AssociateRepository(session, tenant_id).get_many(ids)
+    _require_all(found, ids, "associate")
+    return found
+
+
+def _require_all(found: dict[uuid.UUID, Any], ids: Iterable[uuid.UUID], noun: str) -> None:
+    """404 for ids the tenant does not have, 409 for deactivated ones."""
+    missing = [str(i) for i in ids if i not in found]
+    if missing:
+        raise UnknownReference(f"{noun} not found: {', '.join(missing)}")
+    inactive = [str(i) for i, obj in found.items() if not getattr(obj, "active", True)]
+    if inactive:
+        raise InactiveReference(f"{noun} deactivated: {', '.join(inactive)}")
+
+
+async def new_participants(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    refs: Sequence[schemas.ParticipantRef],
+    owner_id: uuid.UUID | None,
+) -> list[Participant]:
+    """New participants for these references, after checking each exists and may take part."""
+    targets = [ref_target(ref) for ref in refs]
+    if len(set(targets)) != len(targets):
+        raise ValidationFailed("a participant is listed more than once")
+    if owner_id is not None and (ParticipantKind.ASSOCIATE, owner_id) in targets:
+        raise ValidationFailed("the owner takes part as organizer; do not list them")
+    by_kind: dict[ParticipantKind, list[uuid.UUID]] = {kind: [] for kind in ParticipantKind}
+    for kind, target_id in targets:
+        by_kind[kind].append(target_id)
+    await active_associates(session, tenant_id, by_kind[ParticipantKind.ASSOCIATE])
+    resource_ids = by_kind[ParticipantKind.RESOURCE]
+    resources = await ResourceRepository(session, tenant_id).get_many(resource_ids)
+    _require_all(resources, resource_ids, "resource")
+    person_ids = by_kind[ParticipantKind.PERSON]
+    persons = await PersonRepository(session, tenant_id).get_many(person_ids)
+    _require_all(persons, person_ids, "person")
+
+    now = utc_now()
+    initial: dict[ParticipantKind, dict[str, Any]] = {
+        ParticipantKind.ASSOCIATE: {"status": ParticipantStatus.NOT_READ},
+        ParticipantKind.RESOURCE: {"status": ParticipantStatus.ACCEPTED, "responded_at": now},
+        ParticipantKind.PERSON: {"status": ParticipantStatus.NOT_APPLICABLE},
+    }
+    return [
+        Participant(
+            tenant_id=tenant_id,
+            kind=kind,
+            role=ParticipantRole(ref.role.value),
+            rescheduled=False,
+            **{f"{kind}_id": target_id},
+            **initial[kind],
+        )
+        for ref, (kind, target_id) in zip(refs, targets, strict=True)
+    ]
