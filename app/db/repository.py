@@ -92,6 +92,12 @@ class TenantRepository(Generic[M]):
         await self._flush()
         return obj
 
+    async def reread(self, obj: M) -> M:
+        """Read `obj`'s row again: after waiting on a lock, another commit may have changed it."""
+        assert obj.tenant_id == self.tenant_id
+        await self.session.refresh(obj)
+        return obj
+
     async def delete(self, obj: M) -> None:
         """Delete `obj` (it was read through this tenant's repository)."""
         assert obj.tenant_id == self.tenant_id

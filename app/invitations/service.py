@@ -62,7 +62,8 @@ async def _own_invitation(
     session: AsyncSession, actor: Actor, participant_id: uuid.UUID
 ) -> tuple[Participant, FollowUp]:
     """The caller's invitation and its follow-up (locked, so answers to it queue up)."""
-    participant = await ParticipantRepository(session, actor.tenant_id).get(participant_id)
+    participants = ParticipantRepository(session, actor.tenant_id)
+    participant = await participants.get(participant_id)
     follow_up = (
         await FollowUpRepository(session, actor.tenant_id).get_visible(
             participant.follow_up_id, actor.associate_id, for_update=True
@@ -73,7 +74,7 @@ async def _own_invitation(
     if participant is None or follow_up is None:
         raise NotFound(f"invitation {participant_id} not found")
     # Re-read under the lock: an answer committed while this request waited must be seen.
-    await session.refresh(participant)
+    await participants.reread(participant)
     if participant.associate_id != actor.associate_id:
         raise NotInvitee("this invitation is someone else's")
     if participant.role == ParticipantRole.ORGANIZER:
