@@ -9,8 +9,8 @@ import pytest
 
 from app.cli import OPENAPI_PATH, render_openapi
 from app.db.migrations import downgrade
-from tests.factories import TEST_SECRET, bearer
-from tests.servers import convene_env, postgres_running_in, run_cli, serving
+from tests.fixtures.factories import TEST_SECRET, bearer
+from tests.fixtures.servers import convene_env, postgres_running_in, run_cli, serving
 
 pytestmark = pytest.mark.slow
 

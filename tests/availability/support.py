@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from tests.factories import Caller, create_resource
+from tests.fixtures.factories import Caller, create_resource
 from tests.followups.support import assert_invalid, assert_problem, ok, participant
 
 __all__ = [

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests.availability.support import assert_invalid, assert_problem, iso, ok, room, utc
-from tests.factories import Caller, bearer
+from tests.fixtures.factories import Caller, bearer
 
 START = utc("2026-05-04T08:00")
 END = utc("2026-05-04T18:00")

@@ -16,7 +16,7 @@ from tests.availability.support import (
     view,
     when,
 )
-from tests.factories import Caller
+from tests.fixtures.factories import Caller
 from tests.followups.support import patch
 
 

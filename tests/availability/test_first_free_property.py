@@ -22,7 +22,7 @@ from tests.availability.support import (
     utc,
     when,
 )
-from tests.factories import Caller
+from tests.fixtures.factories import Caller
 
 ASSOCIATES = 3
 RESOURCES = 2

@@ -17,7 +17,7 @@ from tests.availability.support import (
     view,
     when,
 )
-from tests.factories import Caller
+from tests.fixtures.factories import Caller
 
 Block = tuple[datetime, datetime, str, str | None]
 

@@ -26,7 +26,7 @@ from tests.availability.support import (
     view,
     when,
 )
-from tests.factories import Caller
+from tests.fixtures.factories import Caller
 from tests.followups.committed import (
     CommittedApp,
     acting_through,

@@ -20,7 +20,7 @@ from tests.availability.support import (
     view,
     when,
 )
-from tests.factories import Caller
+from tests.fixtures.factories import Caller
 from tests.followups.support import patch, tenant_rows
 
 Taken = tuple[str, datetime, datetime, str | None]

@@ -15,7 +15,7 @@ from tests.availability.support import (
     spans,
     utc,
 )
-from tests.factories import Caller
+from tests.fixtures.factories import Caller
 
 HOUR = timedelta(hours=1)
 COPENHAGEN = "Europe/Copenhagen"

@@ -8,7 +8,7 @@ from typing import Any, Literal
 import httpx
 import pytest
 
-from tests.factories import Caller, create_contact
+from tests.fixtures.factories import Caller, create_contact
 
 Body = dict[str, Any]
 Method = Literal["create", "patch"]

@@ -25,7 +25,7 @@ from tests.directory.support import (
     kinds,
     snapshot,
 )
-from tests.factories import TEST_SECRET, Caller, bearer
+from tests.fixtures.factories import TEST_SECRET, Caller, bearer
 
 VERBS = {"create": "POST", "list": "GET", "get": "GET", "update": "PATCH", "delete": "DELETE"}
 

@@ -16,7 +16,7 @@ from tests.directory.support import (
     write_accepted,
     write_rejected,
 )
-from tests.factories import Caller
+from tests.fixtures.factories import Caller
 
 
 def span(start: Any, end: Any) -> Body:

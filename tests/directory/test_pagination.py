@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from tests.directory.support import CONTACTS, PERSONS, RESOURCES, Kind, assert_invalid, create
-from tests.factories import Caller
+from tests.fixtures.factories import Caller
 
 
 async def walk(caller: Caller, path: str, limit: int, **params: Any) -> list[list[str]]:

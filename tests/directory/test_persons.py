@@ -17,7 +17,7 @@ from tests.directory.support import (
     write_refused,
     write_rejected,
 )
-from tests.factories import Caller
+from tests.fixtures.factories import Caller
 
 
 async def unknown_contact(admin: Caller, other_admin: Caller) -> str:

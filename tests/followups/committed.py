@@ -15,7 +15,7 @@ from app.config import Settings
 from app.db.engine import Database, create_engine
 from app.main import create_app
 from app.models import Event
-from tests.factories import TEST_SECRET, Caller
+from tests.fixtures.factories import TEST_SECRET, Caller
 
 LOCK_WAIT_TIMEOUT = 10.0
 

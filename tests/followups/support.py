@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.models import Event, FollowUp, Notification, Participant, Person, Response
 from tests.directory.support import assert_invalid, assert_problem
-from tests.factories import (
+from tests.fixtures.factories import (
     Caller,
     create_contact,
     create_person,

@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.followups.router import router as followups_router
 from app.invitations.router import router as invitations_router
 from app.notifications.router import router as notifications_router
-from tests.access import KEEP, Operation
-from tests.factories import Caller, bearer, follow_up_body
+from tests.fixtures.access import KEEP, Operation
+from tests.fixtures.factories import Caller, bearer, follow_up_body
 from tests.followups.support import (
     DAY,
     World,

@@ -3,7 +3,7 @@
 import uuid
 from dataclasses import dataclass
 
-from tests.factories import Caller, create_contact, create_person
+from tests.fixtures.factories import Caller, create_contact, create_person
 from tests.followups.support import Body, assert_problem, at, book, ids, ok
 
 

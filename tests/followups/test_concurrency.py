@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.factories import Caller, follow_up_body
+from tests.fixtures.factories import Caller, follow_up_body
 from tests.followups.committed import (
     CommittedApp,
     acting_through,

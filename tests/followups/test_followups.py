@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tests.factories import (
+from tests.fixtures.factories import (
     Caller,
     create_contact,
     create_person,

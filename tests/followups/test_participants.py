@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tests.factories import Caller, create_contact, create_person, create_resource
+from tests.fixtures.factories import Caller, create_contact, create_person, create_resource
 from tests.followups.support import (
     DAY,
     Body,

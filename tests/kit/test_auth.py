@@ -24,7 +24,7 @@ from app.auth.tokens import MAX_TOKEN_LENGTH, issue_token
 from app.config import Settings
 from app.db.engine import Database
 from app.main import create_app
-from tests.factories import TEST_SECRET, Caller, bearer, create_associate
+from tests.fixtures.factories import TEST_SECRET, Caller, bearer, create_associate
 
 PROBLEM = "application/problem+json"
 ISSUER = "https://idp.example"

@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app.config import Settings
 from app.kit.errors import TYPE_PREFIX, Conflict
 from app.main import create_app
-from tests.factories import Caller
+from tests.fixtures.factories import Caller
 
 PROBLEM = "application/problem+json"
 PROBLEM_FIELDS = {"type", "title", "status", "detail", "code", "instance"}

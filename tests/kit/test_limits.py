@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.config import Settings
 from app.db.engine import Database
 from app.main import create_app
-from tests.factories import TEST_SECRET, Caller
+from tests.fixtures.factories import TEST_SECRET, Caller
 
 MAX_BODY = 2048
 PROBLEM = "application/problem+json"

@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from app.kit.pagination import MAX_PAGE_SIZE, Cursor, decode_cursor, encode_cursor
-from tests.factories import Caller, create_contact
+from tests.fixtures.factories import Caller, create_contact
 
 PROBLEM = "application/problem+json"
 

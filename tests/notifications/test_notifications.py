@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.factories import Caller
+from tests.fixtures.factories import Caller
 from tests.followups.support import (
     Body,
     at,

@@ -15,9 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.auth.tokens import issue_token
 from app.models import Event, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from app.webhooks.router import router as webhooks_router
-from tests.access import KEEP, Operation
 from tests.directory.support import assert_invalid, assert_problem
-from tests.factories import TEST_SECRET, Caller, bearer, follow_up_body
+from tests.fixtures.access import KEEP, Operation
+from tests.fixtures.factories import TEST_SECRET, Caller, bearer, follow_up_body
 
 Body = dict[str, Any]
 
