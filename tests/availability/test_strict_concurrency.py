@@ -26,13 +26,13 @@ from tests.availability.support import (
     view,
     when,
 )
-from tests.fixtures.factories import Caller
-from tests.followups.committed import (
+from tests.fixtures.committed import (
     CommittedApp,
     acting_through,
     committed_app,
     until_lock_waiters,
 )
+from tests.fixtures.factories import Caller
 
 REQUESTS = 50
 START = utc("2026-05-04T10:00")
