@@ -8,13 +8,11 @@ from typing import Any
 import httpx
 
 from tests.fixtures.factories import Caller, create_resource
-from tests.followups.support import assert_invalid, assert_problem, ok, participant
+from tests.followups.support import ok, participant
 
 __all__ = [
     "Body",
     "Span",
-    "assert_invalid",
-    "assert_problem",
     "availability",
     "book",
     "first_free",

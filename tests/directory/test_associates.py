@@ -9,7 +9,6 @@ from tests.directory.support import (
     OFFICE_HOURS,
     Body,
     Method,
-    assert_problem,
     body_for,
     methods,
     week,
@@ -17,6 +16,7 @@ from tests.directory.support import (
     write_rejected,
 )
 from tests.fixtures.factories import Caller
+from tests.fixtures.problems import assert_problem
 
 
 def span(start: Any, end: Any) -> Body:

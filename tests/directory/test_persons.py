@@ -9,7 +9,6 @@ from tests.directory.support import (
     CONTACTS,
     PERSONS,
     Method,
-    assert_invalid,
     create,
     fetch,
     ids,
@@ -18,6 +17,7 @@ from tests.directory.support import (
     write_rejected,
 )
 from tests.fixtures.factories import Caller
+from tests.fixtures.problems import assert_invalid
 
 
 async def unknown_contact(admin: Caller, other_admin: Caller) -> str:

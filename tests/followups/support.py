@@ -9,7 +9,6 @@ from sqlalchemy import Row, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.models import Event, FollowUp, Notification, Participant, Person, Response
-from tests.directory.support import assert_invalid, assert_problem
 from tests.fixtures.factories import (
     Caller,
     create_contact,
@@ -22,8 +21,6 @@ __all__ = [
     "DAY",
     "Body",
     "World",
-    "assert_invalid",
-    "assert_problem",
     "at",
     "book",
     "etag_of",

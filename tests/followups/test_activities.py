@@ -4,7 +4,8 @@ import uuid
 from dataclasses import dataclass
 
 from tests.fixtures.factories import Caller, create_contact, create_person
-from tests.followups.support import Body, assert_problem, at, book, ids, ok
+from tests.fixtures.problems import assert_problem
+from tests.followups.support import Body, at, book, ids, ok
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,10 @@ from tests.fixtures.factories import (
     create_resource,
     follow_up_body,
 )
+from tests.fixtures.problems import assert_invalid, assert_problem
 from tests.followups.support import (
     DAY,
     Body,
-    assert_invalid,
-    assert_problem,
     at,
     book,
     etag_of,

@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tests.fixtures.factories import Caller, create_contact, create_person, create_resource
+from tests.fixtures.problems import assert_problem
 from tests.followups.support import (
     DAY,
     Body,
-    assert_problem,
     book,
     fetch,
     ids,

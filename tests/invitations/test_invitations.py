@@ -5,10 +5,9 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.fixtures.factories import Caller
+from tests.fixtures.problems import assert_invalid, assert_problem
 from tests.followups.support import (
     Body,
-    assert_invalid,
-    assert_problem,
     at,
     book,
     fetch,

@@ -23,9 +23,9 @@ from app.models import Event, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from app.webhooks import service
 from app.webhooks.address_guard import AddressPolicy
 from app.webhooks.schemas import WebhookCreate
-from tests.directory.support import assert_errors_at, assert_invalid, assert_problem
 from tests.fixtures.committed import committed_app, until_lock_waiters
 from tests.fixtures.factories import TEST_SECRET, Caller, follow_up_body
+from tests.fixtures.problems import assert_errors_at, assert_invalid, assert_problem
 
 Body = dict[str, Any]
 
