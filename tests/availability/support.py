@@ -8,7 +8,8 @@ from typing import Any
 import httpx
 
 from tests.fixtures.factories import Caller, create_resource
-from tests.followups.support import ok, participant
+from tests.fixtures.responses import ok
+from tests.followups.support import participant
 
 __all__ = [
     "Body",
@@ -20,7 +21,6 @@ __all__ = [
     "iso",
     "new_tenant",
     "normalize",
-    "ok",
     "participant",
     "room",
     "span",

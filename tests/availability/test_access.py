@@ -8,9 +8,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.availability.support import iso, ok, room, utc
+from tests.availability.support import iso, room, utc
 from tests.fixtures.factories import Caller, bearer
 from tests.fixtures.problems import assert_invalid, assert_problem, assert_unauthorized
+from tests.fixtures.responses import ok
 
 START = utc("2026-05-04T08:00")
 END = utc("2026-05-04T18:00")

@@ -15,7 +15,6 @@ from tests.availability.support import (
     first_free,
     new_tenant,
     normalize,
-    ok,
     participant,
     room,
     subtract,
@@ -23,6 +22,7 @@ from tests.availability.support import (
     when,
 )
 from tests.fixtures.factories import Caller
+from tests.fixtures.responses import ok
 
 ASSOCIATES = 3
 RESOURCES = 2

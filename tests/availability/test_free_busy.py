@@ -10,7 +10,6 @@ from tests.availability.support import (
     availability,
     book,
     iso,
-    ok,
     participant,
     room,
     spans,
@@ -18,6 +17,7 @@ from tests.availability.support import (
     when,
 )
 from tests.fixtures.factories import Caller
+from tests.fixtures.responses import ok
 
 Block = tuple[datetime, datetime, str, str | None]
 

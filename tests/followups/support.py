@@ -16,6 +16,7 @@ from tests.fixtures.factories import (
     create_resource,
     follow_up_body,
 )
+from tests.fixtures.responses import ok
 
 __all__ = [
     "DAY",
@@ -31,7 +32,6 @@ __all__ = [
     "make_world",
     "new_target",
     "notifications",
-    "ok",
     "participant",
     "patch",
     "respond",
@@ -51,12 +51,6 @@ def at(hour: int, minute: int = 0, day: int = 30) -> str:
 
 
 # Reading ------------------------------------------------------------------------------------
-
-
-def ok(response: httpx.Response, status: int = 200) -> Any:
-    """The JSON body of a response that must have this status."""
-    assert response.status_code == status, response.text
-    return response.json()
 
 
 async def items(caller: Caller, path: str, **params: Any) -> list[Body]:

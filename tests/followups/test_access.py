@@ -16,7 +16,8 @@ from app.notifications.router import router as notifications_router
 from tests.fixtures.access import KEEP, Operation
 from tests.fixtures.factories import Caller, bearer, follow_up_body
 from tests.fixtures.problems import assert_invalid, assert_problem, assert_unauthorized
-from tests.followups.support import DAY, World, make_world, ok, tenant_rows
+from tests.fixtures.responses import ok
+from tests.followups.support import DAY, World, make_world, tenant_rows
 
 Role = Literal["organizer", "colleague"]
 

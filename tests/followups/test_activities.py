@@ -5,7 +5,8 @@ from dataclasses import dataclass
 
 from tests.fixtures.factories import Caller, create_contact, create_person
 from tests.fixtures.problems import assert_problem
-from tests.followups.support import Body, at, book, ids, ok
+from tests.fixtures.responses import ok
+from tests.followups.support import Body, at, book, ids
 
 
 @dataclass(frozen=True)

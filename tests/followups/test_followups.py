@@ -15,6 +15,7 @@ from tests.fixtures.factories import (
     follow_up_body,
 )
 from tests.fixtures.problems import assert_invalid, assert_problem
+from tests.fixtures.responses import ok
 from tests.followups.support import (
     DAY,
     Body,
@@ -24,7 +25,6 @@ from tests.followups.support import (
     fetch,
     ids,
     new_target,
-    ok,
     participant,
     patch,
     respond,

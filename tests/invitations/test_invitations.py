@@ -6,18 +6,8 @@ import pytest
 
 from tests.fixtures.factories import Caller
 from tests.fixtures.problems import assert_invalid, assert_problem
-from tests.followups.support import (
-    Body,
-    at,
-    book,
-    fetch,
-    ids,
-    items,
-    ok,
-    participant,
-    patch,
-    respond,
-)
+from tests.fixtures.responses import ok
+from tests.followups.support import Body, at, book, fetch, ids, items, participant, patch, respond
 
 SUMMARY = ("id", "owner_id", "title", "kind", "status", "start_at", "end_at", "time_zone")
 

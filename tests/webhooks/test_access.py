@@ -18,6 +18,7 @@ from app.webhooks.router import router as webhooks_router
 from tests.fixtures.access import KEEP, Operation
 from tests.fixtures.factories import TEST_SECRET, Caller, bearer, follow_up_body
 from tests.fixtures.problems import assert_invalid, assert_problem, assert_unauthorized
+from tests.fixtures.responses import ok
 
 Body = dict[str, Any]
 
@@ -182,11 +183,6 @@ async def unchanged(connection: AsyncConnection, tenant: uuid.UUID, world: World
     assert taken.before["webhook_deliveries"]
     assert taken.before["events"]
     return taken
-
-
-def ok(response: httpx.Response, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json()
 
 
 # The matrix covers the router ---------------------------------------------------------------

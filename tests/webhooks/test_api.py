@@ -10,7 +10,6 @@ from ipaddress import IPv4Network
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import Row, func, insert, select, text
@@ -26,6 +25,7 @@ from app.webhooks.schemas import WebhookCreate
 from tests.fixtures.committed import committed_app, until_lock_waiters
 from tests.fixtures.factories import TEST_SECRET, Caller, follow_up_body
 from tests.fixtures.problems import assert_errors_at, assert_invalid, assert_problem
+from tests.fixtures.responses import ok
 
 Body = dict[str, Any]
 
@@ -66,12 +66,6 @@ EVENTS = Event.__table__
 
 
 # Helpers ------------------------------------------------------------------------------------
-
-
-def ok(response: httpx.Response, status: int = 200) -> Any:
-    """The JSON body of a response that must have this status."""
-    assert response.status_code == status, response.text
-    return response.json()
 
 
 def at(value: str) -> datetime:
