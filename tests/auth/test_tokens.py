@@ -322,6 +322,24 @@ async def test_jwks_known_kid_but_wrong_key_or_hs256_is_401(
 # Issuer and audience ------------------------------------------------------------------------
 
 
+async def _with_issuer_and_audience(
+    make_client: ClientFactory, tenant: uuid.UUID, issuer: str | None, audience: str | None
+) -> httpx.Response:
+    """A request to an app that expects ISSUER and AUDIENCE, with a token naming these."""
+    async with make_client(
+        jwt_secret=TEST_SECRET, jwt_issuer=ISSUER, jwt_audience=AUDIENCE
+    ) as client:
+        token = issue_token(
+            TEST_SECRET,
+            tenant_id=tenant,
+            subject="svc",
+            admin=True,
+            issuer=issuer,
+            audience=audience,
+        )
+        return await client.get("/v1/contacts", headers=bearer(token))
+
+
 @pytest.mark.parametrize(
     ("issuer", "audience"),
     [
@@ -335,36 +353,14 @@ async def test_jwks_known_kid_but_wrong_key_or_hs256_is_401(
 async def test_missing_or_wrong_issuer_or_audience_is_401(
     make_client: ClientFactory, tenant: uuid.UUID, issuer: str | None, audience: str | None
 ) -> None:
-    async with make_client(
-        jwt_secret=TEST_SECRET, jwt_issuer=ISSUER, jwt_audience=AUDIENCE
-    ) as client:
-        token = issue_token(
-            TEST_SECRET,
-            tenant_id=tenant,
-            subject="svc",
-            admin=True,
-            issuer=issuer,
-            audience=audience,
-        )
+    response = await _with_issuer_and_audience(make_client, tenant, issuer, audience)
 
-        assert_unauthorized(await client.get("/v1/contacts", headers=bearer(token)))
+    assert_unauthorized(response)
 
 
 async def test_right_issuer_and_audience_are_accepted(
     make_client: ClientFactory, tenant: uuid.UUID
 ) -> None:
-    async with make_client(
-        jwt_secret=TEST_SECRET, jwt_issuer=ISSUER, jwt_audience=AUDIENCE
-    ) as client:
-        token = issue_token(
-            TEST_SECRET,
-            tenant_id=tenant,
-            subject="svc",
-            admin=True,
-            issuer=ISSUER,
-            audience=AUDIENCE,
-        )
+    response = await _with_issuer_and_audience(make_client, tenant, ISSUER, AUDIENCE)
 
-        response = await client.get("/v1/contacts", headers=bearer(token))
-
-        assert response.status_code == 200, response.text
+    assert response.status_code == 200, response.text

@@ -66,6 +66,12 @@ async def get_from_app_on(url: str, data_dir: Path, path: str) -> httpx.Response
         return await client.get(path)
 
 
+async def readiness(url: str, data_dir: Path) -> tuple[int, dict[str, str]]:
+    """The status and body of /readyz from an app whose database is `url`."""
+    response = await get_from_app_on(url, data_dir, "/readyz")
+    return response.status_code, response.json()
+
+
 def metric_families(response: httpx.Response) -> set[str]:
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == CONTENT_TYPE_LATEST
@@ -102,28 +108,19 @@ async def test_readyz_on_a_migrated_database(client: httpx.AsyncClient) -> None:
 async def test_readyz_on_an_unmigrated_database_is_503_not_migrated(
     unmigrated_url: str, tmp_path: Path
 ) -> None:
-    response = await get_from_app_on(unmigrated_url, tmp_path, "/readyz")
-
-    assert response.status_code == 503, response.text
-    assert response.json() == NOT_MIGRATED
+    assert await readiness(unmigrated_url, tmp_path) == (503, NOT_MIGRATED)
 
 
 async def test_readyz_on_a_database_behind_the_head_is_503_not_migrated(
     behind_url: str, tmp_path: Path
 ) -> None:
-    response = await get_from_app_on(behind_url, tmp_path, "/readyz")
-
-    assert response.status_code == 503, response.text
-    assert response.json() == NOT_MIGRATED
+    assert await readiness(behind_url, tmp_path) == (503, NOT_MIGRATED)
 
 
 async def test_readyz_on_an_unreachable_database_is_503_unreachable(
     unreachable_url: str, tmp_path: Path
 ) -> None:
-    response = await get_from_app_on(unreachable_url, tmp_path, "/readyz")
-
-    assert response.status_code == 503, response.text
-    assert response.json() == UNREACHABLE
+    assert await readiness(unreachable_url, tmp_path) == (503, UNREACHABLE)
 
 
 @pytest.mark.slow
