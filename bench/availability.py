@@ -52,7 +52,6 @@ from common import (
     checkpoint,
     cpu_times,
     log,
-    plain_dsn,
     postgres_server,
     summary,
     throwaway_database,
@@ -64,7 +63,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from app.auth.tokens import issue_token
 from app.availability import repository
 from app.availability.service import HORIZONS
-from app.db.engine import async_url
+from app.db.engine import async_url, plain_dsn
 
 YEAR_START = datetime(2027, 1, 4, tzinfo=UTC)  # a Monday
 DAYS = 365

@@ -24,9 +24,9 @@ from pathlib import Path
 
 import asyncpg
 import httpx
-from sqlalchemy.engine import make_url
 
 from app.db.embedded import EmbeddedPostgres, create_database_if_missing, drop_database
+from app.db.engine import plain_dsn
 from app.db.migrations import upgrade
 
 STARTUP_SECONDS = 60
@@ -35,11 +35,6 @@ STOP_SECONDS = 30
 
 def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def plain_dsn(url: str) -> str:
-    """A DSN asyncpg accepts: any SQLAlchemy driver suffix removed."""
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 # PostgreSQL ---------------------------------------------------------------------------------

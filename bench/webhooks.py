@@ -88,7 +88,6 @@ from common import (
     free_port,
     log,
     parent_pid,
-    plain_dsn,
     postgres_server,
     process_cpu_seconds,
     serve_process,
@@ -101,6 +100,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from app.auth.tokens import issue_token
 from app.config import Settings
+from app.db.engine import plain_dsn
 from app.webhooks.signing import signed_headers
 
 try:

@@ -20,7 +20,7 @@ from app.db.embedded import EmbeddedPostgres, create_database_if_missing, drop_d
 from app.db.engine import Database, async_url
 from app.db.migrations import upgrade
 from app.main import create_app
-from tests.factories import TEST_SECRET, Caller
+from tests.fixtures.factories import TEST_SECRET, Caller
 
 
 @pytest.fixture(scope="session")

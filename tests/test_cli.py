@@ -8,9 +8,8 @@ import httpx
 import pytest
 
 from app.cli import OPENAPI_PATH, render_openapi
-from app.db.migrations import downgrade
-from tests.factories import TEST_SECRET, bearer
-from tests.servers import convene_env, postgres_running_in, run_cli, serving
+from tests.fixtures.factories import TEST_SECRET, bearer
+from tests.fixtures.servers import convene_env, postgres_running_in, run_cli, serving
 
 pytestmark = pytest.mark.slow
 
@@ -53,22 +52,6 @@ def test_serve_with_database_url_never_starts_embedded(
     with serving(data_dir, env) as base:
         assert httpx.get(f"{base}/readyz").json()["status"] == "ready"
     assert not (data_dir / "pgdata").exists()
-
-
-def test_readyz_reports_a_database_behind_the_migrations(
-    tmp_path: Path, make_database: Callable[..., str]
-) -> None:
-    url = make_database()
-    env = convene_env(CONVENE_DATABASE_URL=url, CONVENE_JWT_SECRET=TEST_SECRET)
-    with serving(tmp_path / "d", env) as base:
-        assert httpx.get(f"{base}/readyz").status_code == 200
-        downgrade(url, "base")
-        behind = httpx.get(f"{base}/readyz")
-        assert behind.status_code == 503
-        assert behind.json() == {"status": "unavailable", "database": "not_migrated"}
-        result = run_cli("migrate", env=env)
-        assert result.returncode == 0, result.stderr
-        assert httpx.get(f"{base}/readyz").status_code == 200
 
 
 def test_production_refuses_missing_secret(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import convene_env, serving
+from tests.fixtures.servers import convene_env, serving
 
 pytestmark = pytest.mark.slow
 

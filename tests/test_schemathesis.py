@@ -21,8 +21,8 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from app.auth.tokens import issue_token
 from app.cli import OPENAPI_PATH
 from app.kit.schemas import time_zone_names
-from tests.factories import TEST_SECRET, bearer
-from tests.servers import convene_env, serving
+from tests.fixtures.factories import TEST_SECRET, bearer
+from tests.fixtures.servers import convene_env, serving
 
 pytestmark = pytest.mark.slow
 

@@ -7,14 +7,13 @@ from typing import Any
 
 import httpx
 
-from tests.factories import Caller, create_resource
-from tests.followups.support import assert_invalid, assert_problem, ok, participant
+from tests.fixtures.factories import Caller, create_resource
+from tests.fixtures.responses import ok
+from tests.followups.support import participant
 
 __all__ = [
     "Body",
     "Span",
-    "assert_invalid",
-    "assert_problem",
     "availability",
     "book",
     "first_free",
@@ -22,7 +21,6 @@ __all__ = [
     "iso",
     "new_tenant",
     "normalize",
-    "ok",
     "participant",
     "room",
     "span",

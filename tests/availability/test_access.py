@@ -8,8 +8,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.availability.support import assert_invalid, assert_problem, iso, ok, room, utc
-from tests.factories import Caller, bearer
+from tests.availability.support import iso, room, utc
+from tests.fixtures.factories import Caller, bearer
+from tests.fixtures.problems import assert_invalid, assert_problem, assert_unauthorized
+from tests.fixtures.responses import ok
 
 START = utc("2026-05-04T08:00")
 END = utc("2026-05-04T18:00")
@@ -79,8 +81,7 @@ async def test_without_a_valid_token_is_401(
 
     response = await client.get(endpoint.path, params=tuple(params), headers=authorization)
 
-    assert_problem(response, 401, code)
-    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert_unauthorized(response, code)
 
 
 @BOTH

@@ -5,18 +5,9 @@ from datetime import datetime
 
 import pytest
 
-from tests.availability.support import (
-    Body,
-    at,
-    book,
-    iso,
-    ok,
-    participant,
-    room,
-    view,
-    when,
-)
-from tests.factories import Caller
+from tests.availability.support import Body, at, book, iso, participant, room, view, when
+from tests.fixtures.factories import Caller
+from tests.fixtures.responses import ok
 from tests.followups.support import patch
 
 

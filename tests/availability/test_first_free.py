@@ -3,7 +3,7 @@
 from datetime import datetime, timedelta
 
 from tests.availability.support import Span, book, first_free, room, utc
-from tests.factories import Caller
+from tests.fixtures.factories import Caller
 
 AFTER = utc("2026-05-04T00:00")  # a Monday
 HOUR = timedelta(hours=1)

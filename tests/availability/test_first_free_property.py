@@ -15,14 +15,14 @@ from tests.availability.support import (
     first_free,
     new_tenant,
     normalize,
-    ok,
     participant,
     room,
     subtract,
     utc,
     when,
 )
-from tests.factories import Caller
+from tests.fixtures.factories import Caller
+from tests.fixtures.responses import ok
 
 ASSOCIATES = 3
 RESOURCES = 2

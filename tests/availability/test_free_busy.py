@@ -10,14 +10,14 @@ from tests.availability.support import (
     availability,
     book,
     iso,
-    ok,
     participant,
     room,
     spans,
     view,
     when,
 )
-from tests.factories import Caller
+from tests.fixtures.factories import Caller
+from tests.fixtures.responses import ok
 
 Block = tuple[datetime, datetime, str, str | None]
 

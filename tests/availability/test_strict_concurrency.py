@@ -15,24 +15,15 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.db.engine import async_url
 from app.models import Booking, FollowUp
-from tests.availability.support import (
-    assert_problem,
-    book,
-    iso,
-    new_tenant,
-    participant,
-    room,
-    utc,
-    view,
-    when,
-)
-from tests.factories import Caller
-from tests.followups.committed import (
+from tests.availability.support import book, iso, new_tenant, participant, room, utc, view, when
+from tests.fixtures.committed import (
     CommittedApp,
     acting_through,
     committed_app,
     until_lock_waiters,
 )
+from tests.fixtures.factories import Caller
+from tests.fixtures.problems import assert_problem
 
 REQUESTS = 50
 START = utc("2026-05-04T10:00")

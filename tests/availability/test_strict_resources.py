@@ -8,19 +8,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.models import Booking
-from tests.availability.support import (
-    Body,
-    assert_problem,
-    at,
-    book,
-    iso,
-    ok,
-    participant,
-    room,
-    view,
-    when,
-)
-from tests.factories import Caller
+from tests.availability.support import Body, at, book, iso, participant, room, view, when
+from tests.fixtures.factories import Caller
+from tests.fixtures.problems import assert_problem
+from tests.fixtures.responses import ok
 from tests.followups.support import patch, tenant_rows
 
 Taken = tuple[str, datetime, datetime, str | None]

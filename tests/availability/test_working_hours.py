@@ -5,17 +5,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.availability.support import (
-    Span,
-    book,
-    first_free,
-    first_free_response,
-    ok,
-    room,
-    spans,
-    utc,
-)
-from tests.factories import Caller
+from tests.availability.support import Span, book, first_free, first_free_response, room, spans, utc
+from tests.fixtures.factories import Caller
+from tests.fixtures.responses import ok
 
 HOUR = timedelta(hours=1)
 COPENHAGEN = "Europe/Copenhagen"

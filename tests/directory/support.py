@@ -5,16 +5,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-import httpx
 import pytest
 
-from tests.factories import Caller, create_contact
+from tests.fixtures.factories import Caller, create_contact
+from tests.fixtures.problems import assert_errors_at, assert_problem
 
 Body = dict[str, Any]
 Method = Literal["create", "patch"]
 METHODS: tuple[Method, ...] = ("create", "patch")
 
-PROBLEM_MEDIA_TYPE = "application/problem+json"
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -200,34 +199,6 @@ async def fetch(caller: Caller, kind: Kind, object_id: str) -> Body:
     assert response.status_code == 200, response.text
     found: Body = response.json()
     return found
-
-
-def assert_problem(response: httpx.Response, status: int, code: str) -> Body:
-    """Check an RFC 9457 problem response with this status and code; return its body."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith(PROBLEM_MEDIA_TYPE)
-    problem: Body = response.json()
-    assert problem["status"] == status
-    assert problem["code"] == code
-    assert problem["type"] == f"urn:convene:problem:{code}"
-    assert problem["title"]
-    assert problem["detail"]
-    assert problem["instance"] == response.request.url.path
-    return problem
-
-
-def assert_errors_at(problem: Body, *loc: str | int) -> None:
-    """The problem lists invalid fields, all at (or under) `loc`."""
-    assert problem["errors"], problem
-    for error in problem["errors"]:
-        assert error["loc"][: len(loc)] == list(loc), problem
-
-
-def assert_invalid(response: httpx.Response, *loc: str | int) -> Body:
-    """A 422 validation problem whose errors all lie at (or under) `loc`."""
-    problem = assert_problem(response, 422, "validation_failed")
-    assert_errors_at(problem, *loc)
-    return problem
 
 
 def assert_timestamp(value: str) -> datetime:

@@ -9,14 +9,14 @@ from tests.directory.support import (
     OFFICE_HOURS,
     Body,
     Method,
-    assert_problem,
     body_for,
     methods,
     week,
     write_accepted,
     write_rejected,
 )
-from tests.factories import Caller
+from tests.fixtures.factories import Caller
+from tests.fixtures.problems import assert_problem
 
 
 def span(start: Any, end: Any) -> Body:

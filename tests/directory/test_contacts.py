@@ -14,7 +14,7 @@ from tests.directory.support import (
     write_accepted,
     write_rejected,
 )
-from tests.factories import Caller
+from tests.fixtures.factories import Caller
 
 with_details = kinds(CONTACTS, PERSONS)
 

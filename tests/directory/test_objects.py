@@ -28,7 +28,7 @@ from tests.directory.support import (
     write_refused,
     write_rejected,
 )
-from tests.factories import Caller
+from tests.fixtures.factories import Caller
 
 STORED_FIELDS = {"id", "created_at", "updated_at"}
 

@@ -5,8 +5,9 @@ from typing import Any
 
 import pytest
 
-from tests.directory.support import CONTACTS, PERSONS, RESOURCES, Kind, assert_invalid, create
-from tests.factories import Caller
+from tests.directory.support import CONTACTS, PERSONS, RESOURCES, Kind, create
+from tests.fixtures.factories import Caller
+from tests.fixtures.problems import assert_invalid
 
 
 async def walk(caller: Caller, path: str, limit: int, **params: Any) -> list[list[str]]:

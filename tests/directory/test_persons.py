@@ -9,7 +9,6 @@ from tests.directory.support import (
     CONTACTS,
     PERSONS,
     Method,
-    assert_invalid,
     create,
     fetch,
     ids,
@@ -17,7 +16,8 @@ from tests.directory.support import (
     write_refused,
     write_rejected,
 )
-from tests.factories import Caller
+from tests.fixtures.factories import Caller
+from tests.fixtures.problems import assert_invalid
 
 
 async def unknown_contact(admin: Caller, other_admin: Caller) -> str:

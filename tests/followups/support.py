@@ -9,21 +9,19 @@ from sqlalchemy import Row, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.models import Event, FollowUp, Notification, Participant, Person, Response
-from tests.directory.support import assert_invalid, assert_problem
-from tests.factories import (
+from tests.fixtures.factories import (
     Caller,
     create_contact,
     create_person,
     create_resource,
     follow_up_body,
 )
+from tests.fixtures.responses import ok
 
 __all__ = [
     "DAY",
     "Body",
     "World",
-    "assert_invalid",
-    "assert_problem",
     "at",
     "book",
     "etag_of",
@@ -34,7 +32,6 @@ __all__ = [
     "make_world",
     "new_target",
     "notifications",
-    "ok",
     "participant",
     "patch",
     "respond",
@@ -54,12 +51,6 @@ def at(hour: int, minute: int = 0, day: int = 30) -> str:
 
 
 # Reading ------------------------------------------------------------------------------------
-
-
-def ok(response: httpx.Response, status: int = 200) -> Any:
-    """The JSON body of a response that must have this status."""
-    assert response.status_code == status, response.text
-    return response.json()
 
 
 async def items(caller: Caller, path: str, **params: Any) -> list[Body]:

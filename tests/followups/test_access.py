@@ -13,17 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.followups.router import router as followups_router
 from app.invitations.router import router as invitations_router
 from app.notifications.router import router as notifications_router
-from tests.access import KEEP, Operation
-from tests.factories import Caller, bearer, follow_up_body
-from tests.followups.support import (
-    DAY,
-    World,
-    assert_invalid,
-    assert_problem,
-    make_world,
-    ok,
-    tenant_rows,
-)
+from tests.fixtures.access import KEEP, Operation
+from tests.fixtures.factories import Caller, bearer, follow_up_body
+from tests.fixtures.problems import assert_invalid, assert_problem, assert_unauthorized
+from tests.fixtures.responses import ok
+from tests.followups.support import DAY, World, make_world, tenant_rows
 
 Role = Literal["organizer", "colleague"]
 
@@ -181,8 +175,7 @@ async def test_without_a_token_is_401(
     for headers, code in NO_CREDENTIALS.values():
         response = await endpoint.send(world, headers)
 
-        assert_problem(response, 401, code)
-        assert response.headers["WWW-Authenticate"].startswith("Bearer")
+        assert_unauthorized(response, code)
     await unchanged.check()
 
 

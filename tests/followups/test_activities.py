@@ -3,8 +3,10 @@
 import uuid
 from dataclasses import dataclass
 
-from tests.factories import Caller, create_contact, create_person
-from tests.followups.support import Body, assert_problem, at, book, ids, ok
+from tests.fixtures.factories import Caller, create_contact, create_person
+from tests.fixtures.problems import assert_problem
+from tests.fixtures.responses import ok
+from tests.followups.support import Body, at, book, ids
 
 
 @dataclass(frozen=True)

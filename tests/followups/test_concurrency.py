@@ -9,14 +9,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.factories import Caller, follow_up_body
-from tests.followups.committed import (
+from tests.fixtures.committed import (
     CommittedApp,
     acting_through,
     committed_app,
     follow_up_row_locked,
     until_lock_waiters,
 )
+from tests.fixtures.factories import Caller, follow_up_body
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from tests.factories import Caller, follow_up_body
+from tests.fixtures.factories import Caller, follow_up_body
 
 ZONE = "Europe/Copenhagen"
 

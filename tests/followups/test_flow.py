@@ -1,6 +1,12 @@
 """The help page's whole flow, as the README walks it: invite, see, decline, acknowledge, move."""
 
-from tests.factories import Caller, create_contact, create_person, create_resource, follow_up_body
+from tests.fixtures.factories import (
+    Caller,
+    create_contact,
+    create_person,
+    create_resource,
+    follow_up_body,
+)
 
 
 async def test_invite_decline_acknowledge_move_accept(admin: Caller, member: Caller) -> None:

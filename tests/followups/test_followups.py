@@ -7,25 +7,24 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tests.factories import (
+from tests.fixtures.factories import (
     Caller,
     create_contact,
     create_person,
     create_resource,
     follow_up_body,
 )
+from tests.fixtures.problems import assert_invalid, assert_problem
+from tests.fixtures.responses import ok
 from tests.followups.support import (
     DAY,
     Body,
-    assert_invalid,
-    assert_problem,
     at,
     book,
     etag_of,
     fetch,
     ids,
     new_target,
-    ok,
     participant,
     patch,
     respond,

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, currently_in_test_context, event, given, note, settings
 from hypothesis import strategies as st
 
-from tests.factories import Caller, follow_up_body
+from tests.fixtures.factories import Caller, follow_up_body
 
 ANSWERS = ("accepted", "declined", "tentative")
 MAX_INVITEES = 3

@@ -7,11 +7,12 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tests.factories import Caller, create_contact, create_person, create_resource
+from tests.fixtures.factories import Caller, create_contact, create_person, create_resource
+from tests.fixtures.problems import assert_problem
+from tests.fixtures.responses import ok
 from tests.followups.support import (
     DAY,
     Body,
-    assert_problem,
     book,
     fetch,
     ids,
@@ -19,7 +20,6 @@ from tests.followups.support import (
     items,
     new_target,
     notifications,
-    ok,
     participant,
     respond,
     tenant_rows,

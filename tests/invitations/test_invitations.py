@@ -4,21 +4,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.factories import Caller
-from tests.followups.support import (
-    Body,
-    assert_invalid,
-    assert_problem,
-    at,
-    book,
-    fetch,
-    ids,
-    items,
-    ok,
-    participant,
-    patch,
-    respond,
-)
+from tests.fixtures.factories import Caller
+from tests.fixtures.problems import assert_invalid, assert_problem
+from tests.fixtures.responses import ok
+from tests.followups.support import Body, at, book, fetch, ids, items, participant, patch, respond
 
 SUMMARY = ("id", "owner_id", "title", "kind", "status", "start_at", "end_at", "time_zone")
 

@@ -1,7 +1,6 @@
 """Problem+json errors: unknown paths and methods, invalid bodies, and unhandled exceptions."""
 
 from collections.abc import AsyncIterator
-from typing import Any
 
 import httpx
 import pytest
@@ -9,28 +8,10 @@ from fastapi import FastAPI
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.config import Settings
-from app.kit.errors import TYPE_PREFIX, Conflict
+from app.kit.errors import Conflict
 from app.main import create_app
-from tests.factories import Caller
-
-PROBLEM = "application/problem+json"
-PROBLEM_FIELDS = {"type", "title", "status", "detail", "code", "instance"}
-
-
-def _assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM
-    body: dict[str, Any] = response.json()
-    assert body.keys() >= PROBLEM_FIELDS
-    assert body["status"] == status
-    assert body["code"] == code
-    assert body["type"] == TYPE_PREFIX + code
-    assert isinstance(body["title"], str)
-    assert body["title"]
-    assert isinstance(body["detail"], str)
-    assert body["detail"]
-    assert body["instance"] == response.request.url.path
-    return body
+from tests.fixtures.factories import Caller
+from tests.fixtures.problems import assert_problem
 
 
 @pytest.fixture
@@ -58,20 +39,20 @@ async def raising_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]
 async def test_unknown_path_is_404_problem(client: httpx.AsyncClient) -> None:
     response = await client.get("/v1/no-such-thing")
 
-    _assert_problem(response, 404, "not_found")
+    assert_problem(response, 404, "not_found")
 
 
 async def test_unknown_object_is_404_problem(admin: Caller) -> None:
     response = await admin.get("/v1/contacts/00000000-0000-7000-8000-000000000000")
 
-    body = _assert_problem(response, 404, "not_found")
+    body = assert_problem(response, 404, "not_found")
     assert body["title"] == "Not found"
 
 
 async def test_wrong_method_is_405_problem_with_allow(client: httpx.AsyncClient) -> None:
     response = await client.put("/v1/associates", json={})
 
-    _assert_problem(response, 405, "method_not_allowed")
+    assert_problem(response, 405, "method_not_allowed")
     allowed = {m.strip() for m in response.headers["allow"].split(",")}
     assert allowed == {"GET", "POST"}
 
@@ -83,7 +64,7 @@ async def test_malformed_json_is_422_with_body_loc(admin: Caller) -> None:
         headers={**admin.headers, "content-type": "application/json"},
     )
 
-    body = _assert_problem(response, 422, "validation_failed")
+    body = assert_problem(response, 422, "validation_failed")
     errors = body["errors"]
     assert isinstance(errors, list)
     assert errors
@@ -94,7 +75,7 @@ async def test_malformed_json_is_422_with_body_loc(admin: Caller) -> None:
 async def test_unknown_field_is_422_naming_the_field(admin: Caller) -> None:
     response = await admin.post("/v1/contacts", json={"name": "Nordlys", "colour": "red"})
 
-    body = _assert_problem(response, 422, "validation_failed")
+    body = assert_problem(response, 422, "validation_failed")
     errors = body["errors"]
     assert isinstance(errors, list)
     assert {"loc": ["body", "colour"], "type": "extra_forbidden"}.items() <= errors[0].items()
@@ -105,7 +86,7 @@ async def test_unknown_field_is_422_naming_the_field(admin: Caller) -> None:
 async def test_missing_field_is_422_naming_the_field(admin: Caller) -> None:
     response = await admin.post("/v1/contacts", json={})
 
-    body = _assert_problem(response, 422, "validation_failed")
+    body = assert_problem(response, 422, "validation_failed")
     errors = body["errors"]
     assert isinstance(errors, list)
     assert ["body", "name"] in [e["loc"] for e in errors]
@@ -114,7 +95,7 @@ async def test_missing_field_is_422_naming_the_field(admin: Caller) -> None:
 async def test_bad_path_parameter_is_422_naming_it(admin: Caller) -> None:
     response = await admin.get("/v1/contacts/not-a-uuid")
 
-    body = _assert_problem(response, 422, "validation_failed")
+    body = assert_problem(response, 422, "validation_failed")
     errors = body["errors"]
     assert isinstance(errors, list)
     assert errors[0]["loc"] == ["path", "contact_id"]
@@ -125,7 +106,7 @@ async def test_unhandled_exception_is_500_problem_without_internals(
 ) -> None:
     response = await raising_client.get("/boom")
 
-    body = _assert_problem(response, 500, "internal_error")
+    body = assert_problem(response, 500, "internal_error")
     assert "secret internals" not in response.text
     assert "RuntimeError" not in response.text
     assert "Traceback" not in response.text
@@ -135,13 +116,13 @@ async def test_unhandled_exception_is_500_problem_without_internals(
 async def test_other_http_errors_become_problems(raising_client: httpx.AsyncClient) -> None:
     response = await raising_client.get("/unavailable")
 
-    body = _assert_problem(response, 503, "service_unavailable")
+    body = assert_problem(response, 503, "service_unavailable")
     assert body["detail"] == "try later"
 
 
 async def test_problem_extra_fields_are_rendered(raising_client: httpx.AsyncClient) -> None:
     response = await raising_client.get("/clash")
 
-    body = _assert_problem(response, 409, "conflict")
+    body = assert_problem(response, 409, "conflict")
     assert body["detail"] == "it clashes"
     assert body["first_free_at"] == "2026-03-29T10:00:00+02:00"

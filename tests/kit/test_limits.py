@@ -11,10 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.config import Settings
 from app.db.engine import Database
 from app.main import create_app
-from tests.factories import TEST_SECRET, Caller
+from tests.fixtures.factories import TEST_SECRET, Caller
+from tests.fixtures.problems import assert_problem
 
 MAX_BODY = 2048
-PROBLEM = "application/problem+json"
 
 
 @pytest.fixture
@@ -52,12 +52,7 @@ async def _chunks(body: bytes, size: int = 512) -> AsyncIterator[bytes]:
 
 
 def _assert_too_large(response: httpx.Response) -> None:
-    assert response.status_code == 413, response.text
-    assert response.headers["content-type"] == PROBLEM
-    body = response.json()
-    assert body["code"] == "payload_too_large"
-    assert body["type"] == "urn:convene:problem:payload_too_large"
-    assert body["status"] == 413
+    body = assert_problem(response, 413, "payload_too_large")
     assert str(MAX_BODY) in body["detail"]
     assert body["instance"] == "/v1/contacts"
 

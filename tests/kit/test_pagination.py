@@ -7,17 +7,12 @@ import httpx
 import pytest
 
 from app.kit.pagination import MAX_PAGE_SIZE, Cursor, decode_cursor, encode_cursor
-from tests.factories import Caller, create_contact
-
-PROBLEM = "application/problem+json"
+from tests.fixtures.factories import Caller, create_contact
+from tests.fixtures.problems import assert_problem
 
 
 def _assert_422(response: httpx.Response, loc: list[str]) -> None:
-    assert response.status_code == 422, response.text
-    assert response.headers["content-type"] == PROBLEM
-    body = response.json()
-    assert body["code"] == "validation_failed"
-    assert body["type"] == "urn:convene:problem:validation_failed"
+    body = assert_problem(response, 422, "validation_failed")
     assert loc in [error["loc"] for error in body["errors"]]
 
 

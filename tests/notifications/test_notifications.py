@@ -4,17 +4,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.factories import Caller
-from tests.followups.support import (
-    Body,
-    at,
-    book,
-    notifications,
-    ok,
-    participant,
-    patch,
-    respond,
-)
+from tests.fixtures.factories import Caller
+from tests.fixtures.responses import ok
+from tests.followups.support import Body, at, book, notifications, participant, patch, respond
 
 
 def summary(inbox: list[Body]) -> list[tuple[str, str | None]]:

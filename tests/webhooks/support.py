@@ -13,8 +13,8 @@ from sqlalchemy import text
 
 from app.config import Settings
 from app.webhooks.dispatcher import Dispatcher
-from tests.factories import TEST_SECRET, Caller, follow_up_body
-from tests.followups.committed import CommittedApp, acting_through, committed_app
+from tests.fixtures.committed import CommittedApp, acting_through, committed_app
+from tests.fixtures.factories import TEST_SECRET, Caller, follow_up_body
 from tests.webhooks.receiver import Receiver
 
 RESPONSES = ["invitation.accepted", "invitation.declined", "invitation.tentative"]

@@ -15,9 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.auth.tokens import issue_token
 from app.models import Event, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from app.webhooks.router import router as webhooks_router
-from tests.access import KEEP, Operation
-from tests.directory.support import assert_invalid, assert_problem
-from tests.factories import TEST_SECRET, Caller, bearer, follow_up_body
+from tests.fixtures.access import KEEP, Operation
+from tests.fixtures.factories import TEST_SECRET, Caller, bearer, follow_up_body
+from tests.fixtures.problems import assert_invalid, assert_problem, assert_unauthorized
+from tests.fixtures.responses import ok
 
 Body = dict[str, Any]
 
@@ -184,11 +185,6 @@ async def unchanged(connection: AsyncConnection, tenant: uuid.UUID, world: World
     return taken
 
 
-def ok(response: httpx.Response, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json()
-
-
 # The matrix covers the router ---------------------------------------------------------------
 
 
@@ -243,8 +239,7 @@ async def test_without_a_valid_token_is_401(
     for label, (make_headers, code) in BAD_CREDENTIALS.items():
         response = await endpoint.send(world, make_headers(world))
         try:
-            assert_problem(response, 401, code)
-            assert response.headers["WWW-Authenticate"].startswith("Bearer")
+            assert_unauthorized(response, code)
         except (AssertionError, KeyError) as exc:
             failures.append(f"{label}: {exc!r}")
     assert not failures, "\n".join(failures)

@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.config import Settings
 from app.models import WebhookEndpoint
 from app.webhooks.address_guard import AddressPolicy, RefusedAddress, is_public
-from tests.directory.support import assert_errors_at, assert_problem
-from tests.factories import TEST_SECRET, Caller
+from tests.fixtures.factories import TEST_SECRET, Caller
+from tests.fixtures.problems import assert_errors_at, assert_problem
 
 PUBLIC = "https://93.184.215.14/"
 RESPONSES = ["invitation.accepted"]

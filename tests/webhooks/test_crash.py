@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from tests.factories import TEST_SECRET, Caller
-from tests.followups.committed import CommittedApp, committed_app
-from tests.servers import convene_env, run_cli
+from tests.fixtures.committed import CommittedApp, committed_app
+from tests.fixtures.factories import TEST_SECRET, Caller
+from tests.fixtures.servers import convene_env, run_cli
 from tests.webhooks.receiver import Answer, Receiver
 from tests.webhooks.support import RESPONSES, dispatcher_settings
 

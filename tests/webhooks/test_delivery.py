@@ -21,7 +21,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from app.kit.errors import Conflict
 from app.webhooks.events import record_event
-from tests.factories import Caller
+from tests.fixtures.factories import Caller
 from tests.webhooks.receiver import Answer, Received
 from tests.webhooks.support import RESPONSES, Delivery, World, world
 

@@ -15,7 +15,7 @@ from app.invitations.schemas import ResponseRequest
 from app.kit.errors import Conflict
 from app.models import Event, FollowUp, Notification, Participant, Response
 from app.webhooks.events import record_event
-from tests.factories import Caller, follow_up_body
+from tests.fixtures.factories import Caller, follow_up_body
 
 RESPONSE_KEYS = {
     "tenant_id",
