@@ -24,7 +24,7 @@ from app.models.states import (
     ParticipantRole,
     ParticipantStatus,
 )
-from tests.factories import Caller, create_resource
+from tests.fixtures.factories import Caller, create_resource
 from tests.followups.support import at, book, participant, respond, tenant_rows
 
 
