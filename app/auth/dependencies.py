@@ -1,5 +1,6 @@
 """FastAPI dependencies that resolve the verified caller and require what an operation needs."""
 
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -33,13 +34,15 @@ async def get_principal(
         raise Unauthorized("send a bearer token in the Authorization header")
     verifier: TokenVerifier = request.app.state.token_verifier
     principal = await verifier.verify(credentials.credentials)
-    if not principal.is_admin:
-        associate_id = principal.associate_id
-        if associate_id is None or not await AssociateRepository(
-            session, principal.tenant_id
-        ).is_active(associate_id):
-            raise InvalidToken("the token's subject is not an active associate of its tenant")
-    return principal
+    if principal.is_admin:
+        return principal
+    associate_id = principal.associate_id
+    name = None
+    if associate_id is not None:
+        name = await AssociateRepository(session, principal.tenant_id).active_name(associate_id)
+    if name is None:
+        raise InvalidToken("the token's subject is not an active associate of its tenant")
+    return replace(principal, name=name)
 
 
 async def require_admin(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
@@ -54,12 +57,12 @@ async def require_associate(
 ) -> Actor:
     """The caller as an active associate; a service account's token cannot act as one."""
     associate_id = principal.associate_id
-    if associate_id is None or (
-        principal.is_admin
-        and not await AssociateRepository(session, principal.tenant_id).is_active(associate_id)
-    ):
+    name = principal.name
+    if associate_id is not None and principal.is_admin:
+        name = await AssociateRepository(session, principal.tenant_id).active_name(associate_id)
+    if associate_id is None or name is None:
         raise NotAnAssociate("this operation acts as an associate; the token's subject is not one")
-    return Actor(principal.tenant_id, associate_id)
+    return Actor(principal.tenant_id, associate_id, name)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

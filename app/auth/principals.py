@@ -13,6 +13,8 @@ class Principal:
     tenant_id: uuid.UUID
     subject: str
     scopes: frozenset[str]
+    # The associate's name, once the directory confirmed the subject is an active one.
+    name: str | None = None
 
     @property
     def is_admin(self) -> bool:
@@ -33,7 +35,14 @@ class Actor:
 
     tenant_id: uuid.UUID
     associate_id: uuid.UUID
+    display_name: str | None = None
 
     @property
     def name(self) -> str:
+        """The actor as events and notifications record it: the associate id."""
         return str(self.associate_id)
+
+    @property
+    def who(self) -> str:
+        """The actor as people read it: the associate's name, when known."""
+        return self.display_name or self.name

@@ -50,15 +50,6 @@ async def rebook_associates(session: AsyncSession, follow_up: FollowUp) -> None:
     await repository.insert(follow_up.id, [CalendarKind.ASSOCIATE])
 
 
-async def rebook_answer(
-    session: AsyncSession, follow_up: FollowUp, participant: Participant
-) -> None:
-    """Rewrite one colleague's booking after their answer; no other booking changes."""
-    repository = BookingRepository(session, follow_up.tenant_id)
-    await repository.delete(follow_up.id, [CalendarKind.ASSOCIATE], participant.id)
-    await repository.insert(follow_up.id, [CalendarKind.ASSOCIATE], participant.id)
-
-
 async def book_added(session: AsyncSession, follow_up: FollowUp, participant: Participant) -> None:
     """Book a newly added colleague or resource (a person blocks nothing); 409 if taken."""
     if participant.kind == ParticipantKind.PERSON:

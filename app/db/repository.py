@@ -7,7 +7,6 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.util import identity_key
 
 from app.db.base import TenantScoped, utc_now
 from app.kit.errors import DuplicateExternalId
@@ -38,13 +37,6 @@ class TenantRepository(Generic[M]):
             select(self.model).where(self._in_tenant(), self.model.id == object_id)
         )
         return result.one_or_none()
-
-    async def held_or_get(self, object_id: uuid.UUID) -> M | None:
-        """Like `get`, but without a query when this session already loaded the object."""
-        held = self.session.identity_map.get(identity_key(self.model, object_id))
-        if isinstance(held, self.model):
-            return held if held.tenant_id == self.tenant_id else None
-        return await self.get(object_id)
 
     async def get_many(self, object_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, M]:
         """The tenant's objects among these ids, by id (missing ids are simply absent)."""

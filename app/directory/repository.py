@@ -2,6 +2,8 @@
 
 import uuid
 
+from sqlalchemy import select
+
 from app.db.repository import TenantRepository
 from app.models import Associate, Contact, Person, Resource
 
@@ -10,13 +12,12 @@ class AssociateRepository(TenantRepository[Associate]):
     model = Associate
     noun = "associate"
 
-    async def is_active(self, associate_id: uuid.UUID) -> bool:
-        """Whether the tenant has this associate and it is not deactivated.
-
-        Loads the row (into the session's identity map), so the request can use it later.
-        """
-        associate = await self.get(associate_id)
-        return associate is not None and associate.active
+    async def active_name(self, associate_id: uuid.UUID) -> str | None:
+        """The name of the tenant's associate if it is active; None otherwise (one column)."""
+        query = select(Associate.name).where(
+            self._in_tenant(), Associate.id == associate_id, Associate.active
+        )
+        return await self.session.scalar(query)
 
 
 class ResourceRepository(TenantRepository[Resource]):

@@ -61,5 +61,4 @@ async def respond_to_invitation(
     actor: CurrentAssociate,
 ) -> followup_schemas.Participant:
     """Accept, decline or answer tentative (the invitee only); publishes an event."""
-    participant = await service.respond(session, actor, participant_id, body)
-    return await participant_view(session, participant)
+    return await service.respond(session, actor, participant_id, body)

@@ -6,16 +6,15 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principals import Actor
-from app.availability import bookings
 from app.db.base import utc_now
-from app.directory.repository import AssociateRepository
 from app.followups import schemas
 from app.followups.errors import FollowUpCancelled, OrganizerParticipant
-from app.followups.repository import FollowUpRepository, ParticipantRepository, ResponseRepository
+from app.followups.repository import FollowUpRepository, ParticipantRepository
+from app.invitations.repository import InvitationRepository
 from app.invitations.schemas import ResponseRequest
 from app.kit.errors import Forbidden, NotFound
 from app.kit.pagination import Paged, PageParams
-from app.models import FollowUp, Participant, Response
+from app.models import FollowUp, Participant
 from app.models.states import (
     EventType,
     FollowUpStatus,
@@ -23,7 +22,7 @@ from app.models.states import (
     ParticipantRole,
     ParticipantStatus,
 )
-from app.notifications.service import notify
+from app.notifications.service import message_parts
 from app.webhooks.events import record_event
 
 
@@ -31,12 +30,6 @@ class NotInvitee(Forbidden):
     code = "not_invitee"
     title = "Not the invitee"
     description = "Only the invited associate may mark an invitation seen or answer it."
-
-
-async def _name(session: AsyncSession, actor: Actor) -> str:
-    # The token check loaded the caller's row into this session: no query.
-    associate = await AssociateRepository(session, actor.tenant_id).held_or_get(actor.associate_id)
-    return actor.name if associate is None else associate.name
 
 
 async def inbox(
@@ -102,53 +95,51 @@ async def mark_seen(session: AsyncSession, actor: Actor, participant_id: uuid.UU
 
 async def respond(
     session: AsyncSession, actor: Actor, participant_id: uuid.UUID, body: ResponseRequest
-) -> Participant:
-    """Accept, decline or answer tentative; the answer may change until a cancel freezes it."""
-    participant, follow_up = await _own_invitation(session, actor, participant_id)
-    if follow_up.status == FollowUpStatus.CANCELLED:
-        raise FollowUpCancelled("the follow-up is cancelled; answers are frozen")
-    previous = participant.status
+) -> schemas.Participant:
+    """Accept, decline or answer tentative; the answer may change until a cancel freezes it.
+
+    One statement does it all, taking the follow-up's row lock last, just before the commit:
+    answers to one follow-up queue for that statement only.
+    """
     now = utc_now()
-    await ParticipantRepository(session, actor.tenant_id).update(
-        participant,
-        {
-            "status": ParticipantStatus(body.status),
+    invitations = InvitationRepository(session, actor.tenant_id)
+    answered = await invitations.answer(
+        participant_id,
+        actor.associate_id,
+        body.status,
+        body.comment,
+        now,
+        actor=actor.name,
+        message=message_parts(NotificationKind.RESPONDED, who=actor.who, status=body.status),
+        event={
+            "participant_id": participant_id,
+            "associate_id": actor.associate_id,
+            "status": body.status,
             "comment": body.comment,
             "responded_at": now,
-            "seen_at": participant.seen_at or now,
-            "rescheduled": False,
-            "acknowledged_at": None,
         },
     )
-    await bookings.rebook_answer(session, follow_up, participant)
-    await ResponseRepository(session, actor.tenant_id).add(
-        Response(
-            follow_up_id=follow_up.id,
-            participant_id=participant.id,
-            associate_id=actor.associate_id,
-            status=body.status,
-            previous_status=previous,
-            comment=body.comment,
-        )
+    if answered is None:
+        await _refuse(invitations, actor, participant_id)
+    assert answered is not None
+    return schemas.Participant(
+        **{field: getattr(answered, field) for field in schemas.ParticipantFields.model_fields},
+        conflict=answered.conflict,
+        first_free_at=None,  # only resources have one, and an invitee is a colleague
     )
-    await notify(
-        session,
-        follow_up,
-        NotificationKind.RESPONDED,
-        [(follow_up.owner_id, participant.id)],
-        actor=actor.name,
-        who=await _name(session, actor),
-        status=body.status,
-    )
-    await record_event(
-        session,
-        follow_up,
-        EventType(f"invitation.{body.status}"),
-        participant_id=participant.id,
-        associate_id=participant.associate_id,
-        status=body.status,
-        previous_status=previous,
-        comment=body.comment,
-        responded_at=now,
-    )
-    return participant
+
+
+async def _refuse(
+    invitations: InvitationRepository, actor: Actor, participant_id: uuid.UUID
+) -> None:
+    """Raise why the caller cannot answer this invitation now."""
+    state = await invitations.state(participant_id, actor.associate_id)
+    if state is None or not state.visible:
+        raise NotFound(f"invitation {participant_id} not found")
+    if state.associate_id != actor.associate_id:
+        raise NotInvitee("this invitation is someone else's")
+    if state.role == ParticipantRole.ORGANIZER:
+        raise OrganizerParticipant("the organizer does not answer their own follow-up")
+    if state.follow_up_status == FollowUpStatus.CANCELLED:
+        raise FollowUpCancelled("the follow-up is cancelled; answers are frozen")
+    raise NotFound(f"invitation {participant_id} not found")  # removed meanwhile

@@ -22,6 +22,19 @@ _MESSAGES: dict[NotificationKind, str] = {
 }
 
 
+MAX_MESSAGE = 500
+_TITLE = "\x00"
+
+
+def message_parts(kind: NotificationKind, **details: str) -> tuple[str, str]:
+    """The message of a kind with its details filled in: the text before and after the title.
+
+    For statements that write the notification themselves, reading the title as they go.
+    """
+    before, _, after = _MESSAGES[kind].format(title=_TITLE, **details).partition(_TITLE)
+    return before, after
+
+
 # Who to tell, and the participant the notification is about (if any).
 Recipient = tuple[uuid.UUID, uuid.UUID | None]
 
@@ -36,7 +49,8 @@ async def notify(
     **details: str,
 ) -> None:
     """Put one notification in each recipient's inbox (never the actor's own)."""
-    message = _MESSAGES[kind].format(title=follow_up.title, **details)[:500]
+    before, after = message_parts(kind, **details)
+    message = (before + follow_up.title + after)[:MAX_MESSAGE]
     await NotificationRepository(session, follow_up.tenant_id).add_many(
         {
             "associate_id": associate_id,

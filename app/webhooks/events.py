@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.db.base import new_id
 from app.models import FollowUp, states
@@ -44,7 +45,8 @@ class RecordedEvent:
     deliveries: int
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """What json.dumps cannot write itself: ids and times, as strings."""
     if isinstance(value, uuid.UUID):
         return str(value)
     if isinstance(value, datetime):
@@ -52,17 +54,12 @@ def _jsonable(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-# One round trip: bump the follow-up's seq under its row lock, write the event with that seq,
-# fan it out to the tenant's enabled endpoints that subscribe to its type, and NOTIFY the
-# dispatchers if anything was queued.
-_RECORD = text("""
-WITH bumped AS (
-    UPDATE follow_ups SET seq = seq + 1 WHERE id = :follow_up_id
-    RETURNING tenant_id, id, seq
-), event AS (
+# The tail of every statement that records a follow-up's event: from a CTE
+# `bumped(tenant_id, id, seq, data)` (the follow-up's seq just bumped under its row lock),
+# insert the event with that seq and queue it for each enabled endpoint subscribed to its type.
+EVENT_FAN_OUT = """event AS (
     INSERT INTO events (id, tenant_id, type, follow_up_id, seq, data)
-    SELECT :event_id, tenant_id, :type, id, seq,
-           CAST(:data AS jsonb) || jsonb_build_object('seq', seq)
+    SELECT :event_id, tenant_id, :type, id, seq, data || jsonb_build_object('seq', seq)
     FROM bumped
     RETURNING id, tenant_id, type, follow_up_id, seq
 ), fanned AS (
@@ -71,12 +68,23 @@ WITH bumped AS (
     FROM event JOIN webhook_endpoints w ON w.tenant_id = event.tenant_id
     WHERE w.enabled AND event.type = ANY(w.event_types)
     RETURNING 1
-)
+)"""
+
+# One round trip: bump the follow-up's seq under its row lock, write the event with that seq,
+# fan it out to the tenant's enabled endpoints that subscribe to its type, and NOTIFY the
+# dispatchers if anything was queued.
+_BUMP = """
+WITH bumped AS (
+    UPDATE follow_ups SET seq = seq + 1 WHERE id = :follow_up_id
+    RETURNING tenant_id, id, seq, CAST(:data AS jsonb) AS data
+), """
+_COUNTED = """
 SELECT event.seq,
        (SELECT count(*) FROM fanned) AS deliveries,
        (SELECT pg_notify(:channel, '') FROM (SELECT FROM fanned LIMIT 1) AS queued) AS notified
 FROM event
-""")
+"""
+_RECORD = text(_BUMP + EVENT_FAN_OUT + _COUNTED)
 
 _PING = text("""
 WITH event AS (
@@ -110,12 +118,13 @@ async def record_event(
                 "follow_up_id": follow_up.id,
                 "event_id": event_id,
                 "type": type_,
-                "data": json.dumps(payload, default=_jsonable),
+                "data": json.dumps(payload, default=jsonable),
                 "channel": CHANNEL,
             },
         )
     ).one()
-    follow_up.seq = row.seq
+    # The row already holds this seq: no ORM write of it at the next flush.
+    set_committed_value(follow_up, "seq", row.seq)
     return RecordedEvent(event_id, type_, row.seq, row.deliveries)
 
 

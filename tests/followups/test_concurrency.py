@@ -114,7 +114,7 @@ async def test_two_moves_with_one_etag_reset_once(committed: CommittedApp, admin
     assert types.count("follow_up.rescheduled") == 1
 
 
-@pytest.mark.parametrize("count", [2, 6])
+@pytest.mark.parametrize("count", [2, 6, 50])
 async def test_concurrent_answers_of_different_invitees_all_count(
     committed: CommittedApp, admin: Caller, count: int
 ) -> None:

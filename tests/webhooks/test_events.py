@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 import app.invitations.service as invitation_service
 from app.auth.principals import Actor
+from app.invitations.repository import InvitationRepository
 from app.invitations.schemas import ResponseRequest
 from app.kit.errors import Conflict
 from app.models import Event, FollowUp, Notification, Participant, Response
@@ -307,12 +308,16 @@ async def test_a_request_failing_after_its_event_leaves_nothing(
     before = await _snapshot(connection, follow_up_id)
     recorded: list[str] = []
 
-    async def record_then_fail(*args: Any, **kwargs: Any) -> Event:
-        event = await record_event(*args, **kwargs)
-        recorded.append(event.type)
+    # The answer records its event inside its one statement; fail right after it.
+    answer = InvitationRepository.answer
+
+    async def answer_then_fail(self: InvitationRepository, *args: Any, **kwargs: Any) -> Any:
+        answered = await answer(self, *args, **kwargs)
+        assert answered is not None
+        recorded.append(f"invitation.{answered.status}")
         raise Conflict("failed after the event was written")
 
-    monkeypatch.setattr("app.invitations.service.record_event", record_then_fail)
+    monkeypatch.setattr(InvitationRepository, "answer", answer_then_fail)
     response = await colleague.post(
         f"/v1/invitations/{ids[colleague.subject]}/response", json={"status": "declined"}
     )
@@ -328,3 +333,25 @@ async def test_a_request_failing_after_its_event_leaves_nothing(
         ("follow_up.created", 1),
         ("invitation.declined", 2),
     ]
+
+
+async def test_a_seen_failing_after_its_event_leaves_nothing(
+    connection: AsyncConnection, admin: Caller, member: Caller, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """record_event wrote the event, then the request fails: neither stays."""
+    colleague = await admin.new_member(name="Bo Colleague")
+    follow_up_id, ids = await _invite(member, colleague)
+    before = await _snapshot(connection, follow_up_id)
+    recorded: list[str] = []
+
+    async def record_then_fail(*args: Any, **kwargs: Any) -> Event:
+        event = await record_event(*args, **kwargs)
+        recorded.append(event.type)
+        raise Conflict("failed after the event was written")
+
+    monkeypatch.setattr("app.invitations.service.record_event", record_then_fail)
+    response = await colleague.post(f"/v1/invitations/{ids[colleague.subject]}/seen")
+
+    assert response.status_code == 409, response.text
+    assert recorded == ["invitation.seen"]
+    assert await _snapshot(connection, follow_up_id) == before

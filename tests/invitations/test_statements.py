@@ -1,0 +1,43 @@
+"""Round trips of the invitee's hot paths, pinned: a change that adds one fails here."""
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.fixtures.factories import Caller, create_resource
+from tests.fixtures.responses import ok
+from tests.fixtures.statements import statements
+from tests.followups.support import book, participant
+
+
+def _first_words(sent: list[str]) -> list[str]:
+    return [" ".join(statement.split()[:2]) for statement in sent]
+
+
+async def test_an_answer_is_the_token_check_and_one_statement(
+    admin: Caller, engine: AsyncEngine
+) -> None:
+    organizer, bo = await admin.new_member(), await admin.new_member()
+    room = await create_resource(admin)
+    created = await book(organizer, bo, participants=[{"resource_id": room["id"]}])
+    invitation = participant(created, associate_id=bo.subject)["id"]
+
+    for status in ("accepted", "declined", "tentative"):
+        with statements(engine) as sent:
+            answered = ok(
+                await bo.post(f"/v1/invitations/{invitation}/response", json={"status": status})
+            )
+        assert answered["status"] == status
+        assert _first_words(sent) == ["SELECT associates.name", "WITH f"], sent
+
+
+async def test_a_refused_answer_costs_one_more_read(admin: Caller, engine: AsyncEngine) -> None:
+    organizer, bo = await admin.new_member(), await admin.new_member()
+    created = await book(organizer, bo)
+    mine = participant(created, associate_id=organizer.subject)["id"]
+
+    with statements(engine) as sent:
+        response = await organizer.post(
+            f"/v1/invitations/{mine}/response", json={"status": "accepted"}
+        )
+
+    assert response.status_code == 409
+    assert len(sent) == 3, sent
