@@ -8,6 +8,7 @@ from typing import Annotated, Self
 from pydantic import MISSING, Field, StrictBool, model_validator
 
 from app.kit.schemas import (
+    JSON_INTEGER,
     Email,
     ExternalId,
     InputModel,
@@ -111,7 +112,9 @@ class Associate(Stored):
     active: bool
 
 
-Capacity = Annotated[int, Field(ge=1, le=100_000, description="People it holds (rooms)")]
+Capacity = Annotated[
+    int, Field(ge=1, le=100_000, description="People it holds (rooms)"), JSON_INTEGER
+]
 
 
 class ResourceCreate(InputModel):

@@ -3,6 +3,7 @@
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, Row, exists, func, or_, select, tuple_, update
 from sqlalchemy.orm import aliased
@@ -103,6 +104,38 @@ class FollowUpRepository(TenantRepository[FollowUp]):
         return paged(rows, page, at="start_at")
 
 
+# What an invitation in the inbox shows: the participant, and a summary of its follow-up.
+INVITATION_COLUMNS = (
+    Participant.id,
+    Participant.kind,
+    Participant.associate_id,
+    Participant.resource_id,
+    Participant.person_id,
+    Participant.role,
+    Participant.status,
+    Participant.comment,
+    Participant.responded_at,
+    Participant.seen_at,
+    Participant.rescheduled,
+    Participant.acknowledged_at,
+)
+INVITATION_FOLLOW_UP_COLUMNS = tuple(
+    column.label(f"follow_up_{column.key}")
+    for column in (
+        FollowUp.id,
+        FollowUp.owner_id,
+        FollowUp.title,
+        FollowUp.kind,
+        FollowUp.status,
+        FollowUp.start_at,
+        FollowUp.end_at,
+        FollowUp.time_zone,
+        FollowUp.all_day,
+        FollowUp.location,
+    )
+)
+
+
 class ParticipantRepository(TenantRepository[Participant]):
     model = Participant
     noun = "participant"
@@ -159,11 +192,18 @@ class ParticipantRepository(TenantRepository[Participant]):
 
     async def invitations(
         self, associate_id: uuid.UUID, status: ParticipantStatus | None, page: PageParams
-    ) -> Paged[Row[Participant, FollowUp]]:
-        """The associate's invitations (not their own follow-ups), newest first."""
+    ) -> Paged[Row[Any]]:
+        """The associate's invitations (not their own follow-ups), newest first, as rows.
+
+        A row holds the participant's columns by name and its follow-up's as `follow_up_<name>`.
+        """
         query = (
-            select(Participant, FollowUp)
-            .join(FollowUp, FollowUp.id == Participant.follow_up_id)
+            select(*INVITATION_COLUMNS, *INVITATION_FOLLOW_UP_COLUMNS)
+            .join(
+                FollowUp,
+                (FollowUp.tenant_id == Participant.tenant_id)
+                & (FollowUp.id == Participant.follow_up_id),
+            )
             .where(
                 self._in_tenant(),
                 Participant.associate_id == associate_id,
@@ -174,10 +214,11 @@ class ParticipantRepository(TenantRepository[Participant]):
             query = query.where(Participant.status == status)
         if page.after is not None:
             query = query.where(Participant.id < page.after.id)
-        rows = (
-            await self.session.execute(query.order_by(Participant.id.desc()).limit(page.limit + 1))
-        ).all()
-        return paged_rows(rows, page)
+        result = await self.session.execute(
+            query.order_by(Participant.id.desc()).limit(page.limit + 1)
+        )
+        rows: Sequence[Any] = result.all()
+        return paged(rows, page)
 
 
 class ResponseRepository(TenantRepository[Response]):

@@ -19,6 +19,7 @@ from app.kit.errors import (
 from app.kit.etags import IfMatch, etag
 from app.kit.openapi import AUTHENTICATED, problems
 from app.kit.pagination import Page, Paged, PageDep, TimedPageDep
+from app.kit.responses import serialized
 from app.kit.schemas import Instant
 from app.kit.windows import check_window
 from app.models import FollowUp
@@ -39,12 +40,10 @@ ETAG_HEADER = {
 }
 
 
-async def _shown(
-    session: AsyncSession, response: Response, follow_up: FollowUp
-) -> schemas.FollowUp:
+async def _shown(session: AsyncSession, follow_up: FollowUp, status_code: int = 200) -> Response:
     """The follow-up as the API shows it, with its ETag header."""
-    response.headers["ETag"] = etag(follow_up.seq)
-    return await views.follow_up_view(session, follow_up)
+    view = await views.follow_up_view(session, follow_up)
+    return serialized(view, status_code, {"ETag": etag(follow_up.seq)})
 
 
 @router.post(
@@ -66,14 +65,13 @@ async def create_follow_up(
     body: schemas.FollowUpCreate,
     session: SessionDep,
     actor: CurrentAssociate,
-    response: Response,
-) -> schemas.FollowUp:
+) -> Response:
     """Book a follow-up owned by the caller, with its participants, all or nothing.
 
     Colleagues start `not_read` and get a notification; resources are `accepted` at once;
     persons of contacts are `not_applicable` and the follow-up joins their contact's archive.
     """
-    return await _shown(session, response, await commands.create(session, actor, body))
+    return await _shown(session, await commands.create(session, actor, body), 201)
 
 
 @router.get(
@@ -100,10 +98,10 @@ async def list_follow_ups(
     responses={200: {"headers": ETAG_HEADER}, **READ},
 )
 async def get_follow_up(
-    follow_up_id: uuid.UUID, session: SessionDep, actor: CurrentAssociate, response: Response
-) -> schemas.FollowUp:
+    follow_up_id: uuid.UUID, session: SessionDep, actor: CurrentAssociate
+) -> Response:
     """One follow-up with its participants; only for its organizer and participants."""
-    return await _shown(session, response, await reads.visible(session, actor, follow_up_id))
+    return await _shown(session, await reads.visible(session, actor, follow_up_id))
 
 
 @router.patch(
@@ -126,15 +124,14 @@ async def update_follow_up(
     body: schemas.FollowUpUpdate,
     session: SessionDep,
     actor: CurrentAssociate,
-    response: Response,
     if_match: IfMatch = None,
-) -> schemas.FollowUp:
+) -> Response:
     """Change the fields given (organizer only, with If-Match).
 
     A new start or end puts every invited colleague back to `not_read` with `rescheduled: true`.
     """
     follow_up = await commands.update(session, actor, follow_up_id, body, if_match)
-    return await _shown(session, response, follow_up)
+    return await _shown(session, follow_up)
 
 
 @router.post(
@@ -146,13 +143,12 @@ async def cancel_follow_up(
     follow_up_id: uuid.UUID,
     session: SessionDep,
     actor: CurrentAssociate,
-    response: Response,
     body: Annotated[schemas.CancelRequest | None, Body()] = None,
-) -> schemas.FollowUp:
+) -> Response:
     """Cancel (organizer only): participants are notified and answers freeze. Body optional."""
     reason = body.reason if body is not None else None
     follow_up = await commands.cancel(session, actor, follow_up_id, reason)
-    return await _shown(session, response, follow_up)
+    return await _shown(session, follow_up)
 
 
 @router.post(
@@ -168,11 +164,10 @@ async def assign_follow_up(
     body: schemas.AssignRequest,
     session: SessionDep,
     actor: CurrentAssociate,
-    response: Response,
-) -> schemas.FollowUp:
+) -> Response:
     """Hand the follow-up to another associate, who becomes its organizer."""
     follow_up = await commands.assign(session, actor, follow_up_id, body.associate_id)
-    return await _shown(session, response, follow_up)
+    return await _shown(session, follow_up)
 
 
 @router.get(

@@ -10,6 +10,7 @@ from app.availability.repository import AvailabilityRepository
 from app.availability.service import conflicts_of, first_free_for
 from app.followups import schemas
 from app.followups.repository import FollowUpRepository
+from app.kit.responses import built
 from app.models import FollowUp, Participant
 from app.models.states import ParticipantKind
 
@@ -19,8 +20,9 @@ async def follow_up_view(session: AsyncSession, follow_up: FollowUp) -> schemas.
     await FollowUpRepository(session, follow_up.tenant_id).load_participants(follow_up)
     conflicted, first_free_at = await conflicts_of(session, follow_up)
     participants = [
-        schemas.Participant(
-            **schemas.ParticipantFields.model_validate(p).model_dump(),
+        built(
+            schemas.Participant,
+            p,
             conflict=p.id in conflicted,
             first_free_at=first_free_at
             if p.id in conflicted and p.kind == ParticipantKind.RESOURCE
@@ -28,8 +30,9 @@ async def follow_up_view(session: AsyncSession, follow_up: FollowUp) -> schemas.
         )
         for p in follow_up.participants
     ]
-    return schemas.FollowUp(
-        **schemas.FollowUpFields.model_validate(follow_up).model_dump(),
+    return built(
+        schemas.FollowUp,
+        follow_up,
         has_conflict=bool(conflicted),
         participants=participants,
     )
@@ -48,8 +51,4 @@ async def participant_view(session: AsyncSession, participant: Participant) -> s
         )
         assert follow_up is not None
         first_free_at = await first_free_for(session, follow_up)
-    return schemas.Participant(
-        **schemas.ParticipantFields.model_validate(participant).model_dump(),
-        conflict=conflict,
-        first_free_at=first_free_at,
-    )
+    return built(schemas.Participant, participant, conflict=conflict, first_free_at=first_free_at)

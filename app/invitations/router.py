@@ -1,9 +1,9 @@
 """HTTP routes of invitations: the invitee's inbox, seen, and answers."""
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from app.auth.dependencies import CurrentAssociate, NotAnAssociate
 from app.db.session import SessionDep
@@ -13,7 +13,8 @@ from app.followups.views import participant_view
 from app.invitations import schemas, service
 from app.kit.errors import NotFound
 from app.kit.openapi import AUTHENTICATED, problems
-from app.kit.pagination import Page, Paged, PageDep
+from app.kit.pagination import Page, PageDep
+from app.kit.responses import serialized
 from app.models.states import ParticipantStatus
 
 router = APIRouter(prefix="/v1", tags=["invitations"])
@@ -31,9 +32,9 @@ async def list_invitations(
     actor: CurrentAssociate,
     page: PageDep,
     status: Annotated[ParticipantStatus | None, Query(description="Only this status")] = None,
-) -> Paged[dict[str, Any]]:
+) -> Response:
     """The caller's invitations, newest first, each with its follow-up."""
-    return await service.inbox(session, actor, status, page)
+    return serialized(await service.inbox(session, actor, status, page))
 
 
 @router.post(

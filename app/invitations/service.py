@@ -1,7 +1,6 @@
 """Invitation rules: only the invitee answers; seen never overrides an answer; cancel freezes."""
 
 import uuid
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -10,10 +9,12 @@ from app.db.base import utc_now
 from app.followups import schemas
 from app.followups.errors import FollowUpCancelled, OrganizerParticipant
 from app.followups.repository import FollowUpRepository, ParticipantRepository
+from app.followups.schemas import FollowUpSummary
 from app.invitations.repository import InvitationRepository
-from app.invitations.schemas import ResponseRequest
+from app.invitations.schemas import Invitation, ResponseRequest
 from app.kit.errors import Forbidden, NotFound
-from app.kit.pagination import Paged, PageParams
+from app.kit.pagination import Page, PageParams
+from app.kit.responses import built
 from app.models import FollowUp, Participant
 from app.models.states import (
     EventType,
@@ -34,20 +35,17 @@ class NotInvitee(Forbidden):
 
 async def inbox(
     session: AsyncSession, actor: Actor, status: ParticipantStatus | None, page: PageParams
-) -> Paged[dict[str, Any]]:
+) -> Page[Invitation]:
     """The caller's invitations, newest first, each with its follow-up."""
     rows = await ParticipantRepository(session, actor.tenant_id).invitations(
         actor.associate_id, status, page
     )
-    return Paged(
-        [
-            {
-                **schemas.ParticipantFields.model_validate(participant).model_dump(),
-                "follow_up": follow_up,
-            }
-            for participant, follow_up in rows.items
+    return Page[Invitation].model_construct(
+        items=[
+            built(Invitation, row, follow_up=built(FollowUpSummary, row, prefix="follow_up_"))
+            for row in rows.items
         ],
-        rows.next_cursor,
+        next_cursor=rows.next_cursor,
     )
 
 

@@ -107,7 +107,7 @@ Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page
 _CURSOR_DESCRIPTION = "`next_cursor` of the page before"
 
 
-def page_params(
+async def page_params(
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: Annotated[
         str | None, Query(pattern=_ID_CURSOR, description=_CURSOR_DESCRIPTION)
@@ -117,7 +117,7 @@ def page_params(
     return PageParams(limit=limit, after=decode_cursor(cursor) if cursor else None)
 
 
-def timed_page_params(
+async def timed_page_params(
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: Annotated[
         str | None, Query(pattern=_TIMED_CURSOR, description=_CURSOR_DESCRIPTION)

@@ -41,6 +41,17 @@ def multi_line(max_length: int) -> StringConstraints:
 
 
 Name = Annotated[str, single_line(200)]
+
+
+def _json_integer(value: object) -> object:
+    # pydantic's lax int takes true and "8"; JSON Schema's integer takes neither (but 8.0).
+    if isinstance(value, bool | str):
+        raise ValueError("must be an integer")
+    return value
+
+
+# Put after an int's Field(...): the bounds stay the int's, in the schema and the checks.
+JSON_INTEGER = BeforeValidator(_json_integer)
 ExternalId = Annotated[
     str,
     single_line(200),

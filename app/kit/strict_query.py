@@ -9,6 +9,8 @@ from fastapi.routing import APIRoute
 
 from app.kit.errors import ValidationFailed
 
+_CACHE = "_convene_query_params"
+
 
 def _accepts_many(annotation: object) -> bool:
     origin = typing.get_origin(annotation)
@@ -25,12 +27,21 @@ def _query_params(dependant: Dependant) -> dict[str, bool]:
     return params
 
 
+def _declared(route: APIRoute) -> dict[str, bool]:
+    """The route's query parameters, worked out once per route, not once per request."""
+    declared: dict[str, bool] | None = getattr(route, _CACHE, None)
+    if declared is None:
+        declared = _query_params(route.dependant)
+        setattr(route, _CACHE, declared)
+    return declared
+
+
 async def reject_unknown_query_params(request: Request) -> None:
     """Refuse query parameters the route does not declare, and repeats of single ones."""
     route = request.scope.get("route")
-    if not isinstance(route, APIRoute):
+    if not request.scope.get("query_string") or not isinstance(route, APIRoute):
         return
-    declared = _query_params(route.dependant)
+    declared = _declared(route)
     errors = [
         {"loc": ["query", name], "msg": "unknown query parameter", "type": "extra_forbidden"}
         for name in sorted(set(request.query_params) - declared.keys())

@@ -33,7 +33,7 @@ async def test_capacity_at_its_bounds_is_stored(
 
 
 @methods
-@pytest.mark.parametrize("capacity", [0, -1, -100, 100_001, 2.5, "ten"])
+@pytest.mark.parametrize("capacity", [0, -1, -100, 100_001, 2.5, "ten", "8", True, False])
 async def test_capacity_out_of_bounds_is_422(admin: Caller, method: Method, capacity: Any) -> None:
     await write_rejected(admin, RESOURCES, method, {"capacity": capacity}, "capacity")
 
