@@ -119,8 +119,9 @@ INVITATION_COLUMNS = (
     Participant.rescheduled,
     Participant.acknowledged_at,
 )
+FOLLOW_UP_PREFIX = "follow_up_"
 INVITATION_FOLLOW_UP_COLUMNS = tuple(
-    column.label(f"follow_up_{column.key}")
+    column.label(FOLLOW_UP_PREFIX + column.key)
     for column in (
         FollowUp.id,
         FollowUp.owner_id,

@@ -8,6 +8,7 @@ their model with `built()` and return `serialized()`, keeping `response_model` f
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
+import pydantic_core
 from fastapi import Response
 from pydantic import BaseModel
 
@@ -26,11 +27,22 @@ def built(model: type[M], source: object, *, prefix: str = "", **fields: Any) ->
 
 
 def serialized(
-    model: BaseModel, status_code: int = 200, headers: Mapping[str, str] | None = None
+    body: BaseModel | Mapping[str, Any],
+    status_code: int = 200,
+    headers: Mapping[str, str] | None = None,
 ) -> Response:
-    """The model as a JSON response, serialised by pydantic-core in one pass."""
+    """The body as a JSON response, serialised by pydantic-core in one pass.
+
+    Plain data (rows as dicts) is serialised by type, as a model's fields would be: ids and
+    enums as strings, times in ISO 8601 with `Z`.
+    """
+    content = (
+        body.__pydantic_serializer__.to_json(body)
+        if isinstance(body, BaseModel)
+        else pydantic_core.to_json(body)
+    )
     return Response(
-        model.__pydantic_serializer__.to_json(model),
+        content,
         status_code=status_code,
         headers=headers,
         media_type="application/json",
