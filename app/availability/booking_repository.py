@@ -130,15 +130,18 @@ class BookingRepository:
         follow_up_id: uuid.UUID,
         kinds: Collection[CalendarKind],
         participant_id: uuid.UUID | None = None,
+        *,
+        backstop: bool = False,
     ) -> None:
         """Insert what the participants block; StrictOverlap if a strict resource is taken.
 
-        Resource rows go in under a savepoint, so that a refused insert leaves the rest of
-        the transaction usable for the 409 that follows.
+        With `backstop` (strict resources are booked, which the exclusion constraint guards)
+        the rows go in under a savepoint, so that a refused insert leaves the transaction
+        usable for the 409 that follows. Without strict resources nothing can be refused:
+        no savepoint, two round trips fewer.
         """
         params = self._scope(follow_up_id, kinds, participant_id)
-        if CalendarKind.RESOURCE not in kinds:
-            # Only strict resources can break the exclusion constraint: no savepoint needed.
+        if not backstop:
             await self.session.execute(INSERT_BOOKINGS, params)
             return
         try:

@@ -7,6 +7,7 @@ resource, so of concurrent requests for one room and time exactly one wins. An e
 constraint on the strict rows backs this up in the database itself.
 """
 
+import uuid
 from datetime import UTC, datetime
 
 from pydantic import TypeAdapter
@@ -31,8 +32,13 @@ class ResourceTaken(Conflict):
     )
 
 
-async def book_all(session: AsyncSession, follow_up: FollowUp) -> None:
-    """Write every booking of a new or moved follow-up; 409 if a strict resource is taken."""
+async def book_new(session: AsyncSession, follow_up: FollowUp) -> None:
+    """Write every booking of a new follow-up; 409 if a strict resource is taken."""
+    await _insert_checked(session, BookingRepository(session, follow_up.tenant_id), follow_up)
+
+
+async def rebook_moved(session: AsyncSession, follow_up: FollowUp) -> None:
+    """Rewrite every booking of a moved follow-up; 409 if a strict resource is taken then."""
     repository = BookingRepository(session, follow_up.tenant_id)
     await repository.delete(follow_up.id, _ALL)
     await _insert_checked(session, repository, follow_up)
@@ -71,10 +77,11 @@ async def _insert_checked(
     """Insert under the strict resources' locks, refusing a taken one with 409."""
     kinds = _ALL if participant is None else [CalendarKind.RESOURCE]
     participant_id = participant.id if participant is not None else None
+    strict = []
     if follow_up.status == FollowUpStatus.SCHEDULED:
-        await _refuse_taken(session, repository, follow_up)
+        strict = await _refuse_taken(session, repository, follow_up)
     try:
-        await repository.insert(follow_up.id, kinds, participant_id)
+        await repository.insert(follow_up.id, kinds, participant_id, backstop=bool(strict))
     except StrictOverlap as exc:
         await _refuse_taken(session, repository, follow_up)
         raise ResourceTaken("a resource that refuses double booking is taken") from exc
@@ -82,10 +89,11 @@ async def _insert_checked(
 
 async def _refuse_taken(
     session: AsyncSession, repository: BookingRepository, follow_up: FollowUp
-) -> None:
+) -> list[uuid.UUID]:
+    """Lock the follow-up's strict resources and refuse those taken then; returns their ids."""
     strict = await repository.lock_strict_resources(follow_up.id)
     if not strict:
-        return
+        return strict
     taken = await repository.taken(
         follow_up.id, strict, follow_up.start_at, follow_up.end_at, viewer=follow_up.owner_id
     )
@@ -97,6 +105,7 @@ async def _refuse_taken(
             conflicts=[_conflict(t) for t in taken],
             first_free_at=_json_time(first_free_at) if first_free_at else None,
         )
+    return strict
 
 
 def _conflict(taken: Taken) -> dict[str, str | None]:

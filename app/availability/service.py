@@ -13,7 +13,7 @@ from app.availability.working_hours import Interval, shared_hours
 from app.directory.repository import AssociateRepository
 from app.kit.errors import UnknownReference
 from app.models import FollowUp
-from app.models.states import BusyStatus, CalendarKind, ParticipantKind
+from app.models.states import BusyStatus, CalendarKind
 
 # Search windows grow so the work stays proportional to the busy blocks near the answer.
 HORIZONS = (
@@ -69,17 +69,6 @@ async def first_free_for(session: AsyncSession, follow_up: FollowUp) -> datetime
         exclude=follow_up.id,
     )
     return starts[0] if starts else None
-
-
-async def conflicts_of(
-    session: AsyncSession, follow_up: FollowUp
-) -> tuple[set[uuid.UUID], datetime | None]:
-    """Which participants are double-booked, and (if a resource is) the first free time."""
-    repository = AvailabilityRepository(session, follow_up.tenant_id)
-    conflicted = await repository.conflicted_participants(follow_up.id)
-    resources = {p.id for p in follow_up.participants if p.kind == ParticipantKind.RESOURCE}
-    first_free_at = await first_free_for(session, follow_up) if conflicted & resources else None
-    return conflicted, first_free_at
 
 
 async def _check_calendars(

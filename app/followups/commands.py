@@ -52,7 +52,7 @@ async def create(session: AsyncSession, actor: Actor, body: schemas.FollowUpCrea
         participants=[rules.organizer(owner.id), *invited],
     )
     await FollowUpRepository(session, actor.tenant_id).add(follow_up)
-    await bookings.book_all(session, follow_up)
+    await bookings.book_new(session, follow_up)
     await notify(
         session,
         follow_up,
@@ -101,7 +101,7 @@ async def update(
         await record_event(session, follow_up, EventType.FOLLOW_UP_UPDATED, fields=sorted(changes))
         return follow_up
     reset = await ParticipantRepository(session, actor.tenant_id).reset_answers(follow_up.id)
-    await bookings.book_all(session, follow_up)
+    await bookings.rebook_moved(session, follow_up)
     await notify(session, follow_up, NotificationKind.RESCHEDULED, reset, actor=actor.name)
     await record_event(
         session,

@@ -11,7 +11,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from app.db.repository import TenantRepository
 from app.kit.pagination import Paged, PageParams, paged, paged_rows
-from app.models import FollowUp, Participant, Person, Response
+from app.models import Booking, FollowUp, Participant, Person, Response
 from app.models.states import FollowUpStatus, ParticipantKind, ParticipantRole, ParticipantStatus
 
 
@@ -104,7 +104,7 @@ class FollowUpRepository(TenantRepository[FollowUp]):
         return paged(rows, page, at="start_at")
 
 
-# What an invitation in the inbox shows: the participant, and a summary of its follow-up.
+# What a participant shows (in a follow-up and in the inbox); the inbox adds its follow-up's.
 INVITATION_COLUMNS = (
     Participant.id,
     Participant.kind,
@@ -149,6 +149,32 @@ class ParticipantRepository(TenantRepository[Participant]):
             .order_by(Participant.role != ParticipantRole.ORGANIZER, Participant.id)
         )
         return (await self.session.scalars(query)).all()
+
+    async def with_conflicts(self, follow_up_id: uuid.UUID) -> Sequence[Any]:
+        """Everyone in the follow-up, the organizer first, as rows with a `conflict` flag.
+
+        A participant is in conflict when its booking overlaps another follow-up's booking
+        of the same calendar.
+        """
+        own, other = aliased(Booking), aliased(Booking)
+        conflict = (
+            exists()
+            .where(
+                own.tenant_id == Participant.tenant_id,
+                own.participant_id == Participant.id,
+                other.tenant_id == own.tenant_id,
+                other.calendar_id == own.calendar_id,
+                other.during.op("&&")(own.during),
+                other.follow_up_id != own.follow_up_id,
+            )
+            .label("conflict")
+        )
+        query = (
+            select(*INVITATION_COLUMNS, conflict)
+            .where(self._in_tenant(), Participant.follow_up_id == follow_up_id)
+            .order_by(Participant.role != ParticipantRole.ORGANIZER, Participant.id)
+        )
+        return (await self.session.execute(query)).all()
 
     async def count(self, follow_up_id: uuid.UUID) -> int:
         query = select(func.count()).where(

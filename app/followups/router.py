@@ -177,10 +177,10 @@ async def assign_follow_up(
 )
 async def list_participants(
     follow_up_id: uuid.UUID, session: SessionDep, actor: CurrentAssociate
-) -> list[schemas.Participant]:
+) -> Response:
     """Everyone in the follow-up with their status, the organizer first (at most 500)."""
     follow_up = await reads.visible(session, actor, follow_up_id)
-    return (await views.follow_up_view(session, follow_up)).participants
+    return serialized((await views.follow_up_view(session, follow_up))["participants"])
 
 
 @router.post(

@@ -4,38 +4,41 @@ Conflicts are read from `bookings` at the time of the request, so the flags on b
 overlapping follow-ups are right whichever of them moved, was cancelled or lost a participant.
 """
 
+from typing import Any
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.availability.repository import AvailabilityRepository
-from app.availability.service import conflicts_of, first_free_for
+from app.availability.service import first_free_for
 from app.followups import schemas
-from app.followups.repository import FollowUpRepository
+from app.followups.repository import FollowUpRepository, ParticipantRepository
 from app.kit.responses import built
 from app.models import FollowUp, Participant
 from app.models.states import ParticipantKind
 
 
-async def follow_up_view(session: AsyncSession, follow_up: FollowUp) -> schemas.FollowUp:
-    """The follow-up with its participants and their conflict flags."""
-    await FollowUpRepository(session, follow_up.tenant_id).load_participants(follow_up)
-    conflicted, first_free_at = await conflicts_of(session, follow_up)
+async def follow_up_view(session: AsyncSession, follow_up: FollowUp) -> dict[str, Any]:
+    """The follow-up with its participants and their conflict flags.
+
+    A `schemas.FollowUp` as plain data, from one statement over participants and bookings.
+    """
+    rows = await ParticipantRepository(session, follow_up.tenant_id).with_conflicts(follow_up.id)
+    conflicted_resource = any(r.conflict and r.kind == ParticipantKind.RESOURCE for r in rows)
+    first_free_at = await first_free_for(session, follow_up) if conflicted_resource else None
     participants = [
-        built(
-            schemas.Participant,
-            p,
-            conflict=p.id in conflicted,
-            first_free_at=first_free_at
-            if p.id in conflicted and p.kind == ParticipantKind.RESOURCE
+        {
+            **row._asdict(),
+            "first_free_at": first_free_at
+            if row.conflict and row.kind == ParticipantKind.RESOURCE
             else None,
-        )
-        for p in follow_up.participants
+        }
+        for row in rows
     ]
-    return built(
-        schemas.FollowUp,
-        follow_up,
-        has_conflict=bool(conflicted),
-        participants=participants,
-    )
+    return {
+        **{name: getattr(follow_up, name) for name in schemas.FollowUpFields.model_fields},
+        "has_conflict": any(row.conflict for row in rows),
+        "participants": participants,
+    }
 
 
 async def participant_view(session: AsyncSession, participant: Participant) -> schemas.Participant:

@@ -5,7 +5,7 @@ straight from our own database that first pass only costs time. Routes on hot pa
 their model with `built()` and return `serialized()`, keeping `response_model` for the docs.
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 import pydantic_core
@@ -27,7 +27,7 @@ def built(model: type[M], source: object, *, prefix: str = "", **fields: Any) ->
 
 
 def serialized(
-    body: BaseModel | Mapping[str, Any],
+    body: BaseModel | Mapping[str, Any] | Sequence[Any],
     status_code: int = 200,
     headers: Mapping[str, str] | None = None,
 ) -> Response:

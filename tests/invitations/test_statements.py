@@ -41,3 +41,17 @@ async def test_a_refused_answer_costs_one_more_read(admin: Caller, engine: Async
 
     assert response.status_code == 409
     assert len(sent) == 3, sent
+
+
+async def test_an_inbox_page_is_the_token_check_and_one_statement(
+    admin: Caller, engine: AsyncEngine
+) -> None:
+    organizer, bo = await admin.new_member(), await admin.new_member()
+    for _ in range(3):
+        await book(organizer, bo)
+
+    with statements(engine) as sent:
+        page = ok(await bo.get("/v1/invitations", params={"status": "not_read"}))
+
+    assert len(page["items"]) == 3
+    assert _first_words(sent) == ["SELECT associates.name", "SELECT participants.id,"], sent
