@@ -4,7 +4,7 @@ import uuid
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from app.auth.dependencies import CurrentPrincipal
 from app.availability import schemas, service
@@ -12,6 +12,7 @@ from app.availability.schemas import MAX_CALENDARS, MAX_SLOTS
 from app.db.session import SessionDep
 from app.kit.errors import UnknownReference, ValidationFailed
 from app.kit.openapi import AUTHENTICATED, problems
+from app.kit.responses import serialized
 from app.kit.schemas import Instant
 from app.kit.windows import check_window
 
@@ -53,7 +54,7 @@ async def get_availability(
     end: Annotated[Instant, Query(description="Window end; at most 366 days after start")],
     associate_ids: AssociateIds = [],  # noqa: B006
     resource_ids: ResourceIds = [],  # noqa: B006
-) -> schemas.Availability:
+) -> Response:
     """Busy blocks per calendar and the time when all are free, for any tenant member.
 
     Blocks of follow-ups the caller owns or takes part in carry their id; the others show
@@ -61,7 +62,9 @@ async def get_availability(
     """
     check_window(start, end)
     _check_calendars(associate_ids, resource_ids)
-    return await service.free_busy(session, principal, associate_ids, resource_ids, start, end)
+    return serialized(
+        await service.free_busy(session, principal, associate_ids, resource_ids, start, end)
+    )
 
 
 @router.get(
@@ -83,7 +86,7 @@ async def get_first_free(
         bool, Query(description="Only inside every associate's working hours (own time zone)")
     ] = True,
     count: Annotated[int, Query(ge=1, le=MAX_SLOTS, description="How many slots")] = 1,
-) -> schemas.Slots:
+) -> Response:
     """The earliest slots of `duration` when every given associate and resource is free."""
     check_window(after, before, start_name="after", end_name="before")
     _check_calendars(associate_ids, resource_ids)
@@ -94,7 +97,7 @@ async def get_first_free(
             msg="out of range",
             type="range",
         )
-    return await service.first_free_slots(
+    slots = await service.first_free_slots(
         session,
         principal,
         associate_ids,
@@ -105,3 +108,4 @@ async def get_first_free(
         count,
         working_hours=working_hours,
     )
+    return serialized(slots)
