@@ -19,7 +19,7 @@ import asyncpg
 from app.config import Settings
 from app.db.engine import plain_dsn
 from app.webhooks import metrics, queue
-from app.webhooks.address_guard import AddressPolicy, RefusedAddress
+from app.webhooks.address_guard import RefusedAddress, address_policy
 from app.webhooks.events import CHANNEL
 from app.webhooks.retries import next_delay, parse_retry_after
 from app.webhooks.signing import signed_headers
@@ -32,11 +32,6 @@ _REAP_EVERY_SECONDS = 5.0
 _WRITE_BATCH = 500
 _FLUSH_ON_STOP_SECONDS = 10.0
 _USER_AGENT = "Convene-Webhooks/1"
-
-
-def address_policy(settings: Settings) -> AddressPolicy:
-    """The SSRF policy the settings describe."""
-    return AddressPolicy(settings.webhook_allow_http, settings.webhook_allowed_networks)
 
 
 class Dispatcher:

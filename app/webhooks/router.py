@@ -12,8 +12,7 @@ from app.kit.openapi import ADMIN_WRITE, problems
 from app.kit.pagination import Limit, Page, Paged, PageDep, TimedPageDep
 from app.models import WebhookEndpoint
 from app.webhooks import schemas, service
-from app.webhooks.address_guard import AddressPolicy
-from app.webhooks.dispatcher import address_policy
+from app.webhooks.address_guard import AddressPolicy, address_policy
 from app.webhooks.events import EventType
 
 router = APIRouter(prefix="/v1", tags=["webhooks"])
