@@ -10,14 +10,15 @@ import asyncio
 import contextlib
 import logging
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 import asyncpg
 
 from app.config import Settings
+from app.db.base import utc_now
 from app.db.engine import plain_dsn
+from app.models.states import AttemptOutcome, DeliveryStatus
 from app.webhooks import metrics, queue
 from app.webhooks.address_guard import RefusedAddress, address_policy
 from app.webhooks.events import CHANNEL
@@ -170,7 +171,7 @@ class Dispatcher:
         """One attempt: sign, POST without following redirects, classify the answer."""
         if delivery.attempt == 1:
             metrics.FIRST_ATTEMPT_LATENCY.observe(delivery.queued_seconds)
-        started_at = datetime.now(UTC)
+        started_at = utc_now()
         clock = time.perf_counter()
         status_code: int | None = None
         retry_after: float | None = None
@@ -190,36 +191,39 @@ class Dispatcher:
                     retry_after = parse_retry_after(response.headers.get("retry-after"))
             outcome = _classify(status_code)
         except RefusedAddress as exc:
-            outcome, error = "refused", str(exc)
+            outcome, error = AttemptOutcome.REFUSED, str(exc)
         except aiohttp.ClientConnectorError as exc:
             refused = isinstance(exc.os_error, RefusedAddress) or isinstance(
                 exc.__cause__, RefusedAddress
             )
-            outcome, error = ("refused" if refused else "connection_error"), str(exc)
+            outcome = AttemptOutcome.REFUSED if refused else AttemptOutcome.CONNECTION_ERROR
+            error = str(exc)
         except TimeoutError:
-            outcome, error = "timeout", "no complete answer in time"
+            outcome, error = AttemptOutcome.TIMEOUT, "no complete answer in time"
         except (aiohttp.ClientError, OSError) as exc:
-            outcome, error = "connection_error", f"{type(exc).__name__}: {exc}"
+            outcome, error = AttemptOutcome.CONNECTION_ERROR, f"{type(exc).__name__}: {exc}"
         except Exception as exc:
             # A fault of ours must still close the attempt, or the delivery would be stuck
             # in its lease and retried without a trace.
             logger.exception("webhook attempt of delivery %s failed", delivery.id)
-            outcome, error = "error", f"{type(exc).__name__}: {exc}"
+            outcome, error = AttemptOutcome.ERROR, f"{type(exc).__name__}: {exc}"
         duration = time.perf_counter() - clock
         metrics.ATTEMPTS.labels(outcome).inc()
         metrics.ATTEMPT_DURATION.observe(duration)
-        if error is None and outcome != "success":
+        if error is None and outcome != AttemptOutcome.SUCCESS:
             error = f"HTTP {status_code}"
         error = _storable(error) if error else None
-        status, delay = "succeeded", 0.0
-        if outcome != "success":
+        status, delay = DeliveryStatus.SUCCEEDED, 0.0
+        if outcome != AttemptOutcome.SUCCESS:
             wait = (
                 None
-                if outcome == "gone"
+                if outcome == AttemptOutcome.GONE
                 else next_delay(delivery.attempt, self.settings.webhook_retry_delays, retry_after)
             )
-            status, delay = ("failed", 0.0) if wait is None else ("pending", wait)
-            if status == "failed":
+            status, delay = (
+                (DeliveryStatus.FAILED, 0.0) if wait is None else (DeliveryStatus.PENDING, wait)
+            )
+            if status == DeliveryStatus.FAILED:
                 metrics.GIVEN_UP.inc()
         await self._outcomes.put(
             queue.Outcome(
@@ -232,7 +236,7 @@ class Dispatcher:
                 status_code=status_code,
                 error=error,
                 response_body=body,
-                endpoint_gone=outcome == "gone",
+                endpoint_gone=outcome == AttemptOutcome.GONE,
             )
         )
 
@@ -275,14 +279,14 @@ class Dispatcher:
                 return disabled
 
 
-def _classify(status_code: int) -> str:
+def _classify(status_code: int) -> AttemptOutcome:
     if 200 <= status_code < 300:
-        return "success"
+        return AttemptOutcome.SUCCESS
     if 300 <= status_code < 400:
-        return "redirect"
+        return AttemptOutcome.REDIRECT
     if status_code == 410:
-        return "gone"
-    return "http_error"
+        return AttemptOutcome.GONE
+    return AttemptOutcome.HTTP_ERROR
 
 
 async def _read_some(stream: aiohttp.StreamReader) -> str:

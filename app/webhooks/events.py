@@ -7,29 +7,15 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import new_id
 from app.models import FollowUp
-from app.models.states import PING
+from app.models.states import PING, EventType
 
-EventType = Literal[
-    "invitation.accepted",
-    "invitation.declined",
-    "invitation.tentative",
-    "invitation.seen",
-    "invitation.acknowledged",
-    "follow_up.created",
-    "follow_up.updated",
-    "follow_up.rescheduled",
-    "follow_up.cancelled",
-    "follow_up.assigned",
-    "participant.added",
-    "participant.removed",
-]
 # Dispatchers LISTEN on this channel; NOTIFY is delivered only when the transaction commits.
 CHANNEL = "convene_webhooks"
 

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from app.models.states import AttemptOutcome, DeliveryStatus
+
 # Claims due deliveries of enabled endpoints, oldest due first. Per endpoint it takes at most
 # the free share of `per_endpoint` (the bound minus what is in flight, across all workers), so
 # a slow endpoint cannot fill a batch. A delivery waits while an earlier event of the same
@@ -150,8 +152,8 @@ class Outcome:
     claimed: Claimed
     started_at: datetime
     duration_ms: int
-    outcome: str
-    status: str  # pending (retry), succeeded or failed
+    outcome: AttemptOutcome
+    status: DeliveryStatus  # pending (retry), succeeded or failed
     delay: float = 0.0
     status_code: int | None = None
     error: str | None = None
@@ -160,7 +162,7 @@ class Outcome:
 
     @property
     def ok(self) -> bool:
-        return self.status == "succeeded"
+        return self.status == DeliveryStatus.SUCCEEDED
 
 
 async def claim(
