@@ -38,10 +38,9 @@ def _jsonable(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-# One round trip: bump the follow-up's seq under its row lock, write the event with that seq,
-# fan it out to the tenant's enabled endpoints that subscribe to its type, and NOTIFY the
-# dispatchers if anything was queued.
-_RECORD = text("""
+# Records an event under the follow-up's next seq and queues it for each subscribed endpoint.
+# One statement, so one round trip; dispatchers are NOTIFYed only when a delivery was queued.
+RECORD_EVENT = text("""
 WITH bumped AS (
     UPDATE follow_ups SET seq = seq + 1 WHERE id = :follow_up_id
     RETURNING tenant_id, id, seq
@@ -64,7 +63,8 @@ SELECT event.seq,
 FROM event
 """)
 
-_PING = text("""
+# Records a `webhook.ping` event and queues it for one endpoint, NOTIFYing the dispatchers.
+QUEUE_PING = text("""
 WITH event AS (
     INSERT INTO events (id, tenant_id, type, data)
     VALUES (:event_id, :tenant_id, :type, CAST(:data AS jsonb))
@@ -91,7 +91,7 @@ async def record_event(
     await session.flush()
     row = (
         await session.execute(
-            _RECORD,
+            RECORD_EVENT,
             {
                 "follow_up_id": follow_up.id,
                 "event_id": event_id,
@@ -113,7 +113,7 @@ async def record_ping(
     data = {"tenant_id": str(tenant_id), "endpoint_id": str(endpoint_id)}
     row = (
         await session.execute(
-            _PING,
+            QUEUE_PING,
             {
                 "event_id": event_id,
                 "tenant_id": tenant_id,
