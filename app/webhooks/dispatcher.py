@@ -3,21 +3,24 @@
 It runs inside `convene serve` and as `convene worker`, any number at once. Each claim is a
 short transaction that leases rows (FOR UPDATE SKIP LOCKED) and commits before any HTTP is
 sent; results are written back in batches. A worker that dies loses nothing: its leases run
-out and the reaper of any live worker puts those deliveries back in the queue.
+out and the reaper of any live worker puts those deliveries back in the queue. Statements run
+through a SQLAlchemy engine; one raw asyncpg connection only LISTENs.
 """
 
 import asyncio
 import contextlib
 import logging
 import time
-from typing import Any
+import uuid
 
 import aiohttp
 import asyncpg
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from app.config import Settings
 from app.db.base import utc_now
-from app.db.engine import plain_dsn
+from app.db.engine import async_url, plain_dsn
 from app.models.states import AttemptOutcome, DeliveryStatus
 from app.webhooks import metrics, queue
 from app.webhooks.address_guard import RefusedAddress, address_policy
@@ -33,12 +36,15 @@ _REAP_EVERY_SECONDS = 5.0
 _WRITE_BATCH = 500
 _FLUSH_ON_STOP_SECONDS = 10.0
 _USER_AGENT = "Convene-Webhooks/1"
+APPLICATION_NAME = "convene-dispatcher"  # in pg_stat_activity, for every connection of ours
+_SERVER_GOING = ("57P01", "57P02", "57P03")
 
 
 class Dispatcher:
     """One worker's delivery loop; `run()` until `stop()`."""
 
     def __init__(self, database_url: str, settings: Settings) -> None:
+        self.url = async_url(database_url)
         self.dsn = plain_dsn(database_url)
         self.settings = settings
         self.policy = address_policy(settings)
@@ -55,8 +61,8 @@ class Dispatcher:
 
     async def run(self) -> None:
         """Deliver until stopped; survives database and network failures by retrying."""
-        pool = await self._connect()
-        if pool is None:
+        engine = await self._connect()
+        if engine is None:
             return
         timeout = aiohttp.ClientTimeout(
             total=self.settings.webhook_timeout_seconds,
@@ -73,9 +79,9 @@ class Dispatcher:
             connector=connector, timeout=timeout, headers={"user-agent": _USER_AGENT}
         ) as http:
             listener = asyncio.create_task(self._listen())
-            writer = asyncio.create_task(self._write_outcomes(pool))
+            writer = asyncio.create_task(self._write_outcomes(engine))
             try:
-                await self._claim_loop(pool, http)
+                await self._claim_loop(engine, http)
                 if self._in_flight:
                     await asyncio.wait(self._in_flight)
                 # Bounded: with the database gone, unwritten outcomes are simply sent again
@@ -89,46 +95,56 @@ class Dispatcher:
                     task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await asyncio.gather(listener, writer, *self._in_flight)
-                await pool.close()
+                await engine.dispose()
 
-    async def _connect(self) -> Any:
-        """A connection pool, retried until the database answers (None if stopped first)."""
+    async def _connect(self) -> AsyncEngine | None:
+        """An engine whose database answers, retried until it does (None if stopped first)."""
+        # Every claim, reap and close is one statement, so a transaction by itself: AUTOCOMMIT
+        # makes engine.begin() spare the BEGIN and COMMIT round trips, which an endpoint's
+        # in-flight slots would wait for (and begin() stays right should that ever change).
+        engine = create_async_engine(
+            self.url,
+            pool_size=3,
+            max_overflow=0,
+            isolation_level="AUTOCOMMIT",
+            connect_args={
+                "server_settings": {"application_name": APPLICATION_NAME, "timezone": "UTC"}
+            },
+        )
         while not self._stopping.is_set():
             try:
-                return await asyncpg.create_pool(
-                    self.dsn,
-                    min_size=1,
-                    max_size=3,
-                    server_settings={"application_name": "convene-dispatcher", "timezone": "UTC"},
-                )
-            except (OSError, asyncpg.PostgresError):
+                async with engine.connect():
+                    return engine
+            except (OSError, DBAPIError):
                 logger.warning("webhook dispatcher cannot reach the database; retrying")
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), 2.0)
+        await engine.dispose()
         return None
 
-    async def _claim_loop(self, pool: Any, http: aiohttp.ClientSession) -> None:
+    async def _claim_loop(self, engine: AsyncEngine, http: aiohttp.ClientSession) -> None:
         settings = self.settings
         while not self._stopping.is_set():
             self._wake.clear()
             full = False
             try:
-                async with pool.acquire() as connection:
-                    await self._reap_now_and_then(connection)
-                    room = settings.webhook_concurrency - len(self._in_flight)
-                    if room > 0:
-                        limit = min(room, _BATCH)
+                await self._reap_now_and_then(engine)
+                room = settings.webhook_concurrency - len(self._in_flight)
+                if room > 0:
+                    limit = min(room, _BATCH)
+                    async with engine.begin() as connection:
                         claimed = await queue.claim(
                             connection,
                             limit,
                             settings.webhook_lease_seconds,
                             settings.webhook_endpoint_concurrency,
                         )
-                        full = len(claimed) == limit
-                        for delivery in claimed:
-                            task = asyncio.create_task(self._send(http, delivery))
-                            self._in_flight.add(task)
-                            task.add_done_callback(self._in_flight.discard)
+                    # Committed (the claim is one statement): only now may they be sent.
+                    full = len(claimed) == limit
+                    for delivery in claimed:
+                        task = asyncio.create_task(self._send(http, delivery))
+                        self._in_flight.add(task)
+                        task.add_done_callback(self._in_flight.discard)
             except Exception:
                 # Whatever failed, the dispatcher must outlive it; unsent claims come back
                 # when their lease runs out.
@@ -138,14 +154,16 @@ class Dispatcher:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), settings.webhook_poll_seconds)
 
-    async def _reap_now_and_then(self, connection: Any) -> None:
+    async def _reap_now_and_then(self, engine: AsyncEngine) -> None:
         if time.monotonic() - self._last_reap < _REAP_EVERY_SECONDS:
             return
         self._last_reap = time.monotonic()
-        reaped = await queue.reap(connection)
+        async with engine.begin() as connection:
+            reaped = await queue.reap(connection)
+            raw = await connection.get_raw_connection()
+            await metrics.refresh_queue_gauges(raw.driver_connection)
         if reaped:
             logger.warning("took back %d webhook deliveries whose lease ran out", reaped)
-        await metrics.refresh_queue_gauges(connection)
 
     async def _listen(self) -> None:
         """Wake on NOTIFY (sent when an event with deliveries commits); reconnect when lost."""
@@ -157,7 +175,9 @@ class Dispatcher:
             await asyncio.sleep(1.0)
 
     async def _listen_until_lost(self) -> None:
-        connection = await asyncpg.connect(self.dsn)
+        connection = await asyncpg.connect(
+            self.dsn, server_settings={"application_name": APPLICATION_NAME}
+        )
         lost = asyncio.Event()
         try:
             connection.add_termination_listener(lambda *_: lost.set())
@@ -240,14 +260,14 @@ class Dispatcher:
             )
         )
 
-    async def _write_outcomes(self, pool: Any) -> None:
+    async def _write_outcomes(self, engine: AsyncEngine) -> None:
         """Record outcomes in batches: whatever has arrived by the time the last write ends."""
         disable_after = self.settings.webhook_disable_after_days * 86400
         while True:
             batch = [await self._outcomes.get()]
             while len(batch) < _WRITE_BATCH and not self._outcomes.empty():
                 batch.append(self._outcomes.get_nowait())
-            for endpoint_id in await self._record(pool, batch, disable_after):
+            for endpoint_id in await self._record(engine, batch, disable_after):
                 logger.warning("disabled webhook endpoint %s", endpoint_id)
             for _ in batch:
                 self._outcomes.task_done()
@@ -255,8 +275,8 @@ class Dispatcher:
             self._wake.set()
 
     async def _record(
-        self, pool: Any, batch: list[queue.Outcome], disable_after: float
-    ) -> list[Any]:
+        self, engine: AsyncEngine, batch: list[queue.Outcome], disable_after: float
+    ) -> list[uuid.UUID]:
         """Write a batch; retried while the database is unreachable, split when it refuses.
 
         An outcome that cannot be written at all is dropped: its lease runs out and the
@@ -264,19 +284,29 @@ class Dispatcher:
         """
         while True:
             try:
-                async with pool.acquire() as connection:
+                async with engine.begin() as connection:
                     return await queue.close(connection, batch, disable_after)
-            except (OSError, asyncpg.exceptions.PostgresConnectionError, TimeoutError):
-                logger.warning("recording webhook attempts failed; retrying", exc_info=True)
-                await asyncio.sleep(1.0)
-            except Exception:
+            except Exception as exc:
+                if _unreachable(exc):
+                    logger.warning("recording webhook attempts failed; retrying", exc_info=True)
+                    await asyncio.sleep(1.0)
+                    continue
                 if len(batch) == 1:
                     logger.exception("dropped the outcome of delivery %s", batch[0].claimed.id)
                     return []
                 disabled = []
                 for outcome in batch:
-                    disabled += await self._record(pool, [outcome], disable_after)
+                    disabled += await self._record(engine, [outcome], disable_after)
                 return disabled
+
+
+def _unreachable(exc: Exception) -> bool:
+    """Whether `exc` says the database could not be reached, not that it refused the write."""
+    if isinstance(exc, DBAPIError):
+        state = str(getattr(exc.orig, "sqlstate", None) or "")
+        # Class 08: the connection failed; 57P01-03: the server is shutting down or starting.
+        return exc.connection_invalidated or state[:2] == "08" or state in _SERVER_GOING
+    return isinstance(exc, OSError | TimeoutError)
 
 
 def _classify(status_code: int) -> AttemptOutcome:

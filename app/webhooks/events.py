@@ -30,7 +30,8 @@ class RecordedEvent:
     deliveries: int
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> str:
+    """The JSON form of the ids and instants that event data and queue records carry."""
     if isinstance(value, uuid.UUID):
         return str(value)
     if isinstance(value, datetime):
@@ -96,7 +97,7 @@ async def record_event(
                 "follow_up_id": follow_up.id,
                 "event_id": event_id,
                 "type": type_,
-                "data": json.dumps(payload, default=_jsonable),
+                "data": json.dumps(payload, default=jsonable),
                 "channel": CHANNEL,
             },
         )
