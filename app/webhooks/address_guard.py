@@ -15,6 +15,8 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import ThreadedResolver
 from yarl import URL
 
+from app.config import Settings
+
 IPAddress = IPv4Address | IPv6Address
 Network = IPv4Network | IPv6Network
 
@@ -110,6 +112,11 @@ class AddressPolicy:
     def resolver(self) -> "GuardedResolver":
         """A resolver for the HTTP client that refuses what this policy refuses."""
         return GuardedResolver(self)
+
+
+def address_policy(settings: Settings) -> AddressPolicy:
+    """The SSRF policy the settings describe."""
+    return AddressPolicy(settings.webhook_allow_http, settings.webhook_allowed_networks)
 
 
 def _split(url: str) -> SplitResult:

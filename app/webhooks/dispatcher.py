@@ -3,23 +3,27 @@
 It runs inside `convene serve` and as `convene worker`, any number at once. Each claim is a
 short transaction that leases rows (FOR UPDATE SKIP LOCKED) and commits before any HTTP is
 sent; results are written back in batches. A worker that dies loses nothing: its leases run
-out and the reaper of any live worker puts those deliveries back in the queue.
+out and the reaper of any live worker puts those deliveries back in the queue. Statements run
+through a SQLAlchemy engine; one raw asyncpg connection only LISTENs.
 """
 
 import asyncio
 import contextlib
 import logging
 import time
-from datetime import UTC, datetime
-from typing import Any
+import uuid
 
 import aiohttp
 import asyncpg
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from app.config import Settings
-from app.db.engine import plain_dsn
+from app.db.base import utc_now
+from app.db.engine import async_url, plain_dsn
+from app.models.states import AttemptOutcome, DeliveryStatus
 from app.webhooks import metrics, queue
-from app.webhooks.address_guard import AddressPolicy, RefusedAddress
+from app.webhooks.address_guard import RefusedAddress, address_policy
 from app.webhooks.events import CHANNEL
 from app.webhooks.retries import next_delay, parse_retry_after
 from app.webhooks.signing import signed_headers
@@ -32,17 +36,15 @@ _REAP_EVERY_SECONDS = 5.0
 _WRITE_BATCH = 500
 _FLUSH_ON_STOP_SECONDS = 10.0
 _USER_AGENT = "Convene-Webhooks/1"
-
-
-def address_policy(settings: Settings) -> AddressPolicy:
-    """The SSRF policy the settings describe."""
-    return AddressPolicy(settings.webhook_allow_http, settings.webhook_allowed_networks)
+APPLICATION_NAME = "convene-dispatcher"  # in pg_stat_activity, for every connection of ours
+_SERVER_GOING = ("57P01", "57P02", "57P03")
 
 
 class Dispatcher:
     """One worker's delivery loop; `run()` until `stop()`."""
 
     def __init__(self, database_url: str, settings: Settings) -> None:
+        self.url = async_url(database_url)
         self.dsn = plain_dsn(database_url)
         self.settings = settings
         self.policy = address_policy(settings)
@@ -59,8 +61,8 @@ class Dispatcher:
 
     async def run(self) -> None:
         """Deliver until stopped; survives database and network failures by retrying."""
-        pool = await self._connect()
-        if pool is None:
+        engine = await self._connect()
+        if engine is None:
             return
         timeout = aiohttp.ClientTimeout(
             total=self.settings.webhook_timeout_seconds,
@@ -77,9 +79,9 @@ class Dispatcher:
             connector=connector, timeout=timeout, headers={"user-agent": _USER_AGENT}
         ) as http:
             listener = asyncio.create_task(self._listen())
-            writer = asyncio.create_task(self._write_outcomes(pool))
+            writer = asyncio.create_task(self._write_outcomes(engine))
             try:
-                await self._claim_loop(pool, http)
+                await self._claim_loop(engine, http)
                 if self._in_flight:
                     await asyncio.wait(self._in_flight)
                 # Bounded: with the database gone, unwritten outcomes are simply sent again
@@ -93,46 +95,56 @@ class Dispatcher:
                     task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await asyncio.gather(listener, writer, *self._in_flight)
-                await pool.close()
+                await engine.dispose()
 
-    async def _connect(self) -> Any:
-        """A connection pool, retried until the database answers (None if stopped first)."""
+    async def _connect(self) -> AsyncEngine | None:
+        """An engine whose database answers, retried until it does (None if stopped first)."""
+        # Every claim, reap and close is one statement, so a transaction by itself: AUTOCOMMIT
+        # makes engine.begin() spare the BEGIN and COMMIT round trips, which an endpoint's
+        # in-flight slots would wait for (and begin() stays right should that ever change).
+        engine = create_async_engine(
+            self.url,
+            pool_size=3,
+            max_overflow=0,
+            isolation_level="AUTOCOMMIT",
+            connect_args={
+                "server_settings": {"application_name": APPLICATION_NAME, "timezone": "UTC"}
+            },
+        )
         while not self._stopping.is_set():
             try:
-                return await asyncpg.create_pool(
-                    self.dsn,
-                    min_size=1,
-                    max_size=3,
-                    server_settings={"application_name": "convene-dispatcher", "timezone": "UTC"},
-                )
-            except (OSError, asyncpg.PostgresError):
+                async with engine.connect():
+                    return engine
+            except (OSError, DBAPIError):
                 logger.warning("webhook dispatcher cannot reach the database; retrying")
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), 2.0)
+        await engine.dispose()
         return None
 
-    async def _claim_loop(self, pool: Any, http: aiohttp.ClientSession) -> None:
+    async def _claim_loop(self, engine: AsyncEngine, http: aiohttp.ClientSession) -> None:
         settings = self.settings
         while not self._stopping.is_set():
             self._wake.clear()
             full = False
             try:
-                async with pool.acquire() as connection:
-                    await self._reap_now_and_then(connection)
-                    room = settings.webhook_concurrency - len(self._in_flight)
-                    if room > 0:
-                        limit = min(room, _BATCH)
+                await self._reap_now_and_then(engine)
+                room = settings.webhook_concurrency - len(self._in_flight)
+                if room > 0:
+                    limit = min(room, _BATCH)
+                    async with engine.begin() as connection:
                         claimed = await queue.claim(
                             connection,
                             limit,
                             settings.webhook_lease_seconds,
                             settings.webhook_endpoint_concurrency,
                         )
-                        full = len(claimed) == limit
-                        for delivery in claimed:
-                            task = asyncio.create_task(self._send(http, delivery))
-                            self._in_flight.add(task)
-                            task.add_done_callback(self._in_flight.discard)
+                    # Committed (the claim is one statement): only now may they be sent.
+                    full = len(claimed) == limit
+                    for delivery in claimed:
+                        task = asyncio.create_task(self._send(http, delivery))
+                        self._in_flight.add(task)
+                        task.add_done_callback(self._in_flight.discard)
             except Exception:
                 # Whatever failed, the dispatcher must outlive it; unsent claims come back
                 # when their lease runs out.
@@ -142,14 +154,16 @@ class Dispatcher:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), settings.webhook_poll_seconds)
 
-    async def _reap_now_and_then(self, connection: Any) -> None:
+    async def _reap_now_and_then(self, engine: AsyncEngine) -> None:
         if time.monotonic() - self._last_reap < _REAP_EVERY_SECONDS:
             return
         self._last_reap = time.monotonic()
-        reaped = await queue.reap(connection)
+        async with engine.begin() as connection:
+            reaped = await queue.reap(connection)
+            raw = await connection.get_raw_connection()
+            await metrics.refresh_queue_gauges(raw.driver_connection)
         if reaped:
             logger.warning("took back %d webhook deliveries whose lease ran out", reaped)
-        await metrics.refresh_queue_gauges(connection)
 
     async def _listen(self) -> None:
         """Wake on NOTIFY (sent when an event with deliveries commits); reconnect when lost."""
@@ -161,7 +175,9 @@ class Dispatcher:
             await asyncio.sleep(1.0)
 
     async def _listen_until_lost(self) -> None:
-        connection = await asyncpg.connect(self.dsn)
+        connection = await asyncpg.connect(
+            self.dsn, server_settings={"application_name": APPLICATION_NAME}
+        )
         lost = asyncio.Event()
         try:
             connection.add_termination_listener(lambda *_: lost.set())
@@ -175,7 +191,7 @@ class Dispatcher:
         """One attempt: sign, POST without following redirects, classify the answer."""
         if delivery.attempt == 1:
             metrics.FIRST_ATTEMPT_LATENCY.observe(delivery.queued_seconds)
-        started_at = datetime.now(UTC)
+        started_at = utc_now()
         clock = time.perf_counter()
         status_code: int | None = None
         retry_after: float | None = None
@@ -195,36 +211,39 @@ class Dispatcher:
                     retry_after = parse_retry_after(response.headers.get("retry-after"))
             outcome = _classify(status_code)
         except RefusedAddress as exc:
-            outcome, error = "refused", str(exc)
+            outcome, error = AttemptOutcome.REFUSED, str(exc)
         except aiohttp.ClientConnectorError as exc:
             refused = isinstance(exc.os_error, RefusedAddress) or isinstance(
                 exc.__cause__, RefusedAddress
             )
-            outcome, error = ("refused" if refused else "connection_error"), str(exc)
+            outcome = AttemptOutcome.REFUSED if refused else AttemptOutcome.CONNECTION_ERROR
+            error = str(exc)
         except TimeoutError:
-            outcome, error = "timeout", "no complete answer in time"
+            outcome, error = AttemptOutcome.TIMEOUT, "no complete answer in time"
         except (aiohttp.ClientError, OSError) as exc:
-            outcome, error = "connection_error", f"{type(exc).__name__}: {exc}"
+            outcome, error = AttemptOutcome.CONNECTION_ERROR, f"{type(exc).__name__}: {exc}"
         except Exception as exc:
             # A fault of ours must still close the attempt, or the delivery would be stuck
             # in its lease and retried without a trace.
             logger.exception("webhook attempt of delivery %s failed", delivery.id)
-            outcome, error = "error", f"{type(exc).__name__}: {exc}"
+            outcome, error = AttemptOutcome.ERROR, f"{type(exc).__name__}: {exc}"
         duration = time.perf_counter() - clock
         metrics.ATTEMPTS.labels(outcome).inc()
         metrics.ATTEMPT_DURATION.observe(duration)
-        if error is None and outcome != "success":
+        if error is None and outcome != AttemptOutcome.SUCCESS:
             error = f"HTTP {status_code}"
         error = _storable(error) if error else None
-        status, delay = "succeeded", 0.0
-        if outcome != "success":
+        status, delay = DeliveryStatus.SUCCEEDED, 0.0
+        if outcome != AttemptOutcome.SUCCESS:
             wait = (
                 None
-                if outcome == "gone"
+                if outcome == AttemptOutcome.GONE
                 else next_delay(delivery.attempt, self.settings.webhook_retry_delays, retry_after)
             )
-            status, delay = ("failed", 0.0) if wait is None else ("pending", wait)
-            if status == "failed":
+            status, delay = (
+                (DeliveryStatus.FAILED, 0.0) if wait is None else (DeliveryStatus.PENDING, wait)
+            )
+            if status == DeliveryStatus.FAILED:
                 metrics.GIVEN_UP.inc()
         await self._outcomes.put(
             queue.Outcome(
@@ -237,18 +256,18 @@ class Dispatcher:
                 status_code=status_code,
                 error=error,
                 response_body=body,
-                endpoint_gone=outcome == "gone",
+                endpoint_gone=outcome == AttemptOutcome.GONE,
             )
         )
 
-    async def _write_outcomes(self, pool: Any) -> None:
+    async def _write_outcomes(self, engine: AsyncEngine) -> None:
         """Record outcomes in batches: whatever has arrived by the time the last write ends."""
         disable_after = self.settings.webhook_disable_after_days * 86400
         while True:
             batch = [await self._outcomes.get()]
             while len(batch) < _WRITE_BATCH and not self._outcomes.empty():
                 batch.append(self._outcomes.get_nowait())
-            for endpoint_id in await self._record(pool, batch, disable_after):
+            for endpoint_id in await self._record(engine, batch, disable_after):
                 logger.warning("disabled webhook endpoint %s", endpoint_id)
             for _ in batch:
                 self._outcomes.task_done()
@@ -256,8 +275,8 @@ class Dispatcher:
             self._wake.set()
 
     async def _record(
-        self, pool: Any, batch: list[queue.Outcome], disable_after: float
-    ) -> list[Any]:
+        self, engine: AsyncEngine, batch: list[queue.Outcome], disable_after: float
+    ) -> list[uuid.UUID]:
         """Write a batch; retried while the database is unreachable, split when it refuses.
 
         An outcome that cannot be written at all is dropped: its lease runs out and the
@@ -265,29 +284,39 @@ class Dispatcher:
         """
         while True:
             try:
-                async with pool.acquire() as connection:
+                async with engine.begin() as connection:
                     return await queue.close(connection, batch, disable_after)
-            except (OSError, asyncpg.exceptions.PostgresConnectionError, TimeoutError):
-                logger.warning("recording webhook attempts failed; retrying", exc_info=True)
-                await asyncio.sleep(1.0)
-            except Exception:
+            except Exception as exc:
+                if _unreachable(exc):
+                    logger.warning("recording webhook attempts failed; retrying", exc_info=True)
+                    await asyncio.sleep(1.0)
+                    continue
                 if len(batch) == 1:
                     logger.exception("dropped the outcome of delivery %s", batch[0].claimed.id)
                     return []
                 disabled = []
                 for outcome in batch:
-                    disabled += await self._record(pool, [outcome], disable_after)
+                    disabled += await self._record(engine, [outcome], disable_after)
                 return disabled
 
 
-def _classify(status_code: int) -> str:
+def _unreachable(exc: Exception) -> bool:
+    """Whether `exc` says the database could not be reached, not that it refused the write."""
+    if isinstance(exc, DBAPIError):
+        state = str(getattr(exc.orig, "sqlstate", None) or "")
+        # Class 08: the connection failed; 57P01-03: the server is shutting down or starting.
+        return exc.connection_invalidated or state[:2] == "08" or state in _SERVER_GOING
+    return isinstance(exc, OSError | TimeoutError)
+
+
+def _classify(status_code: int) -> AttemptOutcome:
     if 200 <= status_code < 300:
-        return "success"
+        return AttemptOutcome.SUCCESS
     if 300 <= status_code < 400:
-        return "redirect"
+        return AttemptOutcome.REDIRECT
     if status_code == 410:
-        return "gone"
-    return "http_error"
+        return AttemptOutcome.GONE
+    return AttemptOutcome.HTTP_ERROR
 
 
 async def _read_some(stream: aiohttp.StreamReader) -> str:

@@ -7,30 +7,16 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.db.base import new_id
-from app.models import FollowUp, states
-from app.models.states import PING
+from app.models import FollowUp
+from app.models.states import PING, EventType
 
-EventType = Literal[
-    "invitation.accepted",
-    "invitation.declined",
-    "invitation.tentative",
-    "invitation.seen",
-    "invitation.acknowledged",
-    "follow_up.created",
-    "follow_up.updated",
-    "follow_up.rescheduled",
-    "follow_up.cancelled",
-    "follow_up.assigned",
-    "participant.added",
-    "participant.removed",
-]
 # Dispatchers LISTEN on this channel; NOTIFY is delivered only when the transaction commits.
 CHANNEL = "convene_webhooks"
 
@@ -45,8 +31,8 @@ class RecordedEvent:
     deliveries: int
 
 
-def jsonable(value: Any) -> Any:
-    """What json.dumps cannot write itself: ids and times, as strings."""
+def jsonable(value: Any) -> str:
+    """The JSON form of the ids and instants that event data and queue records carry."""
     if isinstance(value, uuid.UUID):
         return str(value)
     if isinstance(value, datetime):
@@ -70,23 +56,25 @@ EVENT_FAN_OUT = """event AS (
     RETURNING 1
 )"""
 
-# One round trip: bump the follow-up's seq under its row lock, write the event with that seq,
-# fan it out to the tenant's enabled endpoints that subscribe to its type, and NOTIFY the
-# dispatchers if anything was queued.
+# RECORD_EVENT's head: bump the follow-up's seq under its row lock.
 _BUMP = """
 WITH bumped AS (
     UPDATE follow_ups SET seq = seq + 1 WHERE id = :follow_up_id
     RETURNING tenant_id, id, seq, CAST(:data AS jsonb) AS data
 ), """
+# RECORD_EVENT's result: the seq, the deliveries queued, and NOTIFY if any were.
 _COUNTED = """
 SELECT event.seq,
        (SELECT count(*) FROM fanned) AS deliveries,
        (SELECT pg_notify(:channel, '') FROM (SELECT FROM fanned LIMIT 1) AS queued) AS notified
 FROM event
 """
-_RECORD = text(_BUMP + EVENT_FAN_OUT + _COUNTED)
+# Records an event under the follow-up's next seq and queues it for each subscribed endpoint.
+# One statement, so one round trip; dispatchers are NOTIFYed only when a delivery was queued.
+RECORD_EVENT = text(_BUMP + EVENT_FAN_OUT + _COUNTED)
 
-_PING = text("""
+# Records a `webhook.ping` event and queues it for one endpoint, NOTIFYing the dispatchers.
+QUEUE_PING = text("""
 WITH event AS (
     INSERT INTO events (id, tenant_id, type, data)
     VALUES (:event_id, :tenant_id, :type, CAST(:data AS jsonb))
@@ -101,7 +89,7 @@ SELECT (SELECT count(*) FROM queued), pg_notify(:channel, '')
 
 
 async def record_event(
-    session: AsyncSession, follow_up: FollowUp, type_: states.EventType, **data: Any
+    session: AsyncSession, follow_up: FollowUp, type_: EventType, **data: Any
 ) -> RecordedEvent:
     """Write an event about `follow_up` with its next `seq`; queue it for subscribed endpoints.
 
@@ -113,7 +101,7 @@ async def record_event(
     await session.flush()
     row = (
         await session.execute(
-            _RECORD,
+            RECORD_EVENT,
             {
                 "follow_up_id": follow_up.id,
                 "event_id": event_id,
@@ -136,7 +124,7 @@ async def record_ping(
     data = {"tenant_id": str(tenant_id), "endpoint_id": str(endpoint_id)}
     row = (
         await session.execute(
-            _PING,
+            QUEUE_PING,
             {
                 "event_id": event_id,
                 "tenant_id": tenant_id,

@@ -3,18 +3,26 @@
 Each runs as one short transaction; none is held open across HTTP.
 """
 
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-# Claims due deliveries of enabled endpoints, oldest due first. Per endpoint it takes at most
-# the free share of `per_endpoint` (the bound minus what is in flight, across all workers), so
-# a slow endpoint cannot fill a batch. A delivery waits while an earlier event of the same
-# follow-up to the same endpoint is in flight or not yet tried, so a healthy endpoint receives
-# each follow-up's events in seq order; one in back-off holds nothing up.
-_CLAIM = """
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.models.states import AttemptOutcome, DeliveryStatus
+from app.webhooks.events import jsonable
+
+# Leases up to :limit due deliveries of enabled endpoints to :claim_token, oldest due first.
+# Per endpoint it takes at most the free share of :per_endpoint (the bound minus what is in
+# flight, across all workers), so a slow endpoint cannot fill a batch. A delivery waits while
+# an earlier event of the same follow-up to the same endpoint is in flight or not yet tried, so
+# a healthy endpoint receives each follow-up's events in seq order; one in back-off holds
+# nothing up.
+CLAIM_DELIVERIES = text("""
 WITH candidates AS (
     SELECT due.id, due.next_attempt_at
     FROM webhook_endpoints w
@@ -32,14 +40,14 @@ WITH candidates AS (
                 AND (p.status = 'delivering' OR (p.status = 'pending' AND p.attempts = 0))
           )
         ORDER BY d.next_attempt_at
-        LIMIT greatest(0, $3::int - (
+        LIMIT greatest(0, CAST(:per_endpoint AS int) - (
             SELECT count(*) FROM webhook_deliveries f
             WHERE f.endpoint_id = w.id AND f.status = 'delivering'
         ))
     ) AS due
     WHERE w.enabled
     ORDER BY due.next_attempt_at
-    LIMIT $1
+    LIMIT :limit
 ), locked AS (
     SELECT d.id FROM webhook_deliveries d
     WHERE d.id IN (SELECT id FROM candidates) AND d.status = 'pending'
@@ -48,8 +56,8 @@ WITH candidates AS (
 UPDATE webhook_deliveries d
 SET status = 'delivering',
     attempts = d.attempts + 1,
-    lease_until = clock_timestamp() + make_interval(secs => $2),
-    claim_token = $4,
+    lease_until = clock_timestamp() + make_interval(secs => :lease_seconds),
+    claim_token = :claim_token,
     last_attempt_at = clock_timestamp()
 FROM locked, events e, webhook_endpoints w
 WHERE d.id = locked.id AND e.id = d.event_id AND w.id = d.endpoint_id
@@ -62,56 +70,66 @@ RETURNING d.id, d.attempts, d.endpoint_id, d.event_id, w.url, w.secret,
         'data', e.data
     )::text AS body,
     extract(epoch FROM clock_timestamp() - d.created_at)::float8 AS queued_seconds
-"""
+""")
 
-_REAP = """
+# Puts deliveries whose lease ran out (their worker died) back in the queue.
+REAP_LEASES = text("""
 UPDATE webhook_deliveries
 SET status = 'pending', lease_until = NULL, claim_token = NULL
 WHERE status = 'delivering' AND lease_until < clock_timestamp()
-"""
+""")
 
-# Records a batch of attempts in one statement (one round trip, atomic): closes each delivery
-# (only through the claim token that sent it, so a delivery whose lease was taken back keeps
-# its new owner's state), logs the attempt (unless the delivery was deleted meanwhile), and
-# updates each endpoint's failing streak, disabling it on 410 Gone or after too long failing.
-_CLOSE = """
+# Closes a batch's deliveries, logs its attempts, updates each endpoint's failing streak.
+# One statement: one round trip, atomic. A delivery closes only through the claim token that
+# sent it, so one whose lease was taken back keeps its new owner's state; the attempt of a
+# delivery deleted meanwhile is not logged. An endpoint is disabled on 410 Gone or after failing
+# longer than :disable_after_seconds, and the statement returns those it disabled. The rows come
+# as jsonb arrays of records, so each value is matched to its column by name, never by position.
+# Each LIMIT only tells the planner how many records there are: it cannot see into the jsonb,
+# guesses 100, and would then scan whole tables rather than look a batch's rows up by key.
+CLOSE_ATTEMPTS = text("""
 WITH r AS (
-    SELECT * FROM unnest(
-        $1::uuid[], $2::uuid[], $3::text[], $4::float8[], $5::int[], $6::text[],
-        $7::int[], $8::timestamptz[], $9::int[], $10::text[], $11::text[]
-    ) AS r(id, token, status, delay, status_code, error,
-           attempt, started_at, duration_ms, outcome, body)
+    SELECT * FROM jsonb_to_recordset(CAST(:attempts AS jsonb)) AS r(
+        delivery_id uuid, claim_token uuid, status text, delay_seconds float8,
+        attempt int, started_at timestamptz, duration_ms int, status_code int,
+        outcome text, error text, response_body text
+    )
+    LIMIT jsonb_array_length(CAST(:attempts AS jsonb))
+), s AS (
+    SELECT * FROM jsonb_to_recordset(CAST(:endpoints AS jsonb))
+        AS s(endpoint_id uuid, ok boolean, started_at timestamptz, gone boolean)
+    LIMIT jsonb_array_length(CAST(:endpoints AS jsonb))
 ), closed AS (
     UPDATE webhook_deliveries d
     SET status = r.status,
         next_attempt_at = CASE WHEN r.status = 'pending'
-            THEN clock_timestamp() + make_interval(secs => r.delay) ELSE d.next_attempt_at END,
+            THEN clock_timestamp() + make_interval(secs => r.delay_seconds)
+            ELSE d.next_attempt_at END,
         delivered_at = CASE WHEN r.status = 'succeeded' THEN clock_timestamp() END,
         lease_until = NULL,
         claim_token = NULL,
         last_status_code = r.status_code,
         last_error = r.error
     FROM r
-    WHERE d.id = r.id AND d.claim_token = r.token
+    WHERE d.id = r.delivery_id AND d.claim_token = r.claim_token
 ), logged AS (
     INSERT INTO webhook_attempts (
         delivery_id, attempt, started_at, duration_ms, status_code, outcome, error,
         response_body
     )
-    SELECT r.id, r.attempt, r.started_at, r.duration_ms, r.status_code, r.outcome, r.error,
-        r.body
+    SELECT r.delivery_id, r.attempt, r.started_at, r.duration_ms, r.status_code, r.outcome,
+        r.error, r.response_body
     FROM r
-    WHERE EXISTS (SELECT FROM webhook_deliveries d WHERE d.id = r.id)
+    WHERE EXISTS (SELECT FROM webhook_deliveries d WHERE d.id = r.delivery_id)
 ), streaks AS (
-    SELECT s.id, w.enabled AS was_enabled,
-        CASE WHEN s.ok THEN NULL ELSE coalesce(w.failing_since, s.since) END AS failing_since,
+    SELECT s.endpoint_id, w.enabled AS was_enabled,
+        CASE WHEN s.ok THEN NULL ELSE coalesce(w.failing_since, s.started_at) END
+            AS failing_since,
         CASE WHEN s.gone THEN 'gone'
-             WHEN NOT s.ok AND coalesce(w.failing_since, s.since)
-                 < clock_timestamp() - make_interval(secs => $16)
+             WHEN NOT s.ok AND coalesce(w.failing_since, s.started_at)
+                 < clock_timestamp() - make_interval(secs => :disable_after_seconds)
              THEN 'failing' END AS disable
-    FROM unnest($12::uuid[], $13::bool[], $14::timestamptz[], $15::bool[])
-        AS s(id, ok, since, gone)
-    JOIN webhook_endpoints w ON w.id = s.id
+    FROM s JOIN webhook_endpoints w ON w.id = s.endpoint_id
 ), endpoints AS (
     UPDATE webhook_endpoints w
     SET failing_since = x.failing_since,
@@ -121,11 +139,11 @@ WITH r AS (
         updated_at = CASE WHEN w.enabled AND x.disable IS NOT NULL
             THEN now() ELSE w.updated_at END
     FROM streaks x
-    WHERE w.id = x.id
+    WHERE w.id = x.endpoint_id
     RETURNING w.id, x.was_enabled AND x.disable IS NOT NULL AS disabled
 )
 SELECT id FROM endpoints WHERE disabled
-"""
+""")
 
 
 @dataclass(frozen=True)
@@ -150,8 +168,8 @@ class Outcome:
     claimed: Claimed
     started_at: datetime
     duration_ms: int
-    outcome: str
-    status: str  # pending (retry), succeeded or failed
+    outcome: AttemptOutcome
+    status: DeliveryStatus  # pending (retry), succeeded or failed
     delay: float = 0.0
     status_code: int | None = None
     error: str | None = None
@@ -160,61 +178,95 @@ class Outcome:
 
     @property
     def ok(self) -> bool:
-        return self.status == "succeeded"
+        return self.status == DeliveryStatus.SUCCEEDED
+
+
+def attempt_records(outcomes: Sequence[Outcome]) -> list[dict[str, Any]]:
+    """One record per attempt for CLOSE_ATTEMPTS, each value named like the column it fills."""
+    return [
+        {
+            "delivery_id": o.claimed.id,
+            "claim_token": o.claimed.token,
+            "status": o.status,
+            "delay_seconds": o.delay,
+            "attempt": o.claimed.attempt,
+            "started_at": o.started_at,
+            "duration_ms": o.duration_ms,
+            "status_code": o.status_code,
+            "outcome": o.outcome,
+            "error": o.error,
+            "response_body": o.response_body,
+        }
+        for o in outcomes
+    ]
+
+
+def endpoint_records(outcomes: Sequence[Outcome]) -> list[dict[str, Any]]:
+    """One record per endpoint for CLOSE_ATTEMPTS: its last attempt decides, any 410 disables."""
+    last = {o.claimed.endpoint_id: o for o in sorted(outcomes, key=lambda o: o.started_at)}
+    gone = {o.claimed.endpoint_id for o in outcomes if o.endpoint_gone}
+    return [
+        {
+            "endpoint_id": endpoint_id,
+            "ok": o.ok,
+            "started_at": o.started_at,
+            "gone": endpoint_id in gone,
+        }
+        for endpoint_id, o in last.items()
+    ]
+
+
+def _jsonb(records: list[dict[str, Any]]) -> str:
+    # UTF-8 text, not \uXXXX escapes: those make a non-ASCII response body up to 3 times longer.
+    return json.dumps(records, default=jsonable, ensure_ascii=False)
 
 
 async def claim(
-    connection: Any, limit: int, lease_seconds: float, per_endpoint: int
+    connection: AsyncConnection, limit: int, lease_seconds: float, per_endpoint: int
 ) -> list[Claimed]:
-    """Lease up to `limit` due deliveries to this worker (committed before anything is sent)."""
+    """Lease up to `limit` due deliveries to this worker (commit before sending any)."""
     token = uuid.uuid4()
-    rows = await connection.fetch(_CLAIM, limit, lease_seconds, per_endpoint, token)
+    rows = await connection.execute(
+        CLAIM_DELIVERIES,
+        {
+            "limit": limit,
+            "lease_seconds": lease_seconds,
+            "per_endpoint": per_endpoint,
+            "claim_token": token,
+        },
+    )
     return [
         Claimed(
-            id=row["id"],
+            id=row.id,
             token=token,
-            attempt=row["attempts"],
-            endpoint_id=row["endpoint_id"],
-            event_id=row["event_id"],
-            url=row["url"],
-            secrets=tuple(s for s in (row["secret"], row["previous_secret"]) if s),
-            body=row["body"].encode(),
-            queued_seconds=row["queued_seconds"],
+            attempt=row.attempts,
+            endpoint_id=row.endpoint_id,
+            event_id=row.event_id,
+            url=row.url,
+            secrets=tuple(s for s in (row.secret, row.previous_secret) if s),
+            body=row.body.encode(),
+            queued_seconds=row.queued_seconds,
         )
         for row in rows
     ]
 
 
-async def reap(connection: Any) -> int:
+async def reap(connection: AsyncConnection) -> int:
     """Put deliveries whose lease ran out (their worker died) back in the queue."""
-    status: str = await connection.execute(_REAP)
-    return int(status.split()[-1])
+    result = await connection.execute(REAP_LEASES)
+    return result.rowcount
 
 
 async def close(
-    connection: Any, outcomes: Sequence[Outcome], disable_after_seconds: float
+    connection: AsyncConnection, outcomes: Sequence[Outcome], disable_after_seconds: float
 ) -> list[uuid.UUID]:
     """Record a batch of attempts; return the endpoints it disabled."""
-    # Per endpoint, the batch's last attempt decides the streak; any 410 disables it.
-    last = {o.claimed.endpoint_id: o for o in sorted(outcomes, key=lambda o: o.started_at)}
-    gone = {o.claimed.endpoint_id for o in outcomes if o.endpoint_gone}
-    rows = await connection.fetch(
-        _CLOSE,
-        [o.claimed.id for o in outcomes],
-        [o.claimed.token for o in outcomes],
-        [o.status for o in outcomes],
-        [o.delay for o in outcomes],
-        [o.status_code for o in outcomes],
-        [o.error for o in outcomes],
-        [o.claimed.attempt for o in outcomes],
-        [o.started_at for o in outcomes],
-        [o.duration_ms for o in outcomes],
-        [o.outcome for o in outcomes],
-        [o.response_body for o in outcomes],
-        list(last),
-        [o.ok for o in last.values()],
-        [o.started_at for o in last.values()],
-        [endpoint in gone for endpoint in last],
-        disable_after_seconds,
+    rows = await connection.execute(
+        CLOSE_ATTEMPTS,
+        {
+            "attempts": _jsonb(attempt_records(outcomes)),
+            "endpoints": _jsonb(endpoint_records(outcomes)),
+            "disable_after_seconds": disable_after_seconds,
+        },
     )
-    return [row["id"] for row in rows]
+    return list(rows.scalars())

@@ -9,7 +9,7 @@ from sqlalchemy import Row, and_, func, or_, select, text, tuple_
 from app.db.repository import TenantRepository
 from app.kit.pagination import Paged, PageParams, paged_rows
 from app.models import Event, WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from app.models.states import PING
+from app.models.states import PING, DeliveryStatus, EventType
 from app.webhooks.events import CHANNEL
 
 # Failed deliveries of events since `since` go back in the queue; events the endpoint would
@@ -77,7 +77,7 @@ class WebhookRepository(TenantRepository[WebhookEndpoint]):
         await self.session.flush()
 
     async def deliveries(
-        self, endpoint_id: uuid.UUID, status: str | None, page: PageParams
+        self, endpoint_id: uuid.UUID, status: DeliveryStatus | None, page: PageParams
     ) -> tuple[Paged[Row[WebhookDelivery, str]], dict[uuid.UUID, list[WebhookAttempt]]]:
         """One page of the endpoint's deliveries, newest first, and each one's attempts."""
         query = (
@@ -123,7 +123,7 @@ class WebhookRepository(TenantRepository[WebhookEndpoint]):
         return (await self.session.scalars(query)).one_or_none()
 
     async def events(
-        self, after: Event | None, event_type: str | None, limit: int
+        self, after: Event | None, event_type: EventType | None, limit: int
     ) -> Sequence[Event]:
         """The tenant's settled events after `after`, oldest first, at most `limit`."""
         query = select(Event).where(Event.tenant_id == self.tenant_id, Event.type != PING)

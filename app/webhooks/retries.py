@@ -2,8 +2,10 @@
 
 import random
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from email.utils import parsedate_to_datetime
+
+from app.db.base import utc_now
 
 # A receiver may ask for a pause with Retry-After; longer asks are cut to this.
 RETRY_AFTER_CAP_SECONDS = 6 * 3600.0
@@ -39,4 +41,4 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
         return None
     if when.tzinfo is None:
         return None
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    return max(0.0, (when - (now or utc_now())).total_seconds())

@@ -11,10 +11,9 @@ from app.kit.errors import NotFound
 from app.kit.openapi import ADMIN_WRITE, problems
 from app.kit.pagination import Limit, Page, Paged, PageDep, TimedPageDep
 from app.models import WebhookEndpoint
+from app.models.states import DeliveryStatus, EventType
 from app.webhooks import schemas, service
-from app.webhooks.address_guard import AddressPolicy
-from app.webhooks.dispatcher import address_policy
-from app.webhooks.events import EventType
+from app.webhooks.address_guard import AddressPolicy, address_policy
 
 router = APIRouter(prefix="/v1", tags=["webhooks"])
 
@@ -126,7 +125,7 @@ async def list_webhook_deliveries(
     principal: AdminPrincipal,
     page: TimedPageDep,
     status: Annotated[
-        schemas.DeliveryStatus | None, Query(description="Only deliveries in this state")
+        DeliveryStatus | None, Query(description="Only deliveries in this state")
     ] = None,
 ) -> Paged[schemas.Delivery]:
     """The endpoint's deliveries, newest first, each with every attempt's status and error."""

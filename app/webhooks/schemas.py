@@ -2,15 +2,14 @@
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal, Self, get_args
+from typing import Annotated, Any, Self
 
 from pydantic import MISSING, Field, StrictBool, StringConstraints, model_validator
 
 from app.kit.schemas import InputModel, Instant, OutputModel, Stored, single_line
-from app.webhooks.events import EventType
+from app.models.states import AttemptOutcome, DeliveryStatus, EventType, WebhookDisabledReason
 
 MAX_URL_LENGTH = 2000
-EVENT_TYPES: tuple[str, ...] = get_args(EventType)
 
 WebhookUrl = Annotated[
     str,
@@ -29,13 +28,12 @@ EventTypes = Annotated[
     list[EventType],
     Field(
         min_length=1,
-        max_length=len(EVENT_TYPES),
+        max_length=len(EventType),
         description="The event types this endpoint receives (no repeats)",
         examples=[["invitation.accepted", "invitation.declined", "invitation.tentative"]],
     ),
 ]
 Description = Annotated[str, single_line(500)]
-DeliveryStatus = Literal["pending", "delivering", "succeeded", "failed"]
 
 
 def _no_repeats(event_types: list[EventType] | Any) -> None:
@@ -73,7 +71,7 @@ class Webhook(Stored):
     description: str | None
     event_types: list[str]
     enabled: bool
-    disabled_reason: Literal["manual", "gone", "failing"] | None = Field(
+    disabled_reason: WebhookDisabledReason | None = Field(
         description="Why it is disabled: by an admin, the endpoint answered 410 Gone, "
         "or it failed continuously for 5 days"
     )
@@ -107,16 +105,9 @@ class Attempt(OutputModel):
     started_at: datetime
     duration_ms: int
     status_code: int | None
-    outcome: Literal[
-        "success",
-        "http_error",
-        "redirect",
-        "gone",
-        "timeout",
-        "connection_error",
-        "refused",
-        "error",
-    ] = Field(description="`error`: the dispatcher itself failed (logged); retried like others")
+    outcome: AttemptOutcome = Field(
+        description="`error`: the dispatcher itself failed (logged); retried like others"
+    )
     error: str | None
     response_body: str | None = Field(description="The first 4 KiB of the answer")
 

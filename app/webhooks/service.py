@@ -1,16 +1,18 @@
 """Webhook rules: safe URLs, a bounded number per tenant, secrets shown once, rotation."""
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principals import Principal
+from app.db.base import utc_now
 from app.kit.errors import Conflict, NotFound, ValidationFailed
 from app.kit.pagination import Paged, PageParams
 from app.models import Event, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from app.models.states import DeliveryStatus, EventType, WebhookDisabledReason
 from app.webhooks import schemas
 from app.webhooks.address_guard import AddressPolicy, RefusedAddress
 from app.webhooks.events import record_ping
@@ -49,15 +51,8 @@ class InvalidRecoveryWindow(ValidationFailed):
     description = "`since` must lie in the past, at most 31 days ago."
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 def _invalid_url(message: str) -> WebhookUrlRefused:
-    return WebhookUrlRefused(
-        message,
-        errors=[{"loc": ["body", "url"], "msg": message, "type": "webhook_url_refused"}],
-    )
+    return WebhookUrlRefused.at(("body", "url"), message, msg=message, type="webhook_url_refused")
 
 
 async def _check_url(policy: AddressPolicy, url: str) -> None:
@@ -119,7 +114,7 @@ async def update(
     if changes.get("enabled") is True and not endpoint.enabled:
         changes.update(disabled_reason=None, failing_since=None)
     elif changes.get("enabled") is False and endpoint.enabled:
-        changes["disabled_reason"] = "manual"
+        changes["disabled_reason"] = WebhookDisabledReason.MANUAL
     return await WebhookRepository(session, principal.tenant_id).update(endpoint, changes)
 
 
@@ -138,7 +133,7 @@ async def rotate_secret(
     if endpoint is None:
         raise NotFound(f"webhook {endpoint_id} not found")
     secret = generate_secret()
-    expires = _now() + ROTATION_OVERLAP
+    expires = utc_now() + ROTATION_OVERLAP
     await repository.update(
         endpoint,
         {
@@ -163,7 +158,7 @@ async def deliveries(
     session: AsyncSession,
     principal: Principal,
     endpoint_id: uuid.UUID,
-    status: str | None,
+    status: DeliveryStatus | None,
     page: PageParams,
 ) -> Paged[schemas.Delivery]:
     """The endpoint's deliveries, newest first, each with its attempts."""
@@ -176,6 +171,7 @@ async def deliveries(
 
 def _delivery(row: Row[WebhookDelivery, str], attempts: list[WebhookAttempt]) -> schemas.Delivery:
     delivery, event_type = row
+    pending = delivery.status == DeliveryStatus.PENDING
     return schemas.Delivery(
         id=delivery.id,
         event_id=delivery.event_id,
@@ -183,7 +179,7 @@ def _delivery(row: Row[WebhookDelivery, str], attempts: list[WebhookAttempt]) ->
         status=delivery.status,
         attempts=delivery.attempts,
         created_at=delivery.created_at,
-        next_attempt_at=delivery.next_attempt_at if delivery.status == "pending" else None,
+        next_attempt_at=delivery.next_attempt_at if pending else None,
         delivered_at=delivery.delivered_at,
         last_status_code=delivery.last_status_code,
         last_error=delivery.last_error,
@@ -195,11 +191,13 @@ async def recover(
     session: AsyncSession, principal: Principal, endpoint_id: uuid.UUID, since: datetime
 ) -> schemas.Recovered:
     """Queue again every failed delivery since `since`, and what was missed while disabled."""
-    now = _now()
+    now = utc_now()
     if since > now or since < now - RECOVERY_WINDOW:
-        raise InvalidRecoveryWindow(
+        raise InvalidRecoveryWindow.at(
+            ("body", "since"),
             "since must be in the past and at most 31 days ago",
-            errors=[{"loc": ["body", "since"], "msg": "out of range", "type": "recovery_window"}],
+            msg="out of range",
+            type="recovery_window",
         )
     await get(session, principal, endpoint_id)
     count = await WebhookRepository(session, principal.tenant_id).recover(endpoint_id, since)
@@ -210,7 +208,7 @@ async def events(
     session: AsyncSession,
     principal: Principal,
     after: uuid.UUID | None,
-    event_type: str | None,
+    event_type: EventType | None,
     limit: int,
 ) -> tuple[list[Event], uuid.UUID | None]:
     """The tenant's events after `after`, oldest first; and the `after` of the next page."""

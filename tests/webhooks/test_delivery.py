@@ -20,6 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from app.kit.errors import Conflict
+from app.webhooks.dispatcher import APPLICATION_NAME
 from app.webhooks.events import record_event
 from tests.fixtures.factories import Caller
 from tests.webhooks.receiver import Answer, Received
@@ -381,6 +382,30 @@ async def test_a_nul_byte_in_a_response_body_does_not_stall_the_dispatcher(
         first = log[-1]["attempt_log"][0]
         assert (first["status_code"], first["outcome"]) == (500, "http_error")
         assert first["response_body"].startswith("bad")
+
+
+async def test_delivery_goes_on_after_the_dispatchers_connections_are_killed(
+    committed_url: str, tmp_path: Path
+) -> None:
+    """What a database restart does to a dispatcher: every connection it holds is cut."""
+    async with world(committed_url, tmp_path) as w:
+        webhook = await w.subscribe()
+        invitee, _, participant_id = await _one_invitation(w)
+        await _answer(invitee, participant_id, "accepted")
+        await w.receiver.wait_for(1)
+        await w.until_deliveries(webhook["id"], _settled(1))
+
+        killed = await w.sql(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND application_name = :name",
+            name=APPLICATION_NAME,
+        )
+        assert len(killed) >= 2  # the engine's pooled connection and the LISTEN connection
+        await _answer(invitee, participant_id, "declined")
+
+        _, second = await w.receiver.wait_for(2)
+        assert second.verified_by(webhook["secret"])["type"] == "invitation.declined"
+        await w.until_deliveries(webhook["id"], _settled(2))
 
 
 # --- what must not be sent ------------------------------------------------------------------
