@@ -129,6 +129,7 @@ class Answered:
     previous_status: ParticipantStatus
     seq: int
     conflict: bool
+    deliveries: int
 
 
 @dataclass(frozen=True)
@@ -204,6 +205,7 @@ class InvitationRepository:
             previous_status=ParticipantStatus(row.previous_status),
             seq=row.seq,
             conflict=row.conflict,
+            deliveries=row.deliveries,
         )
 
     async def state(

@@ -19,9 +19,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from app.invitations.repository import InvitationRepository
 from app.kit.errors import Conflict
 from app.webhooks.dispatcher import APPLICATION_NAME
-from app.webhooks.events import record_event
 from tests.fixtures.factories import Caller
 from tests.webhooks.receiver import Answer, Received
 from tests.webhooks.support import RESPONSES, Delivery, World, world
@@ -433,13 +433,17 @@ async def test_a_rolled_back_answer_sends_nothing(
         # A request failing after its event was written rolls the event back with it.
         recorded: list[str] = []
 
-        async def record_then_fail(*args: Any, **kwargs: Any) -> Any:
-            event = await record_event(*args, **kwargs)
-            assert event.deliveries == 1
-            recorded.append(event.type)
+        # The answer records its event inside its one statement; fail right after it.
+        answer = InvitationRepository.answer
+
+        async def answer_then_fail(self: InvitationRepository, *args: Any, **kwargs: Any) -> Any:
+            answered = await answer(self, *args, **kwargs)
+            assert answered is not None
+            assert answered.deliveries == 1
+            recorded.append(f"invitation.{answered.status}")
             raise Conflict("failed after the event was written")
 
-        monkeypatch.setattr("app.invitations.service.record_event", record_then_fail)
+        monkeypatch.setattr(InvitationRepository, "answer", answer_then_fail)
         failed = await invitee.post(
             f"/v1/invitations/{ids[invitee.subject]}/response", json={"status": "declined"}
         )
