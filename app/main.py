@@ -21,7 +21,7 @@ from app.kit.openapi import install_openapi, operation_id
 from app.kit.strict_query import reject_unknown_query_params
 from app.notifications.router import router as notifications_router
 from app.ops.router import router as ops_router
-from app.webhooks.dispatcher import Dispatcher
+from app.webhooks.election import in_process_dispatcher
 from app.webhooks.router import router as webhooks_router
 
 VERSION = "0.1.0"
@@ -57,17 +57,21 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if url is None:
             raise RuntimeError("no database URL: run `convene serve`, or set CONVENE_DATABASE_URL")
-        database = Database.from_engine(create_engine(url, settings))
+        read_url = settings.database_read_url
+        database = Database.from_engine(
+            create_engine(url, settings),
+            create_engine(read_url, settings, "convene-read") if read_url else None,
+        )
         app.state.database = database
+        dispatcher = in_process_dispatcher(settings, url)
         dispatching = None
-        if settings.webhook_dispatcher:
-            dispatcher = Dispatcher(url, settings)
+        if dispatcher is not None:
             dispatching = asyncio.create_task(dispatcher.run(), name="webhook-dispatcher")
             dispatching.add_done_callback(_log_failure)
         try:
             yield
         finally:
-            if dispatching is not None:
+            if dispatcher is not None and dispatching is not None:
                 await dispatcher.stop()
                 await asyncio.gather(dispatching, return_exceptions=True)  # logged already
             await database.dispose()

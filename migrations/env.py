@@ -21,11 +21,16 @@ target_metadata = Base.metadata
 
 
 def _database_url() -> str:
-    """The URL the caller gave, else CONVENE_DATABASE_URL, else the embedded server's."""
-    url = config.attributes.get("database_url") or Settings().database_url
+    """The URL the caller gave, else the configured one (direct, not a pooler), else embedded."""
+    settings = Settings()
+    url = (
+        config.attributes.get("database_url")
+        or settings.database_direct_url
+        or settings.database_url
+    )
     if url:
         return str(url)
-    server, url = start_embedded_database(Settings().data_dir)
+    server, url = start_embedded_database(settings.data_dir)
     config.attributes["embedded_server"] = server
     return url
 

@@ -1,7 +1,9 @@
 """The test harness: a real PostgreSQL, migrated by Alembic, one rolled-back transaction per test.
 
 CONVENE_TEST_DATABASE_URL names a server to use; without it an embedded server is started.
-Either way the run gets a throwaway database of its own, dropped at the end.
+Either way the run gets a throwaway database of its own, dropped at the end. With
+CONVENE_TEST_PGBOUNCER=true the tests reach their databases through PgBouncer in transaction
+pooling mode (started here, in front of that server); databases are made and migrated directly.
 """
 
 import asyncio
@@ -13,14 +15,15 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.config import Settings
 from app.db.embedded import EmbeddedPostgres, create_database_if_missing, drop_database
-from app.db.engine import Database, async_url
+from app.db.engine import Database
 from app.db.migrations import upgrade
 from app.main import create_app
 from tests.fixtures.factories import TEST_SECRET, Caller
+from tests.fixtures.pgbouncer import PgBouncer, plain_engine, running_pgbouncer
 
 
 @pytest.fixture(scope="session")
@@ -38,9 +41,22 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def make_database(server_url: str) -> Iterator[Callable[..., str]]:
-    """A factory of fresh, migrated databases on the test server; all dropped at the end."""
+def pgbouncer(server_url: str) -> Iterator[PgBouncer]:
+    """PgBouncer in transaction pooling mode in front of the test server."""
+    with running_pgbouncer(server_url) as bouncer:
+        yield bouncer
+
+
+@pytest.fixture(scope="session")
+def make_database(server_url: str, request: pytest.FixtureRequest) -> Iterator[Callable[..., str]]:
+    """A factory of fresh, migrated databases on the test server; all dropped at the end.
+
+    The URL it returns goes through PgBouncer when CONVENE_TEST_PGBOUNCER is set.
+    """
     names: list[str] = []
+    bouncer: PgBouncer | None = None
+    if os.environ.get("CONVENE_TEST_PGBOUNCER", "").lower() in ("1", "true", "yes"):
+        bouncer = request.getfixturevalue("pgbouncer")
 
     def make(migrate: bool = True) -> str:
         name = f"convene_test_{uuid.uuid4().hex[:12]}"
@@ -48,7 +64,7 @@ def make_database(server_url: str) -> Iterator[Callable[..., str]]:
         url = asyncio.run(create_database_if_missing(server_url, name))
         if migrate:
             upgrade(url)
-        return url
+        return bouncer.routed(url) if bouncer is not None else url
 
     yield make
     for name in names:
@@ -63,7 +79,7 @@ def database_url(make_database: Callable[..., str]) -> str:
 
 @pytest.fixture(scope="session")
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_async_engine(async_url(database_url))
+    engine = plain_engine(database_url)
     yield engine
     await engine.dispose()
 

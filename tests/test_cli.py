@@ -1,15 +1,34 @@
-"""The `convene` command as a user runs it: serve (embedded and external), token, openapi."""
+"""The `convene` command as a user runs it: serve (embedded and external, one process or
+several), token, openapi."""
 
+import asyncio
+import os
+import signal
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
+import asyncpg
 import httpx
 import pytest
 
 from app.cli import OPENAPI_PATH, render_openapi
+from app.db.engine import plain_dsn
+from app.webhooks.election import LOCK_KEY
 from tests.fixtures.factories import TEST_SECRET, bearer
-from tests.fixtures.servers import convene_env, postgres_running_in, run_cli, serving
+from tests.fixtures.pgbouncer import direct
+from tests.fixtures.servers import (
+    Served,
+    alive,
+    convene_env,
+    descendants,
+    postgres_running_in,
+    run_cli,
+    serve_process,
+    serving,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -52,6 +71,134 @@ def test_serve_with_database_url_never_starts_embedded(
     with serving(data_dir, env) as base:
         assert httpx.get(f"{base}/readyz").json()["status"] == "ready"
     assert not (data_dir / "pgdata").exists()
+
+
+T = TypeVar("T")
+SETTLE_SECONDS = 30
+
+
+def _until(probe: Callable[[], T | None], what: str) -> T:
+    """Poll `probe` until it returns something, for at most SETTLE_SECONDS."""
+    deadline = time.monotonic() + SETTLE_SECONDS
+    while True:
+        found = probe()
+        if found is not None:
+            return found
+        assert time.monotonic() < deadline, f"never saw {what}"
+        time.sleep(0.1)
+
+
+def _api_workers(served: Served) -> set[int]:
+    """The worker processes of `serve --workers` (interpreters spawned by uvicorn)."""
+    found = set()
+    for pid in descendants(served.process.pid):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"multiprocessing.spawn" in cmdline:
+            found.add(pid)
+    return found
+
+
+def _environment(pid: int) -> dict[str, str]:
+    raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return dict(item.decode().split("=", 1) for item in raw if b"=" in item)
+
+
+async def _query(url: str, sql: str, *args: object) -> list[asyncpg.Record]:
+    connection = await asyncpg.connect(plain_dsn(url))
+    try:
+        return list(await connection.fetch(sql, *args))
+    finally:
+        await connection.close()
+
+
+def _listeners(url: str) -> int:
+    """How many sessions of the database LISTEN for webhook events: one per dispatcher."""
+    rows = asyncio.run(
+        _query(
+            url,
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+        )
+    )
+    return int(rows[0][0])
+
+
+def _leaders(url: str) -> list[int]:
+    """The pids of the processes that hold the dispatcher's advisory lock."""
+    rows = asyncio.run(
+        _query(
+            url,
+            "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a USING (pid) "
+            "WHERE l.locktype = 'advisory' AND l.granted AND a.datname = current_database() "
+            "AND (l.classid::bigint << 32 | l.objid::bigint) = $1",
+            LOCK_KEY,
+        )
+    )
+    return [int(row[0].rsplit(" ", 1)[1]) for row in rows]
+
+
+def test_serve_with_workers_shares_one_embedded_server_and_sigterm_stops_all(
+    tmp_path: Path,
+) -> None:
+    """Two API processes on one port, on the one embedded server their parent started."""
+    data_dir = tmp_path / "convene-data"
+    pgdata = data_dir / "pgdata"
+    with serve_process(data_dir, convene_env(), "--workers", "2") as served:
+        workers = _until(
+            lambda: _api_workers(served) if len(_api_workers(served)) == 2 else None, "2 workers"
+        )
+        urls = {_environment(pid)["CONVENE_DATABASE_URL"] for pid in workers}
+        assert len(urls) == 1, urls
+        (url,) = urls
+        # The default (all): each API process runs a dispatcher of its own.
+        _until(lambda: True if _listeners(url) == 2 else None, "a dispatcher in each worker")
+        admin = bearer(_token(data_dir, "--admin"))
+        for n in range(4):
+            created = httpx.post(
+                f"{served.base}/v1/resources",
+                json={"name": f"Room {n}", "kind": "room"},
+                headers=admin,
+            )
+            assert created.status_code == 201, created.text
+        assert postgres_running_in(pgdata)
+        everything = descendants(served.process.pid)
+    assert served.process.returncode == 0, served.log.read_text()
+    assert not [pid for pid in everything if alive(pid)], "SIGTERM left processes behind"
+    assert not postgres_running_in(pgdata), "SIGTERM left the embedded server running"
+
+
+def test_one_dispatcher_among_workers_and_another_takes_over_when_it_dies(
+    tmp_path: Path, make_database: Callable[..., str]
+) -> None:
+    url = direct(make_database(migrate=False))
+    env = convene_env(
+        CONVENE_DATABASE_URL=url,
+        CONVENE_JWT_SECRET=TEST_SECRET,
+        CONVENE_WEBHOOK_DISPATCHER="one",
+        CONVENE_WEBHOOK_POLL_SECONDS="0.2",
+    )
+    with serve_process(tmp_path / "data", env, "--workers", "2") as served:
+        workers = _until(
+            lambda: _api_workers(served) if len(_api_workers(served)) == 2 else None, "2 workers"
+        )
+        (leader,) = _until(lambda: _leaders(url) or None, "an elected dispatcher")
+        assert leader in workers
+        _until(lambda: True if _listeners(url) == 1 else None, "exactly one dispatcher")
+
+        os.kill(leader, signal.SIGKILL)
+        (successor,) = _until(
+            lambda: [pid for pid in _leaders(url) if pid != leader] or None, "a successor"
+        )
+        assert successor in _api_workers(served)
+        _until(lambda: True if _listeners(url) == 1 else None, "one dispatcher again")
+        assert _leaders(url) == [successor]
+        everything = descendants(served.process.pid)
+    assert not [pid for pid in everything if alive(pid)], "SIGTERM left processes behind"
+    assert _leaders(url) == []
+    assert _listeners(url) == 0
 
 
 def test_production_refuses_missing_secret(tmp_path: Path) -> None:

@@ -128,3 +128,39 @@ def test_public_key_and_jwks_url_together_are_invalid(tmp_path: Path, public_key
 def test_max_body_bytes_has_a_floor(tmp_path: Path) -> None:
     with pytest.raises(ValidationError):
         Settings(max_body_bytes=10, data_dir=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("value", "mode"),
+    [
+        ("all", "all"),
+        ("one", "one"),
+        ("off", "off"),
+        ("true", "all"),
+        ("false", "off"),
+        ("ONE", "one"),
+    ],
+)
+def test_webhook_dispatcher_modes_and_the_old_booleans(
+    monkeypatch: pytest.MonkeyPatch, value: str, mode: str
+) -> None:
+    monkeypatch.setenv("CONVENE_WEBHOOK_DISPATCHER", value)
+    assert Settings().webhook_dispatcher == mode
+
+
+def test_webhook_dispatcher_defaults_to_all_api_processes() -> None:
+    assert Settings().webhook_dispatcher == "all"
+
+
+def test_an_unknown_webhook_dispatcher_mode_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONVENE_WEBHOOK_DISPATCHER", "some")
+    with pytest.raises(ValidationError, match="webhook_dispatcher"):
+        Settings()
+
+
+def test_serve_workers_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONVENE_SERVE_WORKERS", "4")
+    assert Settings().serve_workers == 4
+    monkeypatch.setenv("CONVENE_SERVE_WORKERS", "0")
+    with pytest.raises(ValidationError, match="serve_workers"):
+        Settings()

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response
 from app.auth.dependencies import CurrentPrincipal
 from app.availability import schemas, service
 from app.availability.schemas import MAX_CALENDARS, MAX_SLOTS
-from app.db.session import SessionDep
+from app.db.session import ReadSessionDep
 from app.kit.errors import UnknownReference, ValidationFailed
 from app.kit.openapi import AUTHENTICATED, problems
 from app.kit.responses import serialized
@@ -48,7 +48,7 @@ def _check_calendars(associate_ids: list[uuid.UUID], resource_ids: list[uuid.UUI
     responses=problems(*AUTHENTICATED, UnknownReference),
 )
 async def get_availability(
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: CurrentPrincipal,
     start: Annotated[Instant, Query(description="Window start")],
     end: Annotated[Instant, Query(description="Window end; at most 366 days after start")],
@@ -73,7 +73,7 @@ async def get_availability(
     responses=problems(*AUTHENTICATED, UnknownReference),
 )
 async def get_first_free(
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: CurrentPrincipal,
     duration: Annotated[
         timedelta, Query(description="ISO 8601 duration, 1 minute to 31 days", examples=["PT1H"])

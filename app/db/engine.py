@@ -1,6 +1,8 @@
-"""The async engine and session factory, built in the app's lifespan (never at import)."""
+"""The async engines and session factories, built in the app's lifespan (never at import)."""
 
+import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -25,33 +27,69 @@ def plain_dsn(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def create_engine(url: str, settings: Settings) -> AsyncEngine:
+def direct_url(settings: Settings, url: str) -> str:
+    """The URL of a session of our own (LISTEN, advisory locks, migrations): never a pooler."""
+    return settings.database_direct_url or url
+
+
+def unique_statement_name() -> str:
+    """A prepared statement name that no other client of a pooled server connection uses."""
+    return f"__convene_{uuid.uuid4().hex}__"
+
+
+def pooler_args(settings: Settings) -> dict[str, Any]:
+    """What asyncpg needs behind PgBouncer in transaction mode (nothing without it)."""
+    if not settings.database_pgbouncer:
+        return {}
+    # Two transactions of one client may run on different server connections, so no
+    # prepared statement may be reused after its transaction, and its name must be one no
+    # other client uses on that server connection.
+    return {
+        "statement_cache_size": 0,
+        "prepared_statement_cache_size": 0,
+        "prepared_statement_name_func": unique_statement_name,
+    }
+
+
+def connect_args(settings: Settings, application_name: str = "convene") -> dict[str, Any]:
+    """The connection arguments for asyncpg: a statement timeout, UTC, what PgBouncer needs."""
+    server_settings = {"application_name": application_name, "timezone": "UTC"}
+    if not settings.database_pgbouncer:
+        server_settings["statement_timeout"] = str(settings.db_statement_timeout_ms)
+        return {"server_settings": server_settings}
+    # PgBouncer refuses statement_timeout as a startup parameter: asyncpg's command timeout
+    # cancels a statement that runs too long instead.
+    return {
+        "server_settings": server_settings,
+        "command_timeout": settings.db_statement_timeout_ms / 1000,
+        **pooler_args(settings),
+    }
+
+
+def create_engine(url: str, settings: Settings, application_name: str = "convene") -> AsyncEngine:
     """An engine with bounded pool and a statement timeout, so no request can run away."""
     return create_async_engine(
         async_url(url),
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_pre_ping=True,
-        connect_args={
-            "server_settings": {
-                "statement_timeout": str(settings.db_statement_timeout_ms),
-                "application_name": "convene",
-                "timezone": "UTC",
-            }
-        },
+        connect_args=connect_args(settings, application_name),
     )
 
 
 @dataclass(frozen=True)
 class Database:
-    """What a request needs from the database: a way to open sessions."""
+    """What a request needs from the database: sessions, and sessions for replica reads."""
 
     sessionmaker: async_sessionmaker[AsyncSession]
     engine: AsyncEngine | None = None
+    read_sessionmaker: async_sessionmaker[AsyncSession] | None = None
+    read_engine: AsyncEngine | None = None
 
     @classmethod
-    def from_engine(cls, engine: AsyncEngine) -> "Database":
-        return cls(async_sessionmaker(engine, expire_on_commit=False), engine)
+    def from_engine(cls, engine: AsyncEngine, read_engine: AsyncEngine | None = None) -> "Database":
+        reads = async_sessionmaker(read_engine, expire_on_commit=False) if read_engine else None
+        return cls(async_sessionmaker(engine, expire_on_commit=False), engine, reads, read_engine)
 
     @classmethod
     def from_connection(cls, connection: AsyncConnection) -> "Database":
@@ -65,5 +103,6 @@ class Database:
         )
 
     async def dispose(self) -> None:
-        if self.engine is not None:
-            await self.engine.dispose()
+        for engine in (self.engine, self.read_engine):
+            if engine is not None:
+                await engine.dispose()

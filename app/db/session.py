@@ -32,3 +32,20 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+async def get_read_session(request: Request, session: SessionDep) -> AsyncIterator[AsyncSession]:
+    """A session on the read replica; without one, the request's own session.
+
+    What a replica returns may lag the primary by its delay, so only reads that may show a
+    change a little late use this: never a check that guards a write.
+    """
+    reads = get_database(request).read_sessionmaker
+    if reads is None:
+        yield session
+        return
+    async with reads() as replica:
+        yield replica
+
+
+ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="function")]

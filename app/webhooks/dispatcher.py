@@ -4,7 +4,8 @@ It runs inside `convene serve` and as `convene worker`, any number at once. Each
 short transaction that leases rows (FOR UPDATE SKIP LOCKED) and commits before any HTTP is
 sent; results are written back in batches. A worker that dies loses nothing: its leases run
 out and the reaper of any live worker puts those deliveries back in the queue. Statements run
-through a SQLAlchemy engine; one raw asyncpg connection only LISTENs.
+through a SQLAlchemy engine (PgBouncer in transaction mode will do); one raw asyncpg
+connection only LISTENs, on the direct URL when one is set.
 """
 
 import asyncio
@@ -20,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from app.config import Settings
 from app.db.base import utc_now
-from app.db.engine import async_url, plain_dsn
+from app.db.engine import async_url, direct_url, plain_dsn, pooler_args
 from app.models.states import AttemptOutcome, DeliveryStatus
 from app.webhooks import metrics, queue
 from app.webhooks.address_guard import RefusedAddress, address_policy
@@ -45,7 +46,8 @@ class Dispatcher:
 
     def __init__(self, database_url: str, settings: Settings) -> None:
         self.url = async_url(database_url)
-        self.dsn = plain_dsn(database_url)
+        # LISTEN is session state, which a transaction pooler does not keep.
+        self.dsn = plain_dsn(direct_url(settings, database_url))
         self.settings = settings
         self.policy = address_policy(settings)
         self._wake = asyncio.Event()
@@ -102,13 +104,17 @@ class Dispatcher:
         # Every claim, reap and close is one statement, so a transaction by itself: AUTOCOMMIT
         # makes engine.begin() spare the BEGIN and COMMIT round trips, which an endpoint's
         # in-flight slots would wait for (and begin() stays right should that ever change).
+        # Behind PgBouncer a statement's prepare and execute must share a transaction, or the
+        # pooler may run them on two server connections: there begin() sends BEGIN and COMMIT.
+        pgbouncer = self.settings.database_pgbouncer
         engine = create_async_engine(
             self.url,
             pool_size=3,
             max_overflow=0,
-            isolation_level="AUTOCOMMIT",
+            isolation_level="READ COMMITTED" if pgbouncer else "AUTOCOMMIT",
             connect_args={
-                "server_settings": {"application_name": APPLICATION_NAME, "timezone": "UTC"}
+                "server_settings": {"application_name": APPLICATION_NAME, "timezone": "UTC"},
+                **pooler_args(self.settings),
             },
         )
         while not self._stopping.is_set():

@@ -11,9 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from app.db.engine import async_url
 from app.models import Booking, FollowUp
 from tests.availability.support import book, iso, new_tenant, participant, room, utc, view, when
 from tests.fixtures.committed import (
@@ -23,6 +21,7 @@ from tests.fixtures.committed import (
     until_lock_waiters,
 )
 from tests.fixtures.factories import Caller
+from tests.fixtures.pgbouncer import plain_engine
 from tests.fixtures.problems import assert_problem
 
 REQUESTS = 50
@@ -32,7 +31,7 @@ DEADLOCK_TIMEOUT = "50ms"
 
 
 async def _detect_deadlocks_fast(url: str) -> None:
-    engine = create_async_engine(async_url(url))
+    engine = plain_engine(url)
     try:
         async with engine.connect() as connection:
             name = await connection.scalar(text("SELECT current_database()"))

@@ -15,6 +15,7 @@ from app.config import Settings
 from app.webhooks.dispatcher import Dispatcher
 from tests.fixtures.committed import CommittedApp, acting_through, committed_app
 from tests.fixtures.factories import TEST_SECRET, Caller, follow_up_body
+from tests.fixtures.pgbouncer import database_settings
 from tests.webhooks.receiver import Receiver
 
 RESPONSES = ["invitation.accepted", "invitation.declined", "invitation.tentative"]
@@ -153,6 +154,7 @@ async def world(
 ) -> AsyncIterator[World]:
     """The committed app on `url`, a dispatcher with test settings, and a started receiver."""
     receiver = await Receiver().start()
+    settings = {**database_settings(url), **settings}
     try:
         async with committed_app(url, data_dir) as committed:
             committed.app.state.settings = dispatcher_settings(data_dir, **settings)

@@ -6,7 +6,6 @@ a committed database of their own, with a 2 s lease so a dead worker's claims co
 
 import asyncio
 import signal
-import sys
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
@@ -19,7 +18,8 @@ from sqlalchemy import text
 
 from tests.fixtures.committed import CommittedApp, committed_app
 from tests.fixtures.factories import TEST_SECRET, Caller
-from tests.fixtures.servers import convene_env, run_cli
+from tests.fixtures.pgbouncer import database_env
+from tests.fixtures.servers import Worker, convene_env, convene_worker, run_cli
 from tests.webhooks.receiver import Answer, Receiver
 from tests.webhooks.support import RESPONSES, dispatcher_settings
 
@@ -38,7 +38,7 @@ def url(make_database: Callable[..., str]) -> str:
 
 def _worker_env(url: str) -> dict[str, str]:
     return convene_env(
-        CONVENE_DATABASE_URL=url,
+        **database_env(url),
         CONVENE_WEBHOOK_ALLOW_HTTP="true",
         CONVENE_WEBHOOK_ALLOWED_NETWORKS='["127.0.0.0/8"]',
         CONVENE_WEBHOOK_LEASE_SECONDS="2",
@@ -47,40 +47,11 @@ def _worker_env(url: str) -> dict[str, str]:
     )
 
 
-class Worker:
-    """One `python -m app worker` process, its output in a log file."""
-
-    def __init__(self, process: asyncio.subprocess.Process, log: Path) -> None:
-        self.process = process
-        self.log = log
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    async def exited(self, within: float) -> int:
-        return await asyncio.wait_for(self.process.wait(), within)
-
-
 @asynccontextmanager
 async def worker(url: str, log: Path) -> AsyncIterator[Worker]:
-    """A running worker; killed at the end of the block if it still runs."""
-    with log.open("w") as out:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "app",
-            "worker",
-            env=_worker_env(url),
-            stdout=out,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-    running = Worker(process, log)
-    try:
+    """A running worker on `url`; killed at the end of the block if it still runs."""
+    async with convene_worker(_worker_env(url), log) as running:
         yield running
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
 
 
 @asynccontextmanager
