@@ -1,11 +1,12 @@
 """What CI can prove of the container without a Docker engine.
 
 1. docker-compose.yml: PostgreSQL 16+ with a health check, the app waiting for it, configured
-   by URL and secret.
+   by URL and secret, and no CONVENE_ variable that is not a setting.
 2. Dockerfile: non-root, production mode, migrates-then-serves command.
 3. The image's own steps, run here: a non-editable `pip install .` into a fresh venv, then the
    CMD from a folder holding only alembic.ini and migrations/ (the image's /app), against a
-   throwaway database on the given server; /readyz must answer 200 and SIGTERM must stop it.
+   throwaway database on the given server, with the compose file's worker count and dispatcher
+   mode; /readyz must answer 200, and SIGTERM must stop it and every process it started.
    Then the compose file's `worker` command from the same install: it must keep running
    against the migrated database and stop cleanly on SIGTERM.
 
@@ -29,6 +30,8 @@ from pathlib import Path
 import asyncpg
 import yaml
 
+from app.config import Settings
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -41,7 +44,53 @@ def check_compose() -> None:
     assert "pg_isready" in " ".join(db["healthcheck"]["test"]), "db needs a pg_isready health check"
     assert app["depends_on"]["db"]["condition"] == "service_healthy"
     assert {"CONVENE_DATABASE_URL", "CONVENE_JWT_SECRET"} <= app["environment"].keys()
-    print(f"compose: postgres:{major} with health check; app waits for it")
+    settings = {f"CONVENE_{name.upper()}" for name in Settings.model_fields}
+    for name, service in compose["services"].items():
+        unknown = {k for k in service.get("environment", {}) if k.startswith("CONVENE_")} - settings
+        assert not unknown, f"{name} sets {sorted(unknown)}, which no setting reads"
+    print(f"compose: postgres:{major} with health check; app waits for it; settings all known")
+
+
+def app_scaling() -> dict[str, str]:
+    """The compose app's worker count and dispatcher mode, `${VAR:-default}` read as default."""
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    environment = compose["services"]["app"]["environment"]
+    wanted = ("CONVENE_SERVE_WORKERS", "CONVENE_WEBHOOK_DISPATCHER")
+    return {
+        name: re.sub(r"^\$\{\w+:-(.*)\}$", r"\1", str(environment[name]))
+        for name in wanted
+        if name in environment
+    }
+
+
+def descendants(pid: int) -> set[int]:
+    """Every live process below `pid`, from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text() if entry.name.isdigit() else ""
+        except OSError:
+            continue
+        if stat:
+            children.setdefault(int(stat[stat.rindex(")") + 2 :].split()[1]), []).append(
+                int(entry.name)
+            )
+    found: set[int] = set()
+    pending = [pid]
+    while pending:
+        for child in children.get(pending.pop(), []):
+            found.add(child)
+            pending.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Whether the process exists and is not a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
 
 
 def dockerfile_cmd() -> list[str]:
@@ -114,7 +163,9 @@ def smoke(cmd: list[str], server_url: str) -> None:
             "CONVENE_DATABASE_URL": server_url.rsplit("/", 1)[0] + f"/{name}",
             "CONVENE_JWT_SECRET": secrets.token_urlsafe(48),
         }
-        process = subprocess.Popen(args, cwd=app_dir, env=env)  # noqa: S603
+        scaling = app_scaling()
+        started: set[int] = set()
+        process = subprocess.Popen(args, cwd=app_dir, env={**env, **scaling})  # noqa: S603
         try:
             deadline = time.monotonic() + 60
             while True:
@@ -126,11 +177,21 @@ def smoke(cmd: list[str], server_url: str) -> None:
                     assert process.poll() is None, "the image's CMD exited"
                     assert time.monotonic() < deadline, "no /readyz within 60 s"
                     time.sleep(0.3)
-            print("image CMD: migrated and ready from a non-editable install")
+            workers = int(scaling.get("CONVENE_SERVE_WORKERS", "1"))
+            started = descendants(process.pid)
+            spawned = [
+                p for p in started if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()
+            ]
+            assert len(spawned) == (workers if workers > 1 else 0), (workers, spawned)
+            print(f"image CMD: migrated and ready from a non-editable install, {scaling}")
         finally:
             process.send_signal(signal.SIGTERM)
             code = process.wait(timeout=30)
         assert code in (0, 128 + signal.SIGTERM), f"exit code {code} after SIGTERM"
+        deadline = time.monotonic() + 10  # the last of them may take a moment to go
+        while [p for p in started if alive(p)]:
+            assert time.monotonic() < deadline, "SIGTERM left processes of the CMD behind"
+            time.sleep(0.1)
         assert not (work / "data" / "pgdata").exists(), "started an embedded server despite a URL"
         worker = [
             str(venv / "bin" / part) if i == 0 else part for i, part in enumerate(worker_command())

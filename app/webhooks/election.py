@@ -71,6 +71,7 @@ class Election:
     async def _take_part(self) -> None:
         connection = await asyncpg.connect(
             self.dsn,
+            timeout=_CHECK_TIMEOUT_SECONDS,
             server_settings={"application_name": f"convene-election pid {os.getpid()}"},
         )
         try:
