@@ -12,9 +12,10 @@ from app.models import Event, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from app.models.states import PING, DeliveryStatus, EventType
 from app.webhooks.events import CHANNEL
 
-# Failed deliveries of events since `since` go back in the queue; events the endpoint would
-# have received but has no delivery of (it was disabled) are queued too, back to its creation.
-_RECOVER = text("""
+# Queues again an endpoint's failed deliveries of events since :since, and the events it missed.
+# Missed: those it would have received but has no delivery of (it was disabled), back to its
+# creation. Dispatchers are NOTIFYed only when something was queued.
+RECOVER_DELIVERIES = text("""
 WITH requeued AS (
     UPDATE webhook_deliveries d
     SET status = 'pending', attempts = 0, next_attempt_at = clock_timestamp()
@@ -38,12 +39,16 @@ WITH requeued AS (
 SELECT n, (SELECT pg_notify(:channel, '') WHERE n > 0) FROM total
 """)
 
-# Visible to the feed: events whose transaction is older than every one still running (so
-# no later commit can land before them in (txid, id) order), and the caller's own.
-_SETTLED = text(
+# The feed's condition, settled events: those whose transaction is older than every one still
+# running (so no later commit can land before them in (txid, id) order), and the caller's own.
+SETTLED_EVENTS = text(
     "(events.txid < CAST(CAST(pg_snapshot_xmin(pg_current_snapshot()) AS text) AS bigint) "
     "OR events.txid = CAST(CAST(pg_current_xact_id_if_assigned() AS text) AS bigint))"
 )
+
+
+# Takes a transaction-scoped advisory lock on :key, held until commit or rollback.
+LOCK_KEY = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
 
 
 class WebhookRepository(TenantRepository[WebhookEndpoint]):
@@ -52,10 +57,7 @@ class WebhookRepository(TenantRepository[WebhookEndpoint]):
 
     async def lock_tenant(self) -> None:
         """Serialise registrations of one tenant until commit, so its cap holds under races."""
-        await self.session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-            {"key": f"webhooks:{self.tenant_id}"},
-        )
+        await self.session.execute(LOCK_KEY, {"key": f"webhooks:{self.tenant_id}"})
 
     async def count(self) -> int:
         """How many endpoints the tenant has."""
@@ -112,7 +114,7 @@ class WebhookRepository(TenantRepository[WebhookEndpoint]):
         """Queue failed and missed deliveries of events since `since`; return how many."""
         row = (
             await self.session.execute(
-                _RECOVER, {"endpoint_id": endpoint_id, "since": since, "channel": CHANNEL}
+                RECOVER_DELIVERIES, {"endpoint_id": endpoint_id, "since": since, "channel": CHANNEL}
             )
         ).one()
         return int(row[0])
@@ -136,5 +138,5 @@ class WebhookRepository(TenantRepository[WebhookEndpoint]):
                     and_(Event.txid == after.txid, Event.id > after.id),
                 )
             )
-        query = query.where(_SETTLED).order_by(Event.txid, Event.id).limit(limit)
+        query = query.where(SETTLED_EVENTS).order_by(Event.txid, Event.id).limit(limit)
         return (await self.session.scalars(query)).all()
