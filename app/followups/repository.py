@@ -21,7 +21,9 @@ class FollowUpRepository(TenantRepository[FollowUp]):
 
     def _attended_by(self, associate_id: uuid.UUID) -> ColumnElement[bool]:
         return exists().where(
-            Participant.follow_up_id == FollowUp.id, Participant.associate_id == associate_id
+            Participant.tenant_id == FollowUp.tenant_id,
+            Participant.follow_up_id == FollowUp.id,
+            Participant.associate_id == associate_id,
         )
 
     async def get_visible(
@@ -59,7 +61,11 @@ class FollowUpRepository(TenantRepository[FollowUp]):
         """The associate's follow-ups overlapping [start, end), with their role and answer."""
         query = (
             select(FollowUp, Participant.role, Participant.status)
-            .join(Participant, Participant.follow_up_id == FollowUp.id)
+            .join(
+                Participant,
+                (Participant.tenant_id == FollowUp.tenant_id)
+                & (Participant.follow_up_id == FollowUp.id),
+            )
             .where(
                 self._in_tenant(),
                 Participant.associate_id == associate_id,
@@ -85,6 +91,7 @@ class FollowUpRepository(TenantRepository[FollowUp]):
         """Follow-ups linked to the contact or with any of its persons, latest start first."""
         person = aliased(Person)
         with_its_persons = exists().where(
+            Participant.tenant_id == FollowUp.tenant_id,
             Participant.follow_up_id == FollowUp.id,
             Participant.person_id == person.id,
             person.contact_id == contact_id,

@@ -26,7 +26,7 @@ WITH f AS (
     FOR NO KEY UPDATE OF f
 ), old AS (
     SELECT p.id, p.status, p.seen_at
-    FROM participants p JOIN f ON f.id = p.follow_up_id
+    FROM participants p JOIN f ON f.tenant_id = p.tenant_id AND f.id = p.follow_up_id
     WHERE p.tenant_id = :tenant_id
       AND p.id = :participant_id
       AND p.associate_id = :associate_id
@@ -38,7 +38,7 @@ WITH f AS (
         seen_at = coalesce(old.seen_at, :now), rescheduled = false, acknowledged_at = NULL,
         updated_at = :now
     FROM old
-    WHERE p.id = old.id
+    WHERE p.tenant_id = :tenant_id AND p.id = old.id
     RETURNING p.id, p.tenant_id, p.follow_up_id, p.kind, p.associate_id, p.resource_id,
               p.person_id, p.role, p.status, p.comment, p.responded_at, p.seen_at,
               p.rescheduled, p.acknowledged_at, old.status AS previous_status
@@ -49,7 +49,7 @@ WITH f AS (
            :tentative, false
     FROM upd, f
     WHERE :blocks
-    ON CONFLICT (participant_id) DO UPDATE
+    ON CONFLICT (tenant_id, participant_id) DO UPDATE
         SET tentative = excluded.tentative, during = excluded.during
 ), unbooked AS (
     DELETE FROM bookings b USING upd

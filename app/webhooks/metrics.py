@@ -34,7 +34,8 @@ ATTEMPT_DURATION = Histogram(
 # How many deliveries are due now, and how long the oldest of them has waited (seconds).
 QUEUE_DEPTH_NOW = text("""
 SELECT count(*), coalesce(extract(epoch FROM clock_timestamp() - min(d.next_attempt_at)), 0)
-FROM webhook_deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id
+FROM webhook_deliveries d
+JOIN webhook_endpoints w ON w.tenant_id = d.tenant_id AND w.id = d.endpoint_id
 WHERE w.enabled AND d.status = 'pending' AND d.next_attempt_at <= clock_timestamp()
 """)
 

@@ -20,8 +20,8 @@ WITH requeued AS (
     UPDATE webhook_deliveries d
     SET status = 'pending', attempts = 0, next_attempt_at = clock_timestamp()
     FROM events e
-    WHERE d.endpoint_id = :endpoint_id AND d.status = 'failed'
-      AND e.id = d.event_id AND e.created_at >= :since
+    WHERE d.tenant_id = :tenant_id AND d.endpoint_id = :endpoint_id AND d.status = 'failed'
+      AND e.tenant_id = d.tenant_id AND e.id = d.event_id AND e.created_at >= :since
     RETURNING 1
 ), missed AS (
     INSERT INTO webhook_deliveries (tenant_id, endpoint_id, event_id, follow_up_id, seq)
@@ -30,8 +30,8 @@ WITH requeued AS (
     JOIN events e ON e.tenant_id = w.tenant_id
         AND e.created_at >= greatest(CAST(:since AS timestamptz), w.created_at)
         AND e.type = ANY(w.event_types)
-    WHERE w.id = :endpoint_id
-    ON CONFLICT (event_id, endpoint_id) DO NOTHING
+    WHERE w.tenant_id = :tenant_id AND w.id = :endpoint_id
+    ON CONFLICT (tenant_id, event_id, endpoint_id) DO NOTHING
     RETURNING 1
 ), total AS (
     SELECT (SELECT count(*) FROM requeued) + (SELECT count(*) FROM missed) AS n
@@ -84,7 +84,11 @@ class WebhookRepository(TenantRepository[WebhookEndpoint]):
         """One page of the endpoint's deliveries, newest first, and each one's attempts."""
         query = (
             select(WebhookDelivery, Event.type)
-            .join(Event, Event.id == WebhookDelivery.event_id)
+            .join(
+                Event,
+                (Event.tenant_id == WebhookDelivery.tenant_id)
+                & (Event.id == WebhookDelivery.event_id),
+            )
             .where(
                 WebhookDelivery.tenant_id == self.tenant_id,
                 WebhookDelivery.endpoint_id == endpoint_id,
@@ -103,7 +107,10 @@ class WebhookRepository(TenantRepository[WebhookEndpoint]):
         if attempts:
             log = await self.session.scalars(
                 select(WebhookAttempt)
-                .where(WebhookAttempt.delivery_id.in_(attempts))
+                .where(
+                    WebhookAttempt.tenant_id == self.tenant_id,
+                    WebhookAttempt.delivery_id.in_(attempts),
+                )
                 .order_by(WebhookAttempt.delivery_id, WebhookAttempt.attempt)
             )
             for attempt in log:
@@ -114,7 +121,13 @@ class WebhookRepository(TenantRepository[WebhookEndpoint]):
         """Queue failed and missed deliveries of events since `since`; return how many."""
         row = (
             await self.session.execute(
-                RECOVER_DELIVERIES, {"endpoint_id": endpoint_id, "since": since, "channel": CHANNEL}
+                RECOVER_DELIVERIES,
+                {
+                    "tenant_id": self.tenant_id,
+                    "endpoint_id": endpoint_id,
+                    "since": since,
+                    "channel": CHANNEL,
+                },
             )
         ).one()
         return int(row[0])
