@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, exists, func, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, Row, bindparam, exists, func, or_, select, tuple_, update
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -13,6 +13,19 @@ from app.db.repository import TenantRepository
 from app.kit.pagination import Paged, PageParams, paged, paged_rows
 from app.models import Booking, FollowUp, Participant, Person, Response
 from app.models.states import FollowUpStatus, ParticipantKind, ParticipantRole, ParticipantStatus
+
+# A follow-up if the associate owns or takes part in it (the owner is a participant too).
+VISIBLE = select(FollowUp).where(
+    FollowUp.tenant_id == bindparam("tenant_id"),
+    FollowUp.id == bindparam("follow_up_id"),
+    exists().where(
+        Participant.tenant_id == FollowUp.tenant_id,
+        Participant.follow_up_id == FollowUp.id,
+        Participant.associate_id == bindparam("associate_id"),
+    ),
+)
+# The same, locked for a change: changes to one follow-up queue up.
+VISIBLE_FOR_UPDATE = VISIBLE.with_for_update(of=FollowUp)
 
 
 class FollowUpRepository(TenantRepository[FollowUp]):
@@ -30,12 +43,13 @@ class FollowUpRepository(TenantRepository[FollowUp]):
         self, follow_up_id: uuid.UUID, associate_id: uuid.UUID, *, for_update: bool = False
     ) -> FollowUp | None:
         """The follow-up if the associate owns or takes part in it, else None."""
-        query = select(FollowUp).where(
-            self._in_tenant(), FollowUp.id == follow_up_id, self._attended_by(associate_id)
-        )
-        if for_update:
-            query = query.with_for_update(of=FollowUp)
-        return (await self.session.scalars(query)).one_or_none()
+        query = VISIBLE_FOR_UPDATE if for_update else VISIBLE
+        params = {
+            "tenant_id": self.tenant_id,
+            "follow_up_id": follow_up_id,
+            "associate_id": associate_id,
+        }
+        return (await self.session.scalars(query, params)).one_or_none()
 
     async def load_participants(self, follow_up: FollowUp) -> FollowUp:
         """Load the follow-up's participants (fresh from the database) onto it."""
@@ -111,6 +125,8 @@ class FollowUpRepository(TenantRepository[FollowUp]):
         return paged(rows, page, at="start_at")
 
 
+_OWN, _OTHER = aliased(Booking), aliased(Booking)
+
 # What a participant shows (in a follow-up and in the inbox); the inbox adds its follow-up's.
 INVITATION_COLUMNS = (
     Participant.id,
@@ -144,6 +160,31 @@ INVITATION_FOLLOW_UP_COLUMNS = tuple(
 )
 
 
+# Everyone in a follow-up, the organizer first, each flagged when its booking overlaps another
+# follow-up's booking of the same calendar. Built once: composing it per call costs more CPU
+# than running it.
+PARTICIPANTS_WITH_CONFLICTS = (
+    select(
+        *INVITATION_COLUMNS,
+        exists()
+        .where(
+            _OWN.tenant_id == Participant.tenant_id,
+            _OWN.participant_id == Participant.id,
+            _OTHER.tenant_id == _OWN.tenant_id,
+            _OTHER.calendar_id == _OWN.calendar_id,
+            _OTHER.during.op("&&")(_OWN.during),
+            _OTHER.follow_up_id != _OWN.follow_up_id,
+        )
+        .label("conflict"),
+    )
+    .where(
+        Participant.tenant_id == bindparam("tenant_id"),
+        Participant.follow_up_id == bindparam("follow_up_id"),
+    )
+    .order_by(Participant.role != ParticipantRole.ORGANIZER, Participant.id)
+)
+
+
 class ParticipantRepository(TenantRepository[Participant]):
     model = Participant
     noun = "participant"
@@ -163,25 +204,11 @@ class ParticipantRepository(TenantRepository[Participant]):
         A participant is in conflict when its booking overlaps another follow-up's booking
         of the same calendar.
         """
-        own, other = aliased(Booking), aliased(Booking)
-        conflict = (
-            exists()
-            .where(
-                own.tenant_id == Participant.tenant_id,
-                own.participant_id == Participant.id,
-                other.tenant_id == own.tenant_id,
-                other.calendar_id == own.calendar_id,
-                other.during.op("&&")(own.during),
-                other.follow_up_id != own.follow_up_id,
-            )
-            .label("conflict")
+        rows = await self.session.execute(
+            PARTICIPANTS_WITH_CONFLICTS,
+            {"tenant_id": self.tenant_id, "follow_up_id": follow_up_id},
         )
-        query = (
-            select(*INVITATION_COLUMNS, conflict)
-            .where(self._in_tenant(), Participant.follow_up_id == follow_up_id)
-            .order_by(Participant.role != ParticipantRole.ORGANIZER, Participant.id)
-        )
-        return (await self.session.execute(query)).all()
+        return rows.all()
 
     async def count(self, follow_up_id: uuid.UUID) -> int:
         query = select(func.count()).where(
