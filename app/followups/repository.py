@@ -5,7 +5,19 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, bindparam, exists, func, or_, select, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    String,
+    bindparam,
+    exists,
+    func,
+    or_,
+    select,
+    tuple_,
+    type_coerce,
+    update,
+)
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -127,15 +139,21 @@ class FollowUpRepository(TenantRepository[FollowUp]):
 
 _OWN, _OTHER = aliased(Booking), aliased(Booking)
 
+
+def _as_text(column: Any) -> Any:
+    """A state column read as its text: rows bound for JSON skip making enum members."""
+    return type_coerce(column, String).label(column.key)
+
+
 # What a participant shows (in a follow-up and in the inbox); the inbox adds its follow-up's.
 INVITATION_COLUMNS = (
     Participant.id,
-    Participant.kind,
+    _as_text(Participant.kind),
     Participant.associate_id,
     Participant.resource_id,
     Participant.person_id,
-    Participant.role,
-    Participant.status,
+    _as_text(Participant.role),
+    _as_text(Participant.status),
     Participant.comment,
     Participant.responded_at,
     Participant.seen_at,
@@ -149,8 +167,8 @@ INVITATION_FOLLOW_UP_COLUMNS = tuple(
         FollowUp.id,
         FollowUp.owner_id,
         FollowUp.title,
-        FollowUp.kind,
-        FollowUp.status,
+        _as_text(FollowUp.kind),
+        _as_text(FollowUp.status),
         FollowUp.start_at,
         FollowUp.end_at,
         FollowUp.time_zone,
