@@ -222,11 +222,9 @@ class ParticipantRepository(TenantRepository[Participant]):
         A participant is in conflict when its booking overlaps another follow-up's booking
         of the same calendar.
         """
-        rows = await self.session.execute(
-            PARTICIPANTS_WITH_CONFLICTS,
-            {"tenant_id": self.tenant_id, "follow_up_id": follow_up_id},
+        return await self._rows(
+            PARTICIPANTS_WITH_CONFLICTS, tenant_id=self.tenant_id, follow_up_id=follow_up_id
         )
-        return rows.all()
 
     async def count(self, follow_up_id: uuid.UUID) -> int:
         query = select(func.count()).where(
@@ -293,10 +291,7 @@ class ParticipantRepository(TenantRepository[Participant]):
             query = query.where(Participant.status == status)
         if page.after is not None:
             query = query.where(Participant.id < page.after.id)
-        result = await self.session.execute(
-            query.order_by(Participant.id.desc()).limit(page.limit + 1)
-        )
-        rows: Sequence[Any] = result.all()
+        rows = await self._rows(query.order_by(Participant.id.desc()).limit(page.limit + 1))
         return paged(rows, page)
 
 
