@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.models.states import AttemptOutcome, DeliveryStatus
 from app.webhooks.events import jsonable
@@ -150,6 +150,15 @@ SELECT id FROM endpoints WHERE disabled
 """)
 
 
+# How many deliveries are due now, and how long the oldest of them has waited (seconds).
+QUEUE_DEPTH_NOW = text("""
+SELECT count(*), coalesce(extract(epoch FROM clock_timestamp() - min(d.next_attempt_at)), 0)
+FROM webhook_deliveries d
+JOIN webhook_endpoints w ON w.tenant_id = d.tenant_id AND w.id = d.endpoint_id
+WHERE w.enabled AND d.status = 'pending' AND d.next_attempt_at <= clock_timestamp()
+""")
+
+
 @dataclass(frozen=True)
 class Claimed:
     """A delivery this worker holds the lease of, with everything needed to send it."""
@@ -278,3 +287,9 @@ async def close(
         },
     )
     return list(rows.scalars())
+
+
+async def depth(connection: AsyncConnection | AsyncSession) -> tuple[int, float]:
+    """How many deliveries are due now, and the age of the oldest of them in seconds."""
+    due, oldest = (await connection.execute(QUEUE_DEPTH_NOW)).one()
+    return int(due), float(oldest)
