@@ -61,6 +61,7 @@ from zoneinfo import ZoneInfo
 import aiohttp
 import asyncpg
 from common import (
+    bounded,
     busy_share,
     checkpoint,
     convene_process,
@@ -186,20 +187,6 @@ async def expect(response: aiohttp.ClientResponse, status: int) -> Any:
             f"(expected {status}): {body[:500]!r}"
         )
     return json.loads(body) if body else None
-
-
-async def bounded(concurrency: int, items: Sequence[Any], work: Callable[[Any], Any]) -> list[Any]:
-    """Run `work(item)` for every item with at most `concurrency` in flight, in order."""
-    results: list[Any] = [None] * len(items)
-    pending = deque(range(len(items)))
-
-    async def worker() -> None:
-        while pending:
-            i = pending.popleft()
-            results[i] = await work(items[i])
-
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return results
 
 
 async def load_tenant(base: str, secret: str, seed: int) -> Tenant:

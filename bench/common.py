@@ -17,10 +17,12 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -290,3 +292,17 @@ def process_cpu_seconds(pid: int, tree: bool = True) -> float | None:
 def parent_pid(pid: int) -> int | None:
     fields = _stat_fields(pid)
     return int(fields[1]) if fields else None
+
+
+async def bounded(concurrency: int, items: Sequence[Any], work: Callable[[Any], Any]) -> list[Any]:
+    """Run `work(item)` for every item with at most `concurrency` in flight, in order."""
+    results: list[Any] = [None] * len(items)
+    pending = deque(range(len(items)))
+
+    async def worker() -> None:
+        while pending:
+            i = pending.popleft()
+            results[i] = await work(items[i])
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return results

@@ -68,8 +68,8 @@ import sys
 import tempfile
 import time
 import uuid
-from collections import Counter, deque
-from collections.abc import Callable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -82,6 +82,7 @@ import httpx
 from aiohttp import web
 from common import (
     Running,
+    bounded,
     busy_share,
     convene_process,
     cpu_times,
@@ -386,20 +387,6 @@ async def _expect(response: aiohttp.ClientResponse, status: int) -> Any:
     return json.loads(body) if response.content_type.endswith("json") else body
 
 
-async def _bounded(concurrency: int, items: Sequence[Any], work: Callable[[Any], Any]) -> list[Any]:
-    """Run `work(item)` for every item with at most `concurrency` in flight, in order."""
-    results: list[Any] = [None] * len(items)
-    indexes = deque(range(len(items)))
-
-    async def worker() -> None:
-        while indexes:
-            i = indexes.popleft()
-            results[i] = await work(items[i])
-
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return results
-
-
 async def setup(base: str, secret: str, responses: int, seed: int) -> World:
     """Associates and follow-ups through the API (no subscription yet: nothing is sent)."""
     rng = random.Random(seed)
@@ -422,7 +409,7 @@ async def setup(base: str, secret: str, responses: int, seed: int) -> World:
                 created = await _expect(response, 201)
             return str(created["id"])
 
-        associates = await _bounded(SETUP_CONCURRENCY, range(ASSOCIATES), associate)
+        associates = await bounded(SETUP_CONCURRENCY, range(ASSOCIATES), associate)
         tokens = {
             a: "Bearer " + issue_token(secret, tenant_id=tenant, subject=a) for a in associates
         }
@@ -453,7 +440,7 @@ async def setup(base: str, secret: str, responses: int, seed: int) -> World:
             ]
 
         started = time.perf_counter()
-        made = await _bounded(SETUP_CONCURRENCY * 2, plans, follow_up)
+        made = await bounded(SETUP_CONCURRENCY * 2, plans, follow_up)
         invitations = [i for group in made for i in group][:responses]
         log(
             f"created {follow_ups} follow-ups ({len(invitations)} invitations used) in "
@@ -534,7 +521,7 @@ async def send_closed_loop(base: str, world: World, jobs: Sequence[Job]) -> Sent
             sent.latency.append(time.perf_counter() - began)
 
         sent.started = time.time()
-        await _bounded(LOAD_CONCURRENCY, jobs, one)
+        await bounded(LOAD_CONCURRENCY, jobs, one)
     return sent
 
 
@@ -700,7 +687,7 @@ async def plain_client(
                     raise Failed(f"baseline POST -> {r.status}")
 
         started = time.perf_counter()
-        await _bounded(concurrency, bodies, post)
+        await bounded(concurrency, bodies, post)
         return len(bodies) / (time.perf_counter() - started)
 
 

@@ -49,7 +49,8 @@ WITH blocks AS (
     SELECT b.calendar_id, b.follow_up_id, b.tentative,
            b.during * tstzrange(:start, :end) AS during,
            EXISTS (SELECT 1 FROM participants p
-                   WHERE p.follow_up_id = b.follow_up_id AND p.associate_id = :viewer) AS visible
+                   WHERE p.tenant_id = b.tenant_id AND p.follow_up_id = b.follow_up_id
+                     AND p.associate_id = :viewer) AS visible
     FROM bookings b
     WHERE b.tenant_id = :tenant_id
       AND b.calendar_id = ANY(:calendar_ids)

@@ -59,10 +59,15 @@ class Base(DeclarativeBase):
 
 
 class TenantScoped:
-    """Id, tenant and timestamps: every tenant-owned table starts with these."""
+    """Tenant, id and timestamps: every tenant-owned table starts with these.
 
+    The primary key is (tenant_id, id), so the tables can be distributed by tenant (Citus) and
+    child rows point at their parent through (tenant_id, id) composite foreign keys. Ids stay
+    globally unique UUIDv7s; an ORM identity is the pair.
+    """
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
-    tenant_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     # Set by TenantRepository.update, so bookkeeping writes (an event's seq) leave it alone.
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -1,10 +1,10 @@
 """The base of every repository: queries always carry the tenant, pages use keyset order."""
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, exists, select
+from sqlalchemy import ColumnElement, Executable, Row, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -95,6 +95,11 @@ class TenantRepository(Generic[M]):
         assert obj.tenant_id == self.tenant_id
         await self.session.delete(obj)
         await self.session.flush()
+
+    async def _rows(self, statement: Executable, **params: Any) -> Sequence[Row[Any]]:
+        """Plain rows of a statement, run as Core: reads bound for JSON skip the ORM's steps."""
+        connection = await self.session.connection()
+        return (await connection.execute(statement, params)).all()
 
     async def _flush(self) -> None:
         try:

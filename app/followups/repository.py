@@ -5,7 +5,19 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, exists, func, or_, select, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    String,
+    bindparam,
+    exists,
+    func,
+    or_,
+    select,
+    tuple_,
+    type_coerce,
+    update,
+)
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -14,6 +26,19 @@ from app.kit.pagination import Paged, PageParams, paged, paged_rows
 from app.models import Booking, FollowUp, Participant, Person, Response
 from app.models.states import FollowUpStatus, ParticipantKind, ParticipantRole, ParticipantStatus
 
+# A follow-up if the associate owns or takes part in it (the owner is a participant too).
+VISIBLE = select(FollowUp).where(
+    FollowUp.tenant_id == bindparam("tenant_id"),
+    FollowUp.id == bindparam("follow_up_id"),
+    exists().where(
+        Participant.tenant_id == FollowUp.tenant_id,
+        Participant.follow_up_id == FollowUp.id,
+        Participant.associate_id == bindparam("associate_id"),
+    ),
+)
+# The same, locked for a change: changes to one follow-up queue up.
+VISIBLE_FOR_UPDATE = VISIBLE.with_for_update(of=FollowUp)
+
 
 class FollowUpRepository(TenantRepository[FollowUp]):
     model = FollowUp
@@ -21,19 +46,22 @@ class FollowUpRepository(TenantRepository[FollowUp]):
 
     def _attended_by(self, associate_id: uuid.UUID) -> ColumnElement[bool]:
         return exists().where(
-            Participant.follow_up_id == FollowUp.id, Participant.associate_id == associate_id
+            Participant.tenant_id == FollowUp.tenant_id,
+            Participant.follow_up_id == FollowUp.id,
+            Participant.associate_id == associate_id,
         )
 
     async def get_visible(
         self, follow_up_id: uuid.UUID, associate_id: uuid.UUID, *, for_update: bool = False
     ) -> FollowUp | None:
         """The follow-up if the associate owns or takes part in it, else None."""
-        query = select(FollowUp).where(
-            self._in_tenant(), FollowUp.id == follow_up_id, self._attended_by(associate_id)
-        )
-        if for_update:
-            query = query.with_for_update(of=FollowUp)
-        return (await self.session.scalars(query)).one_or_none()
+        query = VISIBLE_FOR_UPDATE if for_update else VISIBLE
+        params = {
+            "tenant_id": self.tenant_id,
+            "follow_up_id": follow_up_id,
+            "associate_id": associate_id,
+        }
+        return (await self.session.scalars(query, params)).one_or_none()
 
     async def load_participants(self, follow_up: FollowUp) -> FollowUp:
         """Load the follow-up's participants (fresh from the database) onto it."""
@@ -59,7 +87,11 @@ class FollowUpRepository(TenantRepository[FollowUp]):
         """The associate's follow-ups overlapping [start, end), with their role and answer."""
         query = (
             select(FollowUp, Participant.role, Participant.status)
-            .join(Participant, Participant.follow_up_id == FollowUp.id)
+            .join(
+                Participant,
+                (Participant.tenant_id == FollowUp.tenant_id)
+                & (Participant.follow_up_id == FollowUp.id),
+            )
             .where(
                 self._in_tenant(),
                 Participant.associate_id == associate_id,
@@ -85,6 +117,7 @@ class FollowUpRepository(TenantRepository[FollowUp]):
         """Follow-ups linked to the contact or with any of its persons, latest start first."""
         person = aliased(Person)
         with_its_persons = exists().where(
+            Participant.tenant_id == FollowUp.tenant_id,
             Participant.follow_up_id == FollowUp.id,
             Participant.person_id == person.id,
             person.contact_id == contact_id,
@@ -104,15 +137,23 @@ class FollowUpRepository(TenantRepository[FollowUp]):
         return paged(rows, page, at="start_at")
 
 
+_OWN, _OTHER = aliased(Booking), aliased(Booking)
+
+
+def _as_text(column: Any) -> Any:
+    """A state column read as its text: rows bound for JSON skip making enum members."""
+    return type_coerce(column, String).label(column.key)
+
+
 # What a participant shows (in a follow-up and in the inbox); the inbox adds its follow-up's.
 INVITATION_COLUMNS = (
     Participant.id,
-    Participant.kind,
+    _as_text(Participant.kind),
     Participant.associate_id,
     Participant.resource_id,
     Participant.person_id,
-    Participant.role,
-    Participant.status,
+    _as_text(Participant.role),
+    _as_text(Participant.status),
     Participant.comment,
     Participant.responded_at,
     Participant.seen_at,
@@ -126,14 +167,39 @@ INVITATION_FOLLOW_UP_COLUMNS = tuple(
         FollowUp.id,
         FollowUp.owner_id,
         FollowUp.title,
-        FollowUp.kind,
-        FollowUp.status,
+        _as_text(FollowUp.kind),
+        _as_text(FollowUp.status),
         FollowUp.start_at,
         FollowUp.end_at,
         FollowUp.time_zone,
         FollowUp.all_day,
         FollowUp.location,
     )
+)
+
+
+# Everyone in a follow-up, the organizer first, each flagged when its booking overlaps another
+# follow-up's booking of the same calendar. Built once: composing it per call costs more CPU
+# than running it.
+PARTICIPANTS_WITH_CONFLICTS = (
+    select(
+        *INVITATION_COLUMNS,
+        exists()
+        .where(
+            _OWN.tenant_id == Participant.tenant_id,
+            _OWN.participant_id == Participant.id,
+            _OTHER.tenant_id == _OWN.tenant_id,
+            _OTHER.calendar_id == _OWN.calendar_id,
+            _OTHER.during.op("&&")(_OWN.during),
+            _OTHER.follow_up_id != _OWN.follow_up_id,
+        )
+        .label("conflict"),
+    )
+    .where(
+        Participant.tenant_id == bindparam("tenant_id"),
+        Participant.follow_up_id == bindparam("follow_up_id"),
+    )
+    .order_by(Participant.role != ParticipantRole.ORGANIZER, Participant.id)
 )
 
 
@@ -156,25 +222,9 @@ class ParticipantRepository(TenantRepository[Participant]):
         A participant is in conflict when its booking overlaps another follow-up's booking
         of the same calendar.
         """
-        own, other = aliased(Booking), aliased(Booking)
-        conflict = (
-            exists()
-            .where(
-                own.tenant_id == Participant.tenant_id,
-                own.participant_id == Participant.id,
-                other.tenant_id == own.tenant_id,
-                other.calendar_id == own.calendar_id,
-                other.during.op("&&")(own.during),
-                other.follow_up_id != own.follow_up_id,
-            )
-            .label("conflict")
+        return await self._rows(
+            PARTICIPANTS_WITH_CONFLICTS, tenant_id=self.tenant_id, follow_up_id=follow_up_id
         )
-        query = (
-            select(*INVITATION_COLUMNS, conflict)
-            .where(self._in_tenant(), Participant.follow_up_id == follow_up_id)
-            .order_by(Participant.role != ParticipantRole.ORGANIZER, Participant.id)
-        )
-        return (await self.session.execute(query)).all()
 
     async def count(self, follow_up_id: uuid.UUID) -> int:
         query = select(func.count()).where(
@@ -241,10 +291,7 @@ class ParticipantRepository(TenantRepository[Participant]):
             query = query.where(Participant.status == status)
         if page.after is not None:
             query = query.where(Participant.id < page.after.id)
-        result = await self.session.execute(
-            query.order_by(Participant.id.desc()).limit(page.limit + 1)
-        )
-        rows: Sequence[Any] = result.all()
+        rows = await self._rows(query.order_by(Participant.id.desc()).limit(page.limit + 1))
         return paged(rows, page)
 
 

@@ -7,6 +7,7 @@ from typing import Annotated
 from pydantic import MISSING, Field, StrictBool
 
 from app.kit.schemas import (
+    TRIMMED,
     InputModel,
     Instant,
     Name,
@@ -30,7 +31,7 @@ MAX_PARTICIPANTS = 500
 MAX_SPAN = timedelta(days=31)
 
 
-Location = Annotated[str, single_line(200)]
+Location = Annotated[str, single_line(200), TRIMMED]
 Description = Annotated[str, multi_line(10_000)]
 Comment = Annotated[str, multi_line(1000)]
 Reason = Annotated[str, multi_line(1000)]

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.base import new_id
+from app.db.base import StrEnumText, new_id
 from app.models.states import Answer, ParticipantKind, ParticipantRole, ParticipantStatus
 from app.notifications.service import MAX_MESSAGE
 from app.webhooks.events import CHANNEL, EVENT_FAN_OUT, jsonable
@@ -26,7 +26,7 @@ WITH f AS (
     FOR NO KEY UPDATE OF f
 ), old AS (
     SELECT p.id, p.status, p.seen_at
-    FROM participants p JOIN f ON f.id = p.follow_up_id
+    FROM participants p JOIN f ON f.tenant_id = p.tenant_id AND f.id = p.follow_up_id
     WHERE p.tenant_id = :tenant_id
       AND p.id = :participant_id
       AND p.associate_id = :associate_id
@@ -38,7 +38,7 @@ WITH f AS (
         seen_at = coalesce(old.seen_at, :now), rescheduled = false, acknowledged_at = NULL,
         updated_at = :now
     FROM old
-    WHERE p.id = old.id
+    WHERE p.tenant_id = :tenant_id AND p.id = old.id
     RETURNING p.id, p.tenant_id, p.follow_up_id, p.kind, p.associate_id, p.resource_id,
               p.person_id, p.role, p.status, p.comment, p.responded_at, p.seen_at,
               p.rescheduled, p.acknowledged_at, old.status AS previous_status
@@ -49,7 +49,7 @@ WITH f AS (
            :tentative, false
     FROM upd, f
     WHERE :blocks
-    ON CONFLICT (participant_id) DO UPDATE
+    ON CONFLICT (tenant_id, participant_id) DO UPDATE
         SET tentative = excluded.tentative, during = excluded.during
 ), unbooked AS (
     DELETE FROM bookings b USING upd
@@ -96,7 +96,12 @@ FROM upd, f, event
 # invitation under that lock, write the answer, rewrite its booking, keep the response
 # history, tell the organizer, and record the event under the next seq with its deliveries.
 # No row: the invitation is not the caller's to answer now (the caller finds out why).
-ANSWER = text(_ANSWER_CHANGES + EVENT_FAN_OUT + _ANSWER_RESULT)
+ANSWER = text(_ANSWER_CHANGES + EVENT_FAN_OUT + _ANSWER_RESULT).columns(
+    kind=StrEnumText(ParticipantKind),
+    role=StrEnumText(ParticipantRole),
+    status=StrEnumText(ParticipantStatus),
+    previous_status=StrEnumText(ParticipantStatus),
+)
 
 # Why an invitation cannot be answered: what the caller may learn of it, without locks.
 INVITATION_STATE = text("""
@@ -108,28 +113,6 @@ FROM participants p
 JOIN follow_ups f ON f.tenant_id = p.tenant_id AND f.id = p.follow_up_id
 WHERE p.tenant_id = :tenant_id AND p.id = :participant_id
 """)
-
-
-@dataclass(frozen=True)
-class Answered:
-    """The answered invitation as the response shows it, and what the answer recorded."""
-
-    id: uuid.UUID
-    kind: ParticipantKind
-    associate_id: uuid.UUID | None
-    resource_id: uuid.UUID | None
-    person_id: uuid.UUID | None
-    role: ParticipantRole
-    status: ParticipantStatus
-    comment: str | None
-    responded_at: datetime | None
-    seen_at: datetime | None
-    rescheduled: bool
-    acknowledged_at: datetime | None
-    previous_status: ParticipantStatus
-    seq: int
-    conflict: bool
-    deliveries: int
 
 
 @dataclass(frozen=True)
@@ -160,8 +143,12 @@ class InvitationRepository:
         actor: str,
         message: tuple[str, str],
         event: dict[str, Any],
-    ) -> Answered | None:
-        """Record the answer in one statement; None if the invitation is not answerable."""
+    ) -> Row[Any] | None:
+        """Record the answer in one statement; None if the invitation is not answerable.
+
+        The row holds the invitation's columns as a participant shows them, `previous_status`,
+        `seq`, `conflict` and `deliveries` (how many webhook deliveries the event queued).
+        """
         row = (
             await self.session.execute(
                 ANSWER,
@@ -187,26 +174,7 @@ class InvitationRepository:
                 },
             )
         ).one_or_none()
-        if row is None:
-            return None
-        return Answered(
-            id=row.id,
-            kind=ParticipantKind(row.kind),
-            associate_id=row.associate_id,
-            resource_id=row.resource_id,
-            person_id=row.person_id,
-            role=ParticipantRole(row.role),
-            status=ParticipantStatus(row.status),
-            comment=row.comment,
-            responded_at=row.responded_at,
-            seen_at=row.seen_at,
-            rescheduled=row.rescheduled,
-            acknowledged_at=row.acknowledged_at,
-            previous_status=ParticipantStatus(row.previous_status),
-            seq=row.seq,
-            conflict=row.conflict,
-            deliveries=row.deliveries,
-        )
+        return row
 
     async def state(
         self, participant_id: uuid.UUID, associate_id: uuid.UUID

@@ -60,6 +60,6 @@ async def respond_to_invitation(
     body: schemas.ResponseRequest,
     session: SessionDep,
     actor: CurrentAssociate,
-) -> followup_schemas.Participant:
+) -> Response:
     """Accept, decline or answer tentative (the invitee only); publishes an event."""
-    return await service.respond(session, actor, participant_id, body)
+    return serialized(await service.respond(session, actor, participant_id, body))

@@ -19,6 +19,7 @@ from app.invitations.repository import InvitationRepository
 from app.invitations.schemas import ResponseRequest
 from app.kit.errors import Forbidden, NotFound
 from app.kit.pagination import PageParams
+from app.kit.responses import built
 from app.models import FollowUp, Participant
 from app.models.states import (
     EventType,
@@ -129,11 +130,8 @@ async def respond(
     if answered is None:
         await _refuse(invitations, actor, participant_id)
     assert answered is not None
-    return schemas.Participant(
-        **{field: getattr(answered, field) for field in schemas.ParticipantFields.model_fields},
-        conflict=answered.conflict,
-        first_free_at=None,  # only resources have one, and an invitee is a colleague
-    )
+    # Only resources have a first free time, and an invitee is a colleague.
+    return built(schemas.Participant, answered, first_free_at=None)
 
 
 async def _refuse(

@@ -25,10 +25,13 @@ SINGLE_LINE = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
 
 
 def single_line(max_length: int) -> StringConstraints:
-    """Trimmed, non-empty, single-line text of at most `max_length` characters."""
-    return StringConstraints(
-        strip_whitespace=True, min_length=1, max_length=max_length, pattern=SINGLE_LINE
-    )
+    """Non-empty, single-line text of at most `max_length` characters; put TRIMMED after it."""
+    return StringConstraints(min_length=1, max_length=max_length, pattern=SINGLE_LINE)
+
+
+# Spaces around single-line text are dropped after the checks, so the length the document
+# states is the length that is checked (stripping first let 201 characters with a space pass).
+TRIMMED = AfterValidator(str.strip)
 
 
 # Multi-line text: tabs and line breaks allowed, other control characters not.
@@ -40,7 +43,7 @@ def multi_line(max_length: int) -> StringConstraints:
     return StringConstraints(max_length=max_length, pattern=MULTI_LINE)
 
 
-Name = Annotated[str, single_line(200)]
+Name = Annotated[str, single_line(200), TRIMMED]
 
 
 def _json_integer(value: object) -> object:
@@ -55,9 +58,10 @@ JSON_INTEGER = BeforeValidator(_json_integer)
 ExternalId = Annotated[
     str,
     single_line(200),
+    TRIMMED,
     Field(description="The CRM's own id for this object; unique per tenant"),
 ]
-Phone = Annotated[str, single_line(50)]
+Phone = Annotated[str, single_line(50), TRIMMED]
 
 
 @cache

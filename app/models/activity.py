@@ -42,7 +42,6 @@ class Event(TenantScoped, Base):
 
     __tablename__ = "events"
     __table_args__ = (
-        Index(None, "tenant_id", "id"),
         Index(None, "tenant_id", "follow_up_id", "seq"),
         Index(None, "tenant_id", "txid", "id"),
         CheckConstraint(

@@ -24,7 +24,11 @@ class Booking(Base):
             ["follow_ups.tenant_id", "follow_ups.id"],
             ondelete="CASCADE",
         ),
-        ForeignKeyConstraint(["participant_id"], ["participants.id"], ondelete="CASCADE"),
+        ForeignKeyConstraint(
+            ["tenant_id", "participant_id"],
+            ["participants.tenant_id", "participants.id"],
+            ondelete="CASCADE",
+        ),
         one_of("calendar_kind", CalendarKind),
         # One GiST index answers "who is busy when" for any set of calendars.
         Index(
@@ -47,8 +51,8 @@ class Booking(Base):
         ),
     )
 
+    tenant_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     participant_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
-    tenant_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     follow_up_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     calendar_kind: Mapped[CalendarKind] = mapped_column(StrEnumText(CalendarKind))
     calendar_id: Mapped[uuid.UUID] = mapped_column(Uuid)

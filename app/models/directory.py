@@ -22,15 +22,12 @@ from app.models.states import ResourceKind
 
 
 def _directory_table_args() -> tuple[Any, ...]:
-    """Constraints every directory table has: external ids unique per tenant, (tenant, id) key.
+    """Constraints every directory table has: external ids unique per tenant.
 
-    The (tenant_id, id) unique key lets child tables use composite foreign keys, so the
+    The (tenant_id, id) primary key lets child tables use composite foreign keys, so the
     database itself refuses a row that points into another tenant.
     """
-    return (
-        UniqueConstraint("tenant_id", "id"),
-        UniqueConstraint("tenant_id", "external_id"),
-    )
+    return (UniqueConstraint("tenant_id", "external_id"),)
 
 
 class Associate(TenantScoped, Base):

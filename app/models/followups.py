@@ -37,7 +37,6 @@ class FollowUp(TenantScoped, Base):
 
     __tablename__ = "follow_ups"
     __table_args__ = (
-        UniqueConstraint("tenant_id", "id"),
         ForeignKeyConstraint(["tenant_id", "owner_id"], ["associates.tenant_id", "associates.id"]),
         ForeignKeyConstraint(["tenant_id", "contact_id"], ["contacts.tenant_id", "contacts.id"]),
         CheckConstraint("end_at > start_at", name="ends_after_start"),
@@ -86,10 +85,9 @@ class Participant(TenantScoped, Base):
 
     __tablename__ = "participants"
     __table_args__ = (
-        UniqueConstraint("tenant_id", "id"),
-        UniqueConstraint("follow_up_id", "associate_id"),
-        UniqueConstraint("follow_up_id", "resource_id"),
-        UniqueConstraint("follow_up_id", "person_id"),
+        UniqueConstraint("tenant_id", "follow_up_id", "associate_id"),
+        UniqueConstraint("tenant_id", "follow_up_id", "resource_id"),
+        UniqueConstraint("tenant_id", "follow_up_id", "person_id"),
         ForeignKeyConstraint(
             ["tenant_id", "follow_up_id"],
             ["follow_ups.tenant_id", "follow_ups.id"],
@@ -140,7 +138,13 @@ class Response(TenantScoped, Base):
             ["follow_ups.tenant_id", "follow_ups.id"],
             ondelete="CASCADE",
         ),
-        ForeignKeyConstraint(["participant_id"], ["participants.id"], ondelete="SET NULL"),
+        # A removed participant's answers stay: only participant_id is cleared, not tenant_id
+        # (PostgreSQL 15's column list for SET NULL).
+        ForeignKeyConstraint(
+            ["tenant_id", "participant_id"],
+            ["participants.tenant_id", "participants.id"],
+            ondelete="SET NULL (participant_id)",
+        ),
         Index(None, "tenant_id", "follow_up_id", "id"),
         one_of("status", Answer),
         one_of("previous_status", ParticipantStatus),

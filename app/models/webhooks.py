@@ -7,7 +7,6 @@ from sqlalchemy import (
     ARRAY,
     Boolean,
     DateTime,
-    ForeignKey,
     ForeignKeyConstraint,
     Index,
     Integer,
@@ -30,7 +29,6 @@ class WebhookEndpoint(TenantScoped, Base):
 
     __tablename__ = "webhook_endpoints"
     __table_args__ = (
-        UniqueConstraint("tenant_id", "id"),
         Index(None, "tenant_id", "enabled"),
         one_of("disabled_reason", WebhookDisabledReason),
     )
@@ -54,11 +52,14 @@ class WebhookDelivery(Base):
 
     __tablename__ = "webhook_deliveries"
     __table_args__ = (
-        UniqueConstraint("event_id", "endpoint_id"),
+        UniqueConstraint("tenant_id", "event_id", "endpoint_id"),
         ForeignKeyConstraint(
             ["tenant_id", "endpoint_id"],
             ["webhook_endpoints.tenant_id", "webhook_endpoints.id"],
             ondelete="CASCADE",
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "event_id"], ["events.tenant_id", "events.id"], ondelete="CASCADE"
         ),
         one_of("status", DeliveryStatus),
         # The claim: due rows per endpoint, oldest first.
@@ -84,12 +85,12 @@ class WebhookDelivery(Base):
         Index(None, "tenant_id", "endpoint_id", "created_at", "id"),
     )
 
+    tenant_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     id: Mapped[uuid.UUID] = mapped_column(
         Uuid, primary_key=True, server_default=func.gen_random_uuid()
     )
-    tenant_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     endpoint_id: Mapped[uuid.UUID] = mapped_column(Uuid)
-    event_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("events.id", ondelete="CASCADE"))
+    event_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     follow_up_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     seq: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[DeliveryStatus] = mapped_column(
@@ -116,14 +117,22 @@ class WebhookAttempt(Base):
     """One HTTP attempt of a delivery: what came back, how long it took, what went wrong."""
 
     __tablename__ = "webhook_attempts"
-    __table_args__ = (Index(None, "delivery_id", "attempt"), one_of("outcome", AttemptOutcome))
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "delivery_id"],
+            ["webhook_deliveries.tenant_id", "webhook_deliveries.id"],
+            ondelete="CASCADE",
+        ),
+        Index(None, "tenant_id", "delivery_id", "attempt"),
+        one_of("outcome", AttemptOutcome),
+    )
 
+    # The delivery's tenant, so that the log is keyed and distributed like everything else.
+    tenant_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     id: Mapped[uuid.UUID] = mapped_column(
         Uuid, primary_key=True, server_default=func.gen_random_uuid()
     )
-    delivery_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("webhook_deliveries.id", ondelete="CASCADE")
-    )
+    delivery_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     attempt: Mapped[int] = mapped_column(SmallInteger)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     duration_ms: Mapped[int] = mapped_column(Integer)

@@ -63,8 +63,7 @@ async def metrics(request: Request) -> Response:
     """Prometheus metrics: webhook deliveries by outcome, queue depth, oldest due, latency."""
     try:
         async with get_database(request).sessionmaker() as session:
-            connection = await (await session.connection()).get_raw_connection()
-            await refresh_queue_gauges(connection.driver_connection)
+            await refresh_queue_gauges(session)
     except Exception:
         # The counters are still worth serving; the queue gauges keep their last reading.
         logger.warning("could not read the webhook queue for /metrics", exc_info=True)

@@ -166,8 +166,7 @@ class Dispatcher:
         self._last_reap = time.monotonic()
         async with engine.begin() as connection:
             reaped = await queue.reap(connection)
-            raw = await connection.get_raw_connection()
-            await metrics.refresh_queue_gauges(raw.driver_connection)
+            await metrics.refresh_queue_gauges(connection)
         if reaped:
             logger.warning("took back %d webhook deliveries whose lease ran out", reaped)
 

@@ -59,7 +59,7 @@ EVENT_FAN_OUT = """event AS (
 # RECORD_EVENT's head: bump the follow-up's seq under its row lock.
 _BUMP = """
 WITH bumped AS (
-    UPDATE follow_ups SET seq = seq + 1 WHERE id = :follow_up_id
+    UPDATE follow_ups SET seq = seq + 1 WHERE tenant_id = :tenant_id AND id = :follow_up_id
     RETURNING tenant_id, id, seq, CAST(:data AS jsonb) AS data
 ), """
 # RECORD_EVENT's result: the seq, the deliveries queued, and NOTIFY if any were.
@@ -103,6 +103,7 @@ async def record_event(
         await session.execute(
             RECORD_EVENT,
             {
+                "tenant_id": follow_up.tenant_id,
                 "follow_up_id": follow_up.id,
                 "event_id": event_id,
                 "type": type_,

@@ -1,8 +1,9 @@
 """Prometheus metrics of webhook delivery, and the queue figures read from the database."""
 
-from typing import Any
-
 from prometheus_client import Counter, Gauge, Histogram
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from app.webhooks import queue
 
 ATTEMPTS = Counter(
     "convene_webhook_deliveries",
@@ -31,15 +32,9 @@ ATTEMPT_DURATION = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15),
 )
 
-_DEPTH = """
-SELECT count(*), coalesce(extract(epoch FROM clock_timestamp() - min(d.next_attempt_at)), 0)
-FROM webhook_deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id
-WHERE w.enabled AND d.status = 'pending' AND d.next_attempt_at <= clock_timestamp()
-"""
 
-
-async def refresh_queue_gauges(connection: Any) -> None:
-    """Read the queue's depth and oldest due age (through an asyncpg connection) into gauges."""
-    depth, oldest = await connection.fetchrow(_DEPTH)
+async def refresh_queue_gauges(connection: AsyncConnection | AsyncSession) -> None:
+    """Read the queue's depth and oldest due age into the gauges."""
+    depth, oldest = await queue.depth(connection)
     QUEUE_DEPTH.set(int(depth))
     OLDEST_DUE.set(float(oldest))

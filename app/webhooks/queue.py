@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.models.states import AttemptOutcome, DeliveryStatus
 from app.webhooks.events import jsonable
@@ -24,10 +24,10 @@ from app.webhooks.events import jsonable
 # nothing up.
 CLAIM_DELIVERIES = text("""
 WITH candidates AS (
-    SELECT due.id, due.next_attempt_at
+    SELECT due.tenant_id, due.id, due.next_attempt_at
     FROM webhook_endpoints w
     CROSS JOIN LATERAL (
-        SELECT d.id, d.next_attempt_at
+        SELECT d.tenant_id, d.id, d.next_attempt_at
         FROM webhook_deliveries d
         WHERE d.endpoint_id = w.id
           AND d.status = 'pending'
@@ -49,8 +49,8 @@ WITH candidates AS (
     ORDER BY due.next_attempt_at
     LIMIT :limit
 ), locked AS (
-    SELECT d.id FROM webhook_deliveries d
-    WHERE d.id IN (SELECT id FROM candidates) AND d.status = 'pending'
+    SELECT d.tenant_id, d.id FROM webhook_deliveries d
+    WHERE (d.tenant_id, d.id) IN (SELECT tenant_id, id FROM candidates) AND d.status = 'pending'
     FOR UPDATE SKIP LOCKED
 )
 UPDATE webhook_deliveries d
@@ -60,8 +60,10 @@ SET status = 'delivering',
     claim_token = :claim_token,
     last_attempt_at = clock_timestamp()
 FROM locked, events e, webhook_endpoints w
-WHERE d.id = locked.id AND e.id = d.event_id AND w.id = d.endpoint_id
-RETURNING d.id, d.attempts, d.endpoint_id, d.event_id, w.url, w.secret,
+WHERE d.tenant_id = locked.tenant_id AND d.id = locked.id
+  AND e.tenant_id = d.tenant_id AND e.id = d.event_id
+  AND w.tenant_id = d.tenant_id AND w.id = d.endpoint_id
+RETURNING d.tenant_id, d.id, d.attempts, d.endpoint_id, d.event_id, w.url, w.secret,
     CASE WHEN w.previous_secret_expires_at > clock_timestamp() THEN w.previous_secret END
         AS previous_secret,
     jsonb_build_object(
@@ -90,14 +92,14 @@ WHERE status = 'delivering' AND lease_until < clock_timestamp()
 CLOSE_ATTEMPTS = text("""
 WITH r AS (
     SELECT * FROM jsonb_to_recordset(CAST(:attempts AS jsonb)) AS r(
-        delivery_id uuid, claim_token uuid, status text, delay_seconds float8,
+        tenant_id uuid, delivery_id uuid, claim_token uuid, status text, delay_seconds float8,
         attempt int, started_at timestamptz, duration_ms int, status_code int,
         outcome text, error text, response_body text
     )
     LIMIT jsonb_array_length(CAST(:attempts AS jsonb))
 ), s AS (
     SELECT * FROM jsonb_to_recordset(CAST(:endpoints AS jsonb))
-        AS s(endpoint_id uuid, ok boolean, started_at timestamptz, gone boolean)
+        AS s(tenant_id uuid, endpoint_id uuid, ok boolean, started_at timestamptz, gone boolean)
     LIMIT jsonb_array_length(CAST(:endpoints AS jsonb))
 ), closed AS (
     UPDATE webhook_deliveries d
@@ -111,25 +113,27 @@ WITH r AS (
         last_status_code = r.status_code,
         last_error = r.error
     FROM r
-    WHERE d.id = r.delivery_id AND d.claim_token = r.claim_token
+    WHERE d.tenant_id = r.tenant_id AND d.id = r.delivery_id AND d.claim_token = r.claim_token
 ), logged AS (
     INSERT INTO webhook_attempts (
-        delivery_id, attempt, started_at, duration_ms, status_code, outcome, error,
+        tenant_id, delivery_id, attempt, started_at, duration_ms, status_code, outcome, error,
         response_body
     )
-    SELECT r.delivery_id, r.attempt, r.started_at, r.duration_ms, r.status_code, r.outcome,
-        r.error, r.response_body
+    SELECT r.tenant_id, r.delivery_id, r.attempt, r.started_at, r.duration_ms, r.status_code,
+        r.outcome, r.error, r.response_body
     FROM r
-    WHERE EXISTS (SELECT FROM webhook_deliveries d WHERE d.id = r.delivery_id)
+    WHERE EXISTS (
+        SELECT FROM webhook_deliveries d WHERE d.tenant_id = r.tenant_id AND d.id = r.delivery_id
+    )
 ), streaks AS (
-    SELECT s.endpoint_id, w.enabled AS was_enabled,
+    SELECT s.tenant_id, s.endpoint_id, w.enabled AS was_enabled,
         CASE WHEN s.ok THEN NULL ELSE coalesce(w.failing_since, s.started_at) END
             AS failing_since,
         CASE WHEN s.gone THEN 'gone'
              WHEN NOT s.ok AND coalesce(w.failing_since, s.started_at)
                  < clock_timestamp() - make_interval(secs => :disable_after_seconds)
              THEN 'failing' END AS disable
-    FROM s JOIN webhook_endpoints w ON w.id = s.endpoint_id
+    FROM s JOIN webhook_endpoints w ON w.tenant_id = s.tenant_id AND w.id = s.endpoint_id
 ), endpoints AS (
     UPDATE webhook_endpoints w
     SET failing_since = x.failing_since,
@@ -139,10 +143,19 @@ WITH r AS (
         updated_at = CASE WHEN w.enabled AND x.disable IS NOT NULL
             THEN now() ELSE w.updated_at END
     FROM streaks x
-    WHERE w.id = x.endpoint_id
+    WHERE w.tenant_id = x.tenant_id AND w.id = x.endpoint_id
     RETURNING w.id, x.was_enabled AND x.disable IS NOT NULL AS disabled
 )
 SELECT id FROM endpoints WHERE disabled
+""")
+
+
+# How many deliveries are due now, and how long the oldest of them has waited (seconds).
+QUEUE_DEPTH_NOW = text("""
+SELECT count(*), coalesce(extract(epoch FROM clock_timestamp() - min(d.next_attempt_at)), 0)
+FROM webhook_deliveries d
+JOIN webhook_endpoints w ON w.tenant_id = d.tenant_id AND w.id = d.endpoint_id
+WHERE w.enabled AND d.status = 'pending' AND d.next_attempt_at <= clock_timestamp()
 """)
 
 
@@ -151,6 +164,7 @@ class Claimed:
     """A delivery this worker holds the lease of, with everything needed to send it."""
 
     id: uuid.UUID
+    tenant_id: uuid.UUID
     token: uuid.UUID
     attempt: int
     endpoint_id: uuid.UUID
@@ -185,6 +199,7 @@ def attempt_records(outcomes: Sequence[Outcome]) -> list[dict[str, Any]]:
     """One record per attempt for CLOSE_ATTEMPTS, each value named like the column it fills."""
     return [
         {
+            "tenant_id": o.claimed.tenant_id,
             "delivery_id": o.claimed.id,
             "claim_token": o.claimed.token,
             "status": o.status,
@@ -207,6 +222,7 @@ def endpoint_records(outcomes: Sequence[Outcome]) -> list[dict[str, Any]]:
     gone = {o.claimed.endpoint_id for o in outcomes if o.endpoint_gone}
     return [
         {
+            "tenant_id": o.claimed.tenant_id,
             "endpoint_id": endpoint_id,
             "ok": o.ok,
             "started_at": o.started_at,
@@ -238,6 +254,7 @@ async def claim(
     return [
         Claimed(
             id=row.id,
+            tenant_id=row.tenant_id,
             token=token,
             attempt=row.attempts,
             endpoint_id=row.endpoint_id,
@@ -270,3 +287,9 @@ async def close(
         },
     )
     return list(rows.scalars())
+
+
+async def depth(connection: AsyncConnection | AsyncSession) -> tuple[int, float]:
+    """How many deliveries are due now, and the age of the oldest of them in seconds."""
+    due, oldest = (await connection.execute(QUEUE_DEPTH_NOW)).one()
+    return int(due), float(oldest)

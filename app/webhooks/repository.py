@@ -12,15 +12,16 @@ from app.models import Event, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from app.models.states import PING, DeliveryStatus, EventType
 from app.webhooks.events import CHANNEL
 
-# Failed deliveries of events since `since` go back in the queue; events the endpoint would
-# have received but has no delivery of (it was disabled) are queued too, back to its creation.
-_RECOVER = text("""
+# Queues again an endpoint's failed deliveries of events since :since, and the events it missed.
+# Missed: those it would have received but has no delivery of (it was disabled), back to its
+# creation. Dispatchers are NOTIFYed only when something was queued.
+RECOVER_DELIVERIES = text("""
 WITH requeued AS (
     UPDATE webhook_deliveries d
     SET status = 'pending', attempts = 0, next_attempt_at = clock_timestamp()
     FROM events e
-    WHERE d.endpoint_id = :endpoint_id AND d.status = 'failed'
-      AND e.id = d.event_id AND e.created_at >= :since
+    WHERE d.tenant_id = :tenant_id AND d.endpoint_id = :endpoint_id AND d.status = 'failed'
+      AND e.tenant_id = d.tenant_id AND e.id = d.event_id AND e.created_at >= :since
     RETURNING 1
 ), missed AS (
     INSERT INTO webhook_deliveries (tenant_id, endpoint_id, event_id, follow_up_id, seq)
@@ -29,8 +30,8 @@ WITH requeued AS (
     JOIN events e ON e.tenant_id = w.tenant_id
         AND e.created_at >= greatest(CAST(:since AS timestamptz), w.created_at)
         AND e.type = ANY(w.event_types)
-    WHERE w.id = :endpoint_id
-    ON CONFLICT (event_id, endpoint_id) DO NOTHING
+    WHERE w.tenant_id = :tenant_id AND w.id = :endpoint_id
+    ON CONFLICT (tenant_id, event_id, endpoint_id) DO NOTHING
     RETURNING 1
 ), total AS (
     SELECT (SELECT count(*) FROM requeued) + (SELECT count(*) FROM missed) AS n
@@ -38,12 +39,16 @@ WITH requeued AS (
 SELECT n, (SELECT pg_notify(:channel, '') WHERE n > 0) FROM total
 """)
 
-# Visible to the feed: events whose transaction is older than every one still running (so
-# no later commit can land before them in (txid, id) order), and the caller's own.
-_SETTLED = text(
+# The feed's condition, settled events: those whose transaction is older than every one still
+# running (so no later commit can land before them in (txid, id) order), and the caller's own.
+SETTLED_EVENTS = text(
     "(events.txid < CAST(CAST(pg_snapshot_xmin(pg_current_snapshot()) AS text) AS bigint) "
     "OR events.txid = CAST(CAST(pg_current_xact_id_if_assigned() AS text) AS bigint))"
 )
+
+
+# Takes a transaction-scoped advisory lock on :key, held until commit or rollback.
+LOCK_KEY = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
 
 
 class WebhookRepository(TenantRepository[WebhookEndpoint]):
@@ -52,10 +57,7 @@ class WebhookRepository(TenantRepository[WebhookEndpoint]):
 
     async def lock_tenant(self) -> None:
         """Serialise registrations of one tenant until commit, so its cap holds under races."""
-        await self.session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-            {"key": f"webhooks:{self.tenant_id}"},
-        )
+        await self.session.execute(LOCK_KEY, {"key": f"webhooks:{self.tenant_id}"})
 
     async def count(self) -> int:
         """How many endpoints the tenant has."""
@@ -82,7 +84,11 @@ class WebhookRepository(TenantRepository[WebhookEndpoint]):
         """One page of the endpoint's deliveries, newest first, and each one's attempts."""
         query = (
             select(WebhookDelivery, Event.type)
-            .join(Event, Event.id == WebhookDelivery.event_id)
+            .join(
+                Event,
+                (Event.tenant_id == WebhookDelivery.tenant_id)
+                & (Event.id == WebhookDelivery.event_id),
+            )
             .where(
                 WebhookDelivery.tenant_id == self.tenant_id,
                 WebhookDelivery.endpoint_id == endpoint_id,
@@ -101,7 +107,10 @@ class WebhookRepository(TenantRepository[WebhookEndpoint]):
         if attempts:
             log = await self.session.scalars(
                 select(WebhookAttempt)
-                .where(WebhookAttempt.delivery_id.in_(attempts))
+                .where(
+                    WebhookAttempt.tenant_id == self.tenant_id,
+                    WebhookAttempt.delivery_id.in_(attempts),
+                )
                 .order_by(WebhookAttempt.delivery_id, WebhookAttempt.attempt)
             )
             for attempt in log:
@@ -112,7 +121,13 @@ class WebhookRepository(TenantRepository[WebhookEndpoint]):
         """Queue failed and missed deliveries of events since `since`; return how many."""
         row = (
             await self.session.execute(
-                _RECOVER, {"endpoint_id": endpoint_id, "since": since, "channel": CHANNEL}
+                RECOVER_DELIVERIES,
+                {
+                    "tenant_id": self.tenant_id,
+                    "endpoint_id": endpoint_id,
+                    "since": since,
+                    "channel": CHANNEL,
+                },
             )
         ).one()
         return int(row[0])
@@ -136,5 +151,5 @@ class WebhookRepository(TenantRepository[WebhookEndpoint]):
                     and_(Event.txid == after.txid, Event.id > after.id),
                 )
             )
-        query = query.where(_SETTLED).order_by(Event.txid, Event.id).limit(limit)
+        query = query.where(SETTLED_EVENTS).order_by(Event.txid, Event.id).limit(limit)
         return (await self.session.scalars(query)).all()

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Self
 
 from pydantic import MISSING, Field, StrictBool, StringConstraints, model_validator
 
-from app.kit.schemas import InputModel, Instant, OutputModel, Stored, single_line
+from app.kit.schemas import TRIMMED, InputModel, Instant, OutputModel, Stored, single_line
 from app.models.states import AttemptOutcome, DeliveryStatus, EventType, WebhookDisabledReason
 
 MAX_URL_LENGTH = 2000
@@ -33,7 +33,7 @@ EventTypes = Annotated[
         examples=[["invitation.accepted", "invitation.declined", "invitation.tentative"]],
     ),
 ]
-Description = Annotated[str, single_line(500)]
+Description = Annotated[str, single_line(500), TRIMMED]
 
 
 def _no_repeats(event_types: list[EventType] | Any) -> None:

@@ -137,8 +137,28 @@ async def test_name_is_stored_trimmed(
 @methods
 @pytest.mark.parametrize(
     "name",
-    ["x" * 201, "", "   ", "\t\n", "two\nlines", "nul\x00byte", 42],
-    ids=["201 chars", "empty", "blank", "whitespace", "newline", "NUL", "number"],
+    [
+        "x" * 201,
+        " " + "x" * 200,
+        "\x85" + "x" * 200,
+        "",
+        "   ",
+        "\t\n",
+        "two\nlines",
+        "nul\x00byte",
+        42,
+    ],
+    ids=[
+        "201 chars",
+        "201 with a space",
+        "201 with a NEL",
+        "empty",
+        "blank",
+        "whitespace",
+        "newline",
+        "NUL",
+        "number",
+    ],
 )
 async def test_invalid_name_is_422(admin: Caller, kind: Kind, method: Method, name: Any) -> None:
     await write_rejected(admin, kind, method, {"name": name}, "name")

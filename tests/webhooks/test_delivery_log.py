@@ -79,6 +79,7 @@ async def test_delivery_log_shows_attempts_and_outcomes(
         insert(ATTEMPTS),
         [
             {
+                "tenant_id": row.tenant_id,
                 "delivery_id": row.id,
                 "attempt": 2,
                 "started_at": started + timedelta(minutes=1),
@@ -89,6 +90,7 @@ async def test_delivery_log_shows_attempts_and_outcomes(
                 "response_body": None,
             },
             {
+                "tenant_id": row.tenant_id,
                 "delivery_id": row.id,
                 "attempt": 1,
                 "started_at": started,

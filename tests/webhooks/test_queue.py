@@ -29,9 +29,12 @@ DISABLE_AFTER = timedelta(days=5).total_seconds()
 T0 = utc_now().replace(microsecond=123456) - timedelta(minutes=2)
 
 
-def _claimed(endpoint_id: uuid.UUID | None = None, attempt: int = 1) -> Claimed:
+def _claimed(
+    endpoint_id: uuid.UUID | None = None, attempt: int = 1, tenant_id: uuid.UUID | None = None
+) -> Claimed:
     return Claimed(
         id=uuid.uuid4(),
+        tenant_id=tenant_id or uuid.uuid4(),
         token=uuid.uuid4(),
         attempt=attempt,
         endpoint_id=endpoint_id or uuid.uuid4(),
@@ -79,6 +82,7 @@ def test_an_attempt_record_names_every_field() -> None:
 
     assert attempt_records([outcome]) == [
         {
+            "tenant_id": claimed.tenant_id,
             "delivery_id": claimed.id,
             "claim_token": claimed.token,
             "status": "pending",
@@ -105,27 +109,37 @@ def test_attempt_records_keep_the_batch_order() -> None:
 
 def test_per_endpoint_the_last_attempt_decides_and_any_410_disables() -> None:
     recovered, failing, gone_first, gone_last = (uuid.uuid4() for _ in range(4))
+    tenant = uuid.uuid4()
     later = T0 + timedelta(seconds=1)
     failed = {"outcome": AttemptOutcome.HTTP_ERROR, "status": DeliveryStatus.PENDING}
     gone = {"outcome": AttemptOutcome.GONE, "status": DeliveryStatus.FAILED}
     # Listed out of time order: what counts is when each attempt started.
     outcomes = [
-        _outcome(_claimed(recovered), started_at=later),
-        _outcome(_claimed(recovered), started_at=T0, **failed),
-        _outcome(_claimed(failing), started_at=T0),
-        _outcome(_claimed(failing), started_at=later, **failed),
-        _outcome(_claimed(gone_first), started_at=T0, **gone),
-        _outcome(_claimed(gone_first), started_at=later),
-        _outcome(_claimed(gone_last), started_at=later, **gone),
+        _outcome(_claimed(recovered, tenant_id=tenant), started_at=later),
+        _outcome(_claimed(recovered, tenant_id=tenant), started_at=T0, **failed),
+        _outcome(_claimed(failing, tenant_id=tenant), started_at=T0),
+        _outcome(_claimed(failing, tenant_id=tenant), started_at=later, **failed),
+        _outcome(_claimed(gone_first, tenant_id=tenant), started_at=T0, **gone),
+        _outcome(_claimed(gone_first, tenant_id=tenant), started_at=later),
+        _outcome(_claimed(gone_last, tenant_id=tenant), started_at=later, **gone),
     ]
 
     records = {r["endpoint_id"]: r for r in endpoint_records(outcomes)}
 
+    def record(endpoint_id: uuid.UUID, ok: bool, gone: bool) -> dict[str, Any]:
+        return {
+            "tenant_id": tenant,
+            "endpoint_id": endpoint_id,
+            "ok": ok,
+            "started_at": later,
+            "gone": gone,
+        }
+
     assert records == {
-        recovered: {"endpoint_id": recovered, "ok": True, "started_at": later, "gone": False},
-        failing: {"endpoint_id": failing, "ok": False, "started_at": later, "gone": False},
-        gone_first: {"endpoint_id": gone_first, "ok": True, "started_at": later, "gone": True},
-        gone_last: {"endpoint_id": gone_last, "ok": False, "started_at": later, "gone": True},
+        recovered: record(recovered, ok=True, gone=False),
+        failing: record(failing, ok=False, gone=False),
+        gone_first: record(gone_first, ok=True, gone=True),
+        gone_last: record(gone_last, ok=False, gone=True),
     }
 
 
@@ -182,7 +196,12 @@ async def _delivery(
         .returning(DELIVERIES.c.id)
     )
     assert delivery_id is not None
-    return replace(_claimed(endpoint_id, attempts), id=delivery_id, token=token, event_id=event_id)
+    return replace(
+        _claimed(endpoint_id, attempts, tenant_id),
+        id=delivery_id,
+        token=token,
+        event_id=event_id,
+    )
 
 
 async def _row(connection: AsyncConnection, table: Any, **where: Any) -> Row[Any]:
@@ -369,7 +388,7 @@ async def test_claim_leases_due_deliveries_within_the_per_endpoint_bound(
     assert all(sum(due[c.id] == e for c in claimed) <= 2 for e in endpoints)
     [token] = {c.token for c in claimed}
     for c in claimed:
-        assert c.endpoint_id == due[c.id]
+        assert (c.tenant_id, c.endpoint_id) == (tenant_id, due[c.id])
         assert c.attempt == 2
         row = await _row(connection, DELIVERIES, id=c.id)
         assert (row.status, row.attempts, row.claim_token) == ("delivering", 2, token)

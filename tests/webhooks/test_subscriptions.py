@@ -298,6 +298,7 @@ async def test_delete_removes_the_webhook_and_its_deliveries(
         insert(ATTEMPTS),
         [
             {
+                "tenant_id": tenant,
                 "delivery_id": delivery.id,
                 "attempt": 1,
                 "started_at": datetime.now(UTC),
