@@ -15,10 +15,12 @@ import os
 from collections.abc import Callable
 from typing import Protocol
 
-import asyncpg
+from sqlalchemy import NullPool, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from app.config import Settings
-from app.db.engine import direct_url, plain_dsn
+from app.db.engine import async_url, direct_url
 from app.webhooks.dispatcher import Dispatcher
 
 logger = logging.getLogger(__name__)
@@ -28,7 +30,12 @@ logger = logging.getLogger(__name__)
 LOCK_KEY = int.from_bytes(
     hashlib.sha256(b"convene:webhook-dispatcher").digest()[:8], "big", signed=True
 )
-_CHECK_TIMEOUT_SECONDS = 5.0
+_TIMEOUT_SECONDS = 5.0  # to connect, and for each statement
+
+# Takes the dispatcher's lock for this session unless another session holds it; true if taken.
+TRY_LOCK = text("SELECT pg_try_advisory_lock(:key)")
+# One round trip, which fails once the session (and the lock with it) is gone.
+STILL_CONNECTED = text("SELECT 1")
 
 
 class Runner(Protocol):
@@ -43,7 +50,7 @@ class Election:
     """Run the dispatcher `make` builds while this process holds the lock; `run()` to `stop()`."""
 
     def __init__(self, url: str, make: Callable[[], Runner], interval: float) -> None:
-        self.dsn = plain_dsn(url)
+        self.url = url
         self.make = make
         self.interval = interval
         self.leading = False
@@ -55,12 +62,32 @@ class Election:
 
     async def run(self) -> None:
         """Stand by, lead when elected, and stand by again whenever the connection is lost."""
-        while not self._stopping.is_set():
-            try:
-                await self._take_part()
-            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
-                logger.warning("webhook dispatcher election lost its connection; retrying")
-            await self._pause()
+        engine = self._engine()
+        try:
+            while not self._stopping.is_set():
+                try:
+                    async with engine.connect() as connection:
+                        await self._take_part(connection)
+                except (OSError, TimeoutError, DBAPIError):
+                    logger.warning("webhook dispatcher election lost its connection; retrying")
+                await self._pause()
+        finally:
+            await engine.dispose()
+
+    def _engine(self) -> AsyncEngine:
+        # Direct (a session lock cannot live behind a transaction pooler), one connection that
+        # closes with its block (which ends the session and so releases the lock), and no
+        # transaction left open while the lock is held.
+        return create_async_engine(
+            async_url(self.url),
+            poolclass=NullPool,
+            isolation_level="AUTOCOMMIT",
+            connect_args={
+                "timeout": _TIMEOUT_SECONDS,
+                "command_timeout": _TIMEOUT_SECONDS,
+                "server_settings": {"application_name": f"convene-election pid {os.getpid()}"},
+            },
+        )
 
     async def _pause(self) -> bool:
         """Wait one interval; whether we are stopping."""
@@ -68,24 +95,13 @@ class Election:
             await asyncio.wait_for(self._stopping.wait(), self.interval)
         return self._stopping.is_set()
 
-    async def _take_part(self) -> None:
-        connection = await asyncpg.connect(
-            self.dsn,
-            timeout=_CHECK_TIMEOUT_SECONDS,
-            server_settings={"application_name": f"convene-election pid {os.getpid()}"},
-        )
-        try:
-            while not await connection.fetchval(
-                "SELECT pg_try_advisory_lock($1)", LOCK_KEY, timeout=_CHECK_TIMEOUT_SECONDS
-            ):
-                if await self._pause():
-                    return
-            await self._lead(connection)
-        finally:
-            # Closing the session releases the lock at once (also when it was never taken).
-            await connection.close(timeout=2)
+    async def _take_part(self, connection: AsyncConnection) -> None:
+        while not await connection.scalar(TRY_LOCK, {"key": LOCK_KEY}):
+            if await self._pause():
+                return
+        await self._lead(connection)
 
-    async def _lead(self, connection: asyncpg.Connection) -> None:
+    async def _lead(self, connection: AsyncConnection) -> None:
         logger.info("this process runs the webhook dispatcher (elected)")
         self.leading = True
         dispatcher = self.make()
@@ -93,7 +109,7 @@ class Election:
         try:
             while not running.done() and not await self._pause():
                 # A lost session has lost the lock too: someone else may lead by now.
-                await connection.fetchval("SELECT 1", timeout=_CHECK_TIMEOUT_SECONDS)
+                await connection.execute(STILL_CONNECTED)
         finally:
             self.leading = False
             await dispatcher.stop()
