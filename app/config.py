@@ -6,6 +6,7 @@ from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Literal
 
+import limits
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -24,6 +25,10 @@ _DISPATCHER_BOOLEANS = {
     "0": "off",
     "no": "off",
 }
+
+# Values of CONVENE_RATE_LIMIT_PER_TOKEN / _PER_TENANT that turn that limit off.
+RATE_LIMIT_OFF = frozenset({"", "off", "none", "0"})
+_RATE_LIMIT_SCHEMES = ("memory://", "redis://", "rediss://", "redis+unix://")
 
 # Seconds before each retry: about three days in all (5 s, 30 s, 2 min, ... 24 h).
 DEFAULT_RETRY_DELAYS = (5, 30, 120, 600, 1800, 7200, 18000, 36000, 50400, 72000, 86400)
@@ -73,6 +78,11 @@ class Settings(BaseSettings):
     webhook_disable_after_days: float = Field(default=5.0, gt=0)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
+    rate_limit_storage: str = "memory://"
+    rate_limit_per_token: str = "3000/minute"  # noqa: S105 (a quota, not a secret)
+    rate_limit_per_tenant: str = "60000/minute"
+    rate_limit_key_prefix: str = Field(default="convene", min_length=1, max_length=100)
+
     @field_validator("webhook_dispatcher", mode="before")
     @classmethod
     def _dispatcher_from_boolean(cls, value: object) -> object:
@@ -81,6 +91,29 @@ class Settings(BaseSettings):
             return "all" if value else "off"
         if isinstance(value, str):
             return _DISPATCHER_BOOLEANS.get(value.strip().lower(), value.strip().lower())
+        return value
+
+    @field_validator("rate_limit_per_token", "rate_limit_per_tenant")
+    @classmethod
+    def _one_rate_limit(cls, value: str) -> str:
+        # Parsed again by app.ratelimits; checked here so a typo stops the start, not a request.
+        value = value.strip()
+        if value.lower() in RATE_LIMIT_OFF:
+            return "off"
+        try:
+            items = limits.parse_many(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a rate limit such as 600/minute, or off") from None
+        if len(items) != 1 or items[0].amount < 1:
+            raise ValueError(f"{value!r}: give one limit of at least 1, such as 600/minute")
+        return value
+
+    @field_validator("rate_limit_storage")
+    @classmethod
+    def _rate_limit_storage(cls, value: str) -> str:
+        value = value.strip().removeprefix("async+")
+        if not value.startswith(_RATE_LIMIT_SCHEMES):
+            raise ValueError("the rate limit storage is memory:// or a redis:// (rediss://) URL")
         return value
 
     @model_validator(mode="after")

@@ -9,6 +9,7 @@ from fastapi import Depends, FastAPI
 
 from app import __doc__ as summary
 from app.auth.tokens import TokenVerifier
+from app.availability.cost import availability_cost
 from app.availability.router import router as availability_router
 from app.config import Settings
 from app.db.engine import Database, create_engine
@@ -21,6 +22,9 @@ from app.kit.openapi import install_openapi, operation_id
 from app.kit.strict_query import reject_unknown_query_params
 from app.notifications.router import router as notifications_router
 from app.ops.router import router as ops_router
+from app.ratelimits.dependencies import RESPONSES as RATE_LIMITED
+from app.ratelimits.dependencies import RateLimitHeaders, document_rate_limit_headers, rate_limited
+from app.ratelimits.limiter import RateLimiter
 from app.webhooks.election import in_process_dispatcher
 from app.webhooks.router import router as webhooks_router
 
@@ -75,6 +79,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
                 await dispatcher.stop()
                 await asyncio.gather(dispatching, return_exceptions=True)  # logged already
             await database.dispose()
+            app.state.rate_limiter.close()
 
     app = FastAPI(
         title="Convene",
@@ -91,14 +96,27 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     )
     app.state.settings = settings
     app.state.token_verifier = TokenVerifier(settings)
+    app.state.rate_limiter = limiter = RateLimiter.from_settings(settings)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    if limiter.enabled:
+        app.add_middleware(RateLimitHeaders)
     install_error_handlers(app)
-    app.include_router(directory_router)
-    app.include_router(followups_router)
-    app.include_router(invitations_router)
-    app.include_router(notifications_router)
-    app.include_router(availability_router)
-    app.include_router(webhooks_router)
+    # Every /v1 operation is rate-limited after authentication; availability by its cost.
+    charged = [Depends(rate_limited())]
+    for router in (
+        directory_router,
+        followups_router,
+        invitations_router,
+        notifications_router,
+        webhooks_router,
+    ):
+        app.include_router(router, dependencies=charged, responses=RATE_LIMITED)
+    app.include_router(
+        availability_router,
+        dependencies=[Depends(rate_limited(availability_cost))],
+        responses=RATE_LIMITED,
+    )
     app.include_router(ops_router)
     install_openapi(app)
+    document_rate_limit_headers(app)
     return app

@@ -1,0 +1,1 @@
+"""Rate limits per token and per tenant, on the `limits` library's storages."""

@@ -1,0 +1,129 @@
+"""The rate limit as a FastAPI dependency after authentication, and its header fields."""
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.auth.dependencies import CurrentPrincipal
+from app.kit.errors import PROBLEM_MEDIA_TYPE, ProblemError
+from app.ratelimits.limiter import RateLimiter
+
+# Where the dependency leaves the header fields for RateLimitHeaders to add to the response.
+SCOPE_KEY = "convene.rate_limit_headers"
+DRAFT = "draft-ietf-httpapi-ratelimit-headers-11"
+
+
+class RateLimited(ProblemError):
+    status = 429
+    code = "rate_limited"
+    title = "Too many requests"
+    description = (
+        "The token's or the tenant's quota for the current window is used up: wait "
+        "`Retry-After` seconds. `RateLimit` names the policy with `r=0`."
+    )
+
+
+Cost = Callable[[Request], int]
+
+
+def rate_limited(cost: Cost | None = None) -> Callable[..., Awaitable[None]]:
+    """A dependency charging each request `cost(request)` units (1 without `cost`).
+
+    It depends on the authenticated principal, so a request without a valid token is a 401
+    before it is counted, and only a genuine token can spend its tenant's quota.
+    """
+
+    async def charge_rate_limits(request: Request, principal: CurrentPrincipal) -> None:
+        limiter: RateLimiter = request.app.state.rate_limiter
+        if not limiter.enabled:
+            return
+        token = request.headers.get("authorization", "").partition(" ")[2].strip()
+        units = cost(request) if cost is not None else 1
+        verdict = await limiter.charge(token, principal.tenant_id, units)
+        if verdict is None:
+            return
+        request.scope[SCOPE_KEY] = verdict.headers
+        if verdict.refused is not None:
+            policy = verdict.refused
+            raise RateLimited(
+                f"the {policy.name} quota of {policy.quota} per {policy.window} s is used up; "
+                f"retry in {verdict.retry_after} s"
+            )
+
+    return charge_rate_limits
+
+
+class RateLimitHeaders:
+    """Adds the header fields the dependency computed to the response, whatever made it.
+
+    Routes on hot paths return a ready Response, to which FastAPI adds no dependency's
+    headers; and a 429 is made by the error handler. Pure ASGI: a closure per request.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                extra = scope.get(SCOPE_KEY)
+                if extra:
+                    message["headers"] = [*message.get("headers", ()), *extra]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+_FIELDS = {
+    "RateLimit-Policy": (
+        f'The quota policies ({DRAFT}): `"token";q=<units>;w=<seconds>, '
+        '"tenant";q=<units>;w=<seconds>`, for those configured'
+    ),
+    "RateLimit": (
+        f'The quota left ({DRAFT}): `"token";r=<units>;t=<seconds to the window\'s end>` and '
+        "the same for the tenant (absent when the token's quota refused the request)"
+    ),
+}
+HEADERS = {
+    name: {"description": text, "schema": {"type": "string"}} for name, text in _FIELDS.items()
+}
+RETRY_AFTER = {
+    "description": "Seconds until the exceeded quota's window ends",
+    "schema": {"type": "integer", "minimum": 1},
+}
+
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    429: {
+        "description": f"`{RateLimited.code}`: {RateLimited.description}",
+        "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        "headers": {"Retry-After": RETRY_AFTER, **HEADERS},
+    }
+}
+"""The `responses=` entry of every rate-limited operation."""
+
+
+def document_rate_limit_headers(app: FastAPI) -> None:
+    """Name the RateLimit fields on the 2xx responses of every operation that can answer 429."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = generate()
+        for path in schema.get("paths", {}).values():
+            for operation in path.values():
+                responses = operation.get("responses", {})
+                if "429" not in responses:
+                    continue
+                for status, response in responses.items():
+                    if status.startswith("2"):
+                        response.setdefault("headers", {}).update(HEADERS)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
