@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 # Convene API image: a slim, non-root runtime that migrates the database, then serves.
-# Needs CONVENE_DATABASE_URL and CONVENE_JWT_SECRET (or a public key / JWKS URL); see README.
+# Needs CONVENE_DATABASE_URL, CONVENE_JWT_SECRET (or a public key / JWKS URL) and
+# CONVENE_SECRET_KEYS; see README.
 
 FROM python:3.12-slim AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1

@@ -13,6 +13,7 @@
 Usage: python .ci/container_check.py [SERVER_URL]   (the smoke run is skipped without one)
 """
 
+import base64
 import json
 import re
 import secrets
@@ -43,7 +44,11 @@ def check_compose() -> None:
     assert major >= 16, f"compose runs PostgreSQL {major}; 16+ is required"
     assert "pg_isready" in " ".join(db["healthcheck"]["test"]), "db needs a pg_isready health check"
     assert app["depends_on"]["db"]["condition"] == "service_healthy"
-    assert {"CONVENE_DATABASE_URL", "CONVENE_JWT_SECRET"} <= app["environment"].keys()
+    assert {
+        "CONVENE_DATABASE_URL",
+        "CONVENE_JWT_SECRET",
+        "CONVENE_SECRET_KEYS",
+    } <= app["environment"].keys()
     settings = {f"CONVENE_{name.upper()}" for name in Settings.model_fields}
     for name, service in compose["services"].items():
         unknown = {k for k in service.get("environment", {}) if k.startswith("CONVENE_")} - settings
@@ -162,6 +167,9 @@ def smoke(cmd: list[str], server_url: str) -> None:
             "CONVENE_DATA_DIR": str(work / "data"),
             "CONVENE_DATABASE_URL": server_url.rsplit("/", 1)[0] + f"/{name}",
             "CONVENE_JWT_SECRET": secrets.token_urlsafe(48),
+            "CONVENE_SECRET_KEYS": json.dumps(
+                {"k1": base64.b64encode(secrets.token_bytes(32)).decode()}
+            ),
         }
         scaling = app_scaling()
         started: set[int] = set()

@@ -1,4 +1,4 @@
-"""The `convene` command: serve, worker, migrate, token, demo, openapi."""
+"""The `convene` command: serve, worker, migrate, rotate-keys, token, demo, openapi."""
 
 import argparse
 import copy
@@ -40,7 +40,7 @@ def database(settings: Settings) -> Iterator[str]:
         logger.info("embedded PostgreSQL ready (data in %s)", settings.data_dir.resolve())
     try:
         # Migrations take locks and run DDL across transactions: not through a pooler.
-        upgrade(url if server is not None else direct_url(settings, url))
+        upgrade(url if server is not None else direct_url(settings, url), settings=settings)
         yield url
     finally:
         if server is not None:
@@ -120,9 +120,13 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
-    """Deliver webhooks (no API) against CONVENE_DATABASE_URL; run as many as you like."""
+    """Deliver webhooks (no API) against CONVENE_DATABASE_URL; run as many as you like.
+
+    Each worker also takes part in the retention job (one of them runs each round).
+    """
     import asyncio
 
+    from app.retention.job import RetentionJob
     from app.webhooks.dispatcher import Dispatcher
 
     if settings.database_url is None:
@@ -136,13 +140,23 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
         start_http_server(args.metrics_port, addr=args.metrics_host)
     dispatcher = Dispatcher(settings.database_url, settings)
+    retention = RetentionJob(settings.database_url, settings)
+
+    async def stop() -> None:
+        await dispatcher.stop()
+        await retention.stop()
 
     async def work() -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, lambda: asyncio.ensure_future(dispatcher.stop()))
+            loop.add_signal_handler(signum, lambda: asyncio.ensure_future(stop()))
         logger.info("webhook worker started")
-        await dispatcher.run()
+        purging = asyncio.create_task(retention.run(), name="retention job")
+        try:
+            await dispatcher.run()
+        finally:
+            await retention.stop()
+            await asyncio.gather(purging, return_exceptions=True)
         logger.info("webhook worker stopped")
 
     asyncio.run(work())
@@ -153,6 +167,38 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     """Apply every migration to the configured (or embedded) database."""
     with database(settings):
         print("database is at the latest migration")
+    return 0
+
+
+def cmd_rotate_keys(args: argparse.Namespace, settings: Settings) -> int:
+    """Seal every webhook secret again under CONVENE_SECRET_KEY_ID (the other keys only open)."""
+    import asyncio
+
+    from sqlalchemy import NullPool
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from app.db.engine import async_url, direct_url
+    from app.webhooks.sealed_secrets import Resealing, reseal_all
+
+    keyring = settings.secret_keyring
+
+    async def reseal(url: str) -> Resealing:
+        engine = create_async_engine(async_url(url), poolclass=NullPool)
+        try:
+            return await reseal_all(engine, keyring)
+        finally:
+            await engine.dispose()
+
+    with database(settings) as url:
+        done = asyncio.run(reseal(direct_url(settings, url)))
+    print(f"resealed {done.resealed} webhook endpoints under key id {keyring.current!r}")
+    if done.unreadable:
+        print(
+            f"{done.unreadable} endpoints hold secrets sealed under a key that is not in "
+            "CONVENE_SECRET_KEYS (or altered): left as they were",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
@@ -301,6 +347,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     migrate = sub.add_parser("migrate", parents=[common], help="apply database migrations")
     migrate.set_defaults(handler=cmd_migrate)
+
+    rotate = sub.add_parser(
+        "rotate-keys",
+        parents=[common],
+        help="seal every webhook secret again under CONVENE_SECRET_KEY_ID",
+    )
+    rotate.set_defaults(handler=cmd_rotate_keys)
 
     token = sub.add_parser("token", parents=[common], help="print a bearer token for local use")
     token.add_argument("--tenant", type=uuid.UUID, help="tenant id (default: the dev tenant)")

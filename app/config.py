@@ -10,6 +10,8 @@ import limits
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.kit.keyring import Keyring, decode_key, local_keyring
+
 # Secrets that show up in examples and must never sign production tokens.
 _KNOWN_DEFAULT_SECRETS = {"changeme", "change-me", "secret", "dev", "development", "convene"}
 _MIN_SECRET_LENGTH = 32
@@ -82,6 +84,17 @@ class Settings(BaseSettings):
     rate_limit_per_token: str = "3000/minute"  # noqa: S105 (a quota, not a secret)
     rate_limit_per_tenant: str = "60000/minute"
     rate_limit_key_prefix: str = Field(default="convene", min_length=1, max_length=100)
+    # Webhook signing secrets at rest: {kid: base64 32-byte key}; the kid seals new values.
+    secret_keys: dict[str, SecretStr] = {}
+    secret_key_id: str | None = None
+
+    retention_interval_seconds: float = Field(default=600.0, ge=1)
+    retention_batch_size: int = Field(default=1000, ge=1, le=100_000)
+    retention_pause_seconds: float = Field(default=0.1, ge=0, le=60)
+    retention_events_days: float = Field(default=30.0, ge=0)
+    retention_deliveries_days: float = Field(default=30.0, ge=0)
+    retention_attempts_days: float = Field(default=30.0, ge=0)
+    retention_notifications_days: float = Field(default=90.0, ge=0)
 
     @field_validator("webhook_dispatcher", mode="before")
     @classmethod
@@ -123,6 +136,31 @@ class Settings(BaseSettings):
             raise ValueError("set at most one of CONVENE_JWT_PUBLIC_KEY and CONVENE_JWT_JWKS_URL")
         return self
 
+    @model_validator(mode="after")
+    def _usable_secret_keys(self) -> "Settings":
+        if not self.secret_keys:
+            if self.secret_key_id is not None:
+                raise ValueError("CONVENE_SECRET_KEY_ID is set but CONVENE_SECRET_KEYS is empty")
+            return self
+        if self.secret_key_id is None and len(self.secret_keys) > 1:
+            raise ValueError("CONVENE_SECRET_KEY_ID must name one of CONVENE_SECRET_KEYS")
+        # Builds the ring once to check every key and id; the property builds it for use.
+        self._configured_keyring()
+        return self
+
+    def _configured_keyring(self) -> Keyring:
+        keys = {}
+        for kid, value in self.secret_keys.items():
+            try:
+                keys[kid] = decode_key(value.get_secret_value())
+            except ValueError as exc:
+                raise ValueError(f"CONVENE_SECRET_KEYS[{kid!r}]: {exc}") from None
+        current = self.secret_key_id or next(iter(keys))
+        try:
+            return Keyring(keys, current)
+        except ValueError as exc:
+            raise ValueError(f"CONVENE_SECRET_KEYS / CONVENE_SECRET_KEY_ID: {exc}") from None
+
     @property
     def is_production(self) -> bool:
         return self.environment == "production"
@@ -157,9 +195,26 @@ class Settings(BaseSettings):
             )
         return _data_dir_secret(self.data_dir)
 
+    @cached_property
+    def secret_keyring(self) -> Keyring:
+        """The keys that seal webhook secrets at rest.
+
+        From CONVENE_SECRET_KEYS when set; in development without it, one key generated once
+        and kept in the data dir (`secret-key`); in production without it, ConfigError.
+        """
+        if self.secret_keys:
+            return self._configured_keyring()
+        if self.is_production:
+            raise ConfigError(
+                "CONVENE_SECRET_KEYS (and CONVENE_SECRET_KEY_ID) must be set in production"
+            )
+        return local_keyring(self.data_dir)
+
     def check(self) -> None:
         """Raise ConfigError now rather than on the first request."""
         _ = self.signing_secret
+        if self.is_production:
+            _ = self.secret_keyring
 
 
 def _data_dir_secret(data_dir: Path) -> str:

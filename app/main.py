@@ -25,6 +25,7 @@ from app.ops.router import router as ops_router
 from app.ratelimits.dependencies import RESPONSES as RATE_LIMITED
 from app.ratelimits.dependencies import RateLimitHeaders, document_rate_limit_headers, rate_limited
 from app.ratelimits.limiter import RateLimiter
+from app.retention.job import RetentionJob
 from app.webhooks.election import in_process_dispatcher
 from app.webhooks.router import router as webhooks_router
 
@@ -48,7 +49,7 @@ TAGS = [
 
 def _log_failure(task: "asyncio.Task[None]") -> None:
     if not task.cancelled() and task.exception() is not None:
-        logger.error("the webhook dispatcher stopped", exc_info=task.exception())
+        logger.error("%s stopped", task.get_name(), exc_info=task.exception())
 
 
 def create_app(settings: Settings | None = None, database_url: str | None = None) -> FastAPI:
@@ -68,16 +69,21 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         )
         app.state.database = database
         dispatcher = in_process_dispatcher(settings, url)
-        dispatching = None
-        if dispatcher is not None:
-            dispatching = asyncio.create_task(dispatcher.run(), name="webhook-dispatcher")
-            dispatching.add_done_callback(_log_failure)
+        # Retention runs where delivery does; its lock makes one process do each round.
+        retention = RetentionJob(url, settings) if dispatcher is not None else None
+        running = []
+        for name, job in (("webhook-dispatcher", dispatcher), ("retention job", retention)):
+            if job is not None:
+                task = asyncio.create_task(job.run(), name=name)
+                task.add_done_callback(_log_failure)
+                running.append(task)
         try:
             yield
         finally:
-            if dispatcher is not None and dispatching is not None:
-                await dispatcher.stop()
-                await asyncio.gather(dispatching, return_exceptions=True)  # logged already
+            for job in (dispatcher, retention):
+                if job is not None:
+                    await job.stop()
+            await asyncio.gather(*running, return_exceptions=True)  # logged already
             await database.dispose()
             app.state.rate_limiter.close()
 

@@ -1,5 +1,7 @@
 """Settings: production refuses missing or weak secrets, development keeps one in the data dir."""
 
+import base64
+import json
 import os
 import secrets
 from pathlib import Path
@@ -10,6 +12,10 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from pydantic import ValidationError
 
 from app.config import ConfigError, Settings
+from app.kit.keyring import LOCAL_KEY_FILE, LOCAL_KID
+
+# Production needs keys for webhook secrets at rest besides its token key.
+KEYS = {"k1": base64.b64encode(b"1" * 32).decode()}
 
 
 @pytest.fixture(autouse=True)
@@ -48,7 +54,9 @@ def test_production_with_default_or_short_secret_refuses(tmp_path: Path, secret:
 def test_production_with_long_random_secret_passes(tmp_path: Path) -> None:
     secret = secrets.token_hex(20)
     assert len(secret) == 40
-    settings = Settings(environment="production", jwt_secret=secret, data_dir=tmp_path)
+    settings = Settings(
+        environment="production", jwt_secret=secret, data_dir=tmp_path, secret_keys=KEYS
+    )
 
     settings.check()
 
@@ -59,7 +67,12 @@ def test_production_with_long_random_secret_passes(tmp_path: Path) -> None:
 def test_production_with_public_key_and_no_secret_passes(
     tmp_path: Path, public_key_pem: str
 ) -> None:
-    settings = Settings(environment="production", jwt_public_key=public_key_pem, data_dir=tmp_path)
+    settings = Settings(
+        environment="production",
+        jwt_public_key=public_key_pem,
+        data_dir=tmp_path,
+        secret_keys=KEYS,
+    )
 
     settings.check()
 
@@ -71,6 +84,7 @@ def test_production_with_jwks_url_and_no_secret_passes(tmp_path: Path) -> None:
         environment="production",
         jwt_jwks_url="https://idp.example/.well-known/jwks.json",
         data_dir=tmp_path,
+        secret_keys=KEYS,
     )
 
     settings.check()
@@ -164,3 +178,75 @@ def test_serve_workers_come_from_the_environment(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("CONVENE_SERVE_WORKERS", "0")
     with pytest.raises(ValidationError, match="serve_workers"):
         Settings()
+
+
+# Keys for webhook secrets at rest ------------------------------------------------------------
+
+
+def test_production_without_secret_keys_refuses(tmp_path: Path) -> None:
+    settings = Settings(
+        environment="production", jwt_secret=secrets.token_hex(20), data_dir=tmp_path
+    )
+
+    with pytest.raises(ConfigError, match="CONVENE_SECRET_KEYS"):
+        settings.check()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_secret_keys_come_from_the_environment_as_json(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old, new = secrets.token_bytes(32), secrets.token_bytes(32)
+    keys = {
+        "2026-01": base64.b64encode(old).decode(),
+        "2026-07": base64.urlsafe_b64encode(new).decode().rstrip("="),
+    }
+    monkeypatch.setenv("CONVENE_SECRET_KEYS", json.dumps(keys))
+    monkeypatch.setenv("CONVENE_SECRET_KEY_ID", "2026-07")
+
+    keyring = Settings(data_dir=tmp_path).secret_keyring
+
+    assert keyring.current == "2026-07"
+    assert dict(keyring.keys) == {"2026-01": old, "2026-07": new}
+    assert "2026" not in repr(Settings(data_dir=tmp_path).secret_keys.values())
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_one_secret_key_needs_no_key_id(tmp_path: Path) -> None:
+    assert Settings(secret_keys=KEYS, data_dir=tmp_path).secret_keyring.current == "k1"
+
+
+@pytest.mark.parametrize(
+    ("keys", "key_id", "message"),
+    [
+        ({"k1": base64.b64encode(b"short").decode()}, None, "5 bytes, not 32"),
+        ({"k1": "not base64 at all!"}, None, "not base64"),
+        ({**KEYS, "k2": KEYS["k1"]}, None, "must name one"),
+        (KEYS, "k9", "not among the keys"),
+        ({"k:1": KEYS["k1"]}, None, "letters, digits"),
+        ({}, "k1", "CONVENE_SECRET_KEYS is empty"),
+    ],
+    ids=["short", "not-base64", "two-without-id", "unknown-id", "bad-kid", "id-without-keys"],
+)
+def test_unusable_secret_keys_are_refused(
+    tmp_path: Path, keys: dict[str, str], key_id: str | None, message: str
+) -> None:
+    with pytest.raises(ValidationError, match=message):
+        Settings(secret_keys=keys, secret_key_id=key_id, data_dir=tmp_path)
+
+
+def test_development_without_secret_keys_keeps_one_key_in_the_data_dir(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    settings = Settings(jwt_secret="dev", data_dir=data_dir)
+
+    settings.check()
+    assert not data_dir.exists(), "the key is made when first needed, not by check()"
+    keyring = settings.secret_keyring
+
+    assert keyring.current == LOCAL_KID
+    key_file = data_dir / LOCAL_KEY_FILE
+    assert key_file.stat().st_mode & 0o077 == 0, "the key file must be private"
+    assert [p.name for p in data_dir.iterdir()] == [LOCAL_KEY_FILE]
+    again = Settings(jwt_secret="dev", data_dir=data_dir).secret_keyring
+    assert again.keys == keyring.keys
+    assert again.open(keyring.seal("whsec_x", "c"), "c") == "whsec_x"

@@ -2,12 +2,16 @@
 
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+if TYPE_CHECKING:
+    from app.config import Settings
 
 _PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,14 +29,21 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
-    """Apply migrations up to `revision` (blocking; call from a thread inside a loop)."""
-    command.upgrade(alembic_config(database_url), revision)
+def upgrade(database_url: str, revision: str = "head", settings: "Settings | None" = None) -> None:
+    """Apply migrations up to `revision` (blocking; call from a thread inside a loop).
+
+    `settings` gives the migrations that seal secrets their keys (else: the environment's).
+    """
+    config = alembic_config(database_url)
+    config.attributes["settings"] = settings
+    command.upgrade(config, revision)
 
 
-def downgrade(database_url: str, revision: str) -> None:
+def downgrade(database_url: str, revision: str, settings: "Settings | None" = None) -> None:
     """Revert migrations down to `revision` (blocking)."""
-    command.downgrade(alembic_config(database_url), revision)
+    config = alembic_config(database_url)
+    config.attributes["settings"] = settings
+    command.downgrade(config, revision)
 
 
 @cache

@@ -25,6 +25,8 @@ class Notification(TenantScoped, Base):
             "id",
             postgresql_where=text("read_at IS NULL"),
         ),
+        # The retention job's scan for notifications past their age.
+        Index("ix_notifications_created_at", "created_at"),
         one_of("kind", NotificationKind),
     )
 
@@ -44,6 +46,8 @@ class Event(TenantScoped, Base):
     __table_args__ = (
         Index(None, "tenant_id", "follow_up_id", "seq"),
         Index(None, "tenant_id", "txid", "id"),
+        # The retention job's scan for events past their age.
+        Index("ix_events_created_at", "created_at"),
         CheckConstraint(
             "type IN ({})".format(", ".join(f"'{t}'" for t in [*EventType, PING])), name="type"
         ),

@@ -30,6 +30,12 @@ class WebhookEndpoint(TenantScoped, Base):
     __tablename__ = "webhook_endpoints"
     __table_args__ = (
         Index(None, "tenant_id", "enabled"),
+        # The retention job's list of deleted endpoints whose log it still has to purge.
+        Index(
+            "ix_webhook_endpoints_deleted",
+            "deleted_at",
+            postgresql_where=text("deleted_at IS NOT NULL"),
+        ),
         one_of("disabled_reason", WebhookDisabledReason),
     )
 
@@ -40,11 +46,14 @@ class WebhookEndpoint(TenantScoped, Base):
     disabled_reason: Mapped[WebhookDisabledReason | None] = mapped_column(
         StrEnumText(WebhookDisabledReason)
     )
-    secret: Mapped[str] = mapped_column(String(100))
-    previous_secret: Mapped[str | None] = mapped_column(String(100))
+    # Sealed (app/kit/keyring.py), bound to the tenant and the endpoint: never the plaintext.
+    secret: Mapped[str] = mapped_column(Text)
+    previous_secret: Mapped[str | None] = mapped_column(Text)
     previous_secret_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Set by the first failure after a success; five days of it disables the endpoint.
     failing_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Deleted by its admin: gone from the API at once; the retention job purges its log.
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class WebhookDelivery(Base):
@@ -83,6 +92,8 @@ class WebhookDelivery(Base):
             postgresql_where=text("status = 'delivering'"),
         ),
         Index(None, "tenant_id", "endpoint_id", "created_at", "id"),
+        # The retention job's scan for settled deliveries past their age.
+        Index("ix_webhook_deliveries_created_at", "created_at"),
     )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
@@ -124,6 +135,8 @@ class WebhookAttempt(Base):
             ondelete="CASCADE",
         ),
         Index(None, "tenant_id", "delivery_id", "attempt"),
+        # The retention job's scan for attempts past their age.
+        Index("ix_webhook_attempts_started_at", "started_at"),
         one_of("outcome", AttemptOutcome),
     )
 

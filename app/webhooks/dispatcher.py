@@ -22,8 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from app.config import Settings
 from app.db.base import utc_now
 from app.db.engine import async_url, direct_url, plain_dsn, pooler_args
+from app.kit.keyring import SealError
 from app.models.states import AttemptOutcome, DeliveryStatus
-from app.webhooks import metrics, queue
+from app.webhooks import metrics, queue, sealed_secrets
 from app.webhooks.address_guard import RefusedAddress, address_policy
 from app.webhooks.events import CHANNEL
 from app.webhooks.retries import next_delay, parse_retry_after
@@ -205,7 +206,7 @@ class Dispatcher:
         try:
             self.policy.check_target(delivery.url)
             headers = signed_headers(
-                delivery.secrets, str(delivery.event_id), int(time.time()), delivery.body
+                self._secrets(delivery), str(delivery.event_id), int(time.time()), delivery.body
             )
             async with http.post(
                 delivery.url, data=delivery.body, headers=headers, allow_redirects=False
@@ -217,6 +218,10 @@ class Dispatcher:
             outcome = _classify(status_code)
         except RefusedAddress as exc:
             outcome, error = AttemptOutcome.REFUSED, str(exc)
+        except SealError as exc:
+            # A key missing from CONVENE_SECRET_KEYS: retried, so adding the key repairs it.
+            logger.error("webhook secret of endpoint %s: %s", delivery.endpoint_id, exc)
+            outcome, error = AttemptOutcome.ERROR, f"signing secret unavailable: {exc}"
         except aiohttp.ClientConnectorError as exc:
             refused = isinstance(exc.os_error, RefusedAddress) or isinstance(
                 exc.__cause__, RefusedAddress
@@ -264,6 +269,14 @@ class Dispatcher:
                 endpoint_gone=outcome == AttemptOutcome.GONE,
             )
         )
+
+    def _secrets(self, delivery: queue.Claimed) -> list[str]:
+        """The delivery's signing secrets, opened with the configured keys."""
+        keyring = self.settings.secret_keyring
+        return [
+            sealed_secrets.open_(keyring, delivery.tenant_id, delivery.endpoint_id, sealed)
+            for sealed in delivery.sealed_secrets
+        ]
 
     async def _write_outcomes(self, engine: AsyncEngine) -> None:
         """Record outcomes in batches: whatever has arrived by the time the last write ends."""

@@ -170,7 +170,7 @@ class Claimed:
     endpoint_id: uuid.UUID
     event_id: uuid.UUID
     url: str
-    secrets: tuple[str, ...]
+    sealed_secrets: tuple[str, ...]  # as stored: the dispatcher opens them to sign
     body: bytes
     queued_seconds: float
 
@@ -260,7 +260,7 @@ async def claim(
             endpoint_id=row.endpoint_id,
             event_id=row.event_id,
             url=row.url,
-            secrets=tuple(s for s in (row.secret, row.previous_secret) if s),
+            sealed_secrets=tuple(s for s in (row.secret, row.previous_secret) if s),
             body=row.body.encode(),
             queued_seconds=row.queued_seconds,
         )

@@ -4,8 +4,9 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Row, and_, func, or_, select, text, tuple_
+from sqlalchemy import ColumnElement, Row, and_, func, or_, select, text, tuple_
 
+from app.db.base import utc_now
 from app.db.repository import TenantRepository
 from app.kit.pagination import Paged, PageParams, paged_rows
 from app.models import Event, WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -55,6 +56,10 @@ class WebhookRepository(TenantRepository[WebhookEndpoint]):
     model = WebhookEndpoint
     noun = "webhook"
 
+    def _in_tenant(self) -> ColumnElement[bool]:
+        # A deleted endpoint waits for the retention job, but it is gone for every reader.
+        return and_(super()._in_tenant(), WebhookEndpoint.deleted_at.is_(None))
+
     async def lock_tenant(self) -> None:
         """Serialise registrations of one tenant until commit, so its cap holds under races."""
         await self.session.execute(LOCK_KEY, {"key": f"webhooks:{self.tenant_id}"})
@@ -73,10 +78,9 @@ class WebhookRepository(TenantRepository[WebhookEndpoint]):
         )
         return (await self.session.scalars(query)).one_or_none()
 
-    async def delete(self, endpoint: WebhookEndpoint) -> None:
-        """Remove the endpoint; its deliveries and their attempts go with it."""
-        await self.session.delete(endpoint)
-        await self.session.flush()
+    async def mark_deleted(self, endpoint: WebhookEndpoint) -> None:
+        """Mark the endpoint deleted and disabled (so nothing is queued or claimed for it)."""
+        await self.update(endpoint, {"deleted_at": utc_now(), "enabled": False})
 
     async def deliveries(
         self, endpoint_id: uuid.UUID, status: DeliveryStatus | None, page: PageParams

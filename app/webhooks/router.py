@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request, status
 from app.auth.dependencies import AdminPrincipal
 from app.db.session import SessionDep
 from app.kit.errors import NotFound
+from app.kit.keyring import Keyring
 from app.kit.openapi import ADMIN_WRITE, problems
 from app.kit.pagination import Limit, Page, Paged, PageDep, TimedPageDep
 from app.models import WebhookEndpoint
@@ -27,6 +28,14 @@ def _policy(request: Request) -> AddressPolicy:
 PolicyDep = Annotated[AddressPolicy, Depends(_policy)]
 
 
+def _keyring(request: Request) -> Keyring:
+    keyring: Keyring = request.app.state.settings.secret_keyring
+    return keyring
+
+
+KeyringDep = Annotated[Keyring, Depends(_keyring)]
+
+
 @router.post(
     "/webhooks",
     status_code=status.HTTP_201_CREATED,
@@ -34,10 +43,14 @@ PolicyDep = Annotated[AddressPolicy, Depends(_policy)]
     responses=problems(*ADMIN_WRITE, service.WebhookUrlRefused, service.TooManyWebhooks),
 )
 async def create_webhook(
-    body: schemas.WebhookCreate, session: SessionDep, principal: AdminPrincipal, policy: PolicyDep
+    body: schemas.WebhookCreate,
+    session: SessionDep,
+    principal: AdminPrincipal,
+    policy: PolicyDep,
+    keyring: KeyringDep,
 ) -> schemas.WebhookWithSecret:
     """Subscribe a URL to event types; the answer holds its signing secret, shown only once."""
-    endpoint, secret = await service.create(session, principal, body, policy)
+    endpoint, secret = await service.create(session, principal, body, policy, keyring)
     return schemas.WebhookWithSecret.model_validate(
         {**schemas.Webhook.model_validate(endpoint).model_dump(), "secret": secret}
     )
@@ -85,7 +98,7 @@ async def update_webhook(
 async def delete_webhook(
     webhook_id: uuid.UUID, session: SessionDep, principal: AdminPrincipal
 ) -> None:
-    """Delete the endpoint and its delivery log; nothing more is sent to it."""
+    """Delete the endpoint: nothing more is sent to it; its delivery log is purged soon after."""
     await service.delete(session, principal, webhook_id)
 
 
@@ -95,10 +108,10 @@ async def delete_webhook(
     responses=problems(*ADMIN_ONE),
 )
 async def rotate_webhook_secret(
-    webhook_id: uuid.UUID, session: SessionDep, principal: AdminPrincipal
+    webhook_id: uuid.UUID, session: SessionDep, principal: AdminPrincipal, keyring: KeyringDep
 ) -> schemas.RotatedSecret:
     """Issue a new secret; for 24 hours deliveries carry signatures by the old and the new."""
-    return await service.rotate_secret(session, principal, webhook_id)
+    return await service.rotate_secret(session, principal, webhook_id, keyring)
 
 
 @router.post(

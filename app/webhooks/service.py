@@ -8,12 +8,13 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principals import Principal
-from app.db.base import utc_now
+from app.db.base import new_id, utc_now
 from app.kit.errors import Conflict, NotFound, ValidationFailed
+from app.kit.keyring import Keyring
 from app.kit.pagination import Paged, PageParams
 from app.models import Event, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from app.models.states import DeliveryStatus, EventType, WebhookDisabledReason
-from app.webhooks import schemas
+from app.webhooks import schemas, sealed_secrets
 from app.webhooks.address_guard import AddressPolicy, RefusedAddress
 from app.webhooks.events import record_ping
 from app.webhooks.repository import WebhookRepository
@@ -73,21 +74,30 @@ async def get(
 
 
 async def create(
-    session: AsyncSession, principal: Principal, body: schemas.WebhookCreate, policy: AddressPolicy
+    session: AsyncSession,
+    principal: Principal,
+    body: schemas.WebhookCreate,
+    policy: AddressPolicy,
+    keyring: Keyring,
 ) -> tuple[WebhookEndpoint, str]:
-    """Register an endpoint; return it with its secret (the only time the secret is shown)."""
+    """Register an endpoint; return it with its secret (the only time the secret is shown).
+
+    The row holds the secret sealed, bound to the tenant and the endpoint's id.
+    """
     repository = WebhookRepository(session, principal.tenant_id)
     await _check_url(policy, body.url)
     await repository.lock_tenant()
     if await repository.count() >= MAX_WEBHOOKS_PER_TENANT:
         raise TooManyWebhooks(f"the tenant already has {MAX_WEBHOOKS_PER_TENANT} webhooks")
     secret = generate_secret()
+    endpoint_id = new_id()
     endpoint = WebhookEndpoint(
+        id=endpoint_id,
         url=body.url,
         description=body.description,
         event_types=list(body.event_types),
         enabled=True,
-        secret=secret,
+        secret=sealed_secrets.seal(keyring, principal.tenant_id, endpoint_id, secret),
     )
     return await repository.add(endpoint), secret
 
@@ -119,15 +129,23 @@ async def update(
 
 
 async def delete(session: AsyncSession, principal: Principal, endpoint_id: uuid.UUID) -> None:
-    """Delete the endpoint and its delivery log; nothing more is sent to it."""
+    """Mark the endpoint deleted; the retention job purges its delivery log in batches.
+
+    Nothing more is queued or sent to it and the API no longer shows it; an attempt in flight
+    still closes normally. One row is written, however long the log.
+    """
     endpoint = await get(session, principal, endpoint_id)
-    await WebhookRepository(session, principal.tenant_id).delete(endpoint)
+    await WebhookRepository(session, principal.tenant_id).mark_deleted(endpoint)
 
 
 async def rotate_secret(
-    session: AsyncSession, principal: Principal, endpoint_id: uuid.UUID
+    session: AsyncSession, principal: Principal, endpoint_id: uuid.UUID, keyring: Keyring
 ) -> schemas.RotatedSecret:
-    """A new secret; the current one keeps signing beside it for 24 hours."""
+    """A new secret; the current one keeps signing beside it for 24 hours.
+
+    The current secret moves to `previous_secret` still sealed (it is bound to the endpoint,
+    not to the column); the retention job clears it once its 24 hours are over.
+    """
     repository = WebhookRepository(session, principal.tenant_id)
     endpoint = await repository.get_for_update(endpoint_id)
     if endpoint is None:
@@ -137,7 +155,7 @@ async def rotate_secret(
     await repository.update(
         endpoint,
         {
-            "secret": secret,
+            "secret": sealed_secrets.seal(keyring, principal.tenant_id, endpoint.id, secret),
             "previous_secret": endpoint.secret,
             "previous_secret_expires_at": expires,
         },

@@ -21,7 +21,7 @@ import pytest
 
 from app.auth.tokens import issue_token
 from app.db.engine import plain_dsn
-from tests.fixtures.factories import TEST_SECRET
+from tests.fixtures.factories import TEST_SECRET, TEST_SECRET_KEYS
 from tests.fixtures.pgbouncer import PgBouncer, database_env, direct
 from tests.fixtures.servers import convene_env, convene_worker, serve_process
 from tests.webhooks.receiver import Receiver
@@ -49,6 +49,8 @@ def _env(url: str) -> dict[str, str]:
     return convene_env(
         **database_env(url),
         CONVENE_JWT_SECRET=TEST_SECRET,
+        # Every process has a data dir of its own, as on separate hosts: the keys are shared.
+        CONVENE_SECRET_KEYS=json.dumps(TEST_SECRET_KEYS),
         CONVENE_WEBHOOK_DISPATCHER="off",  # the two workers deliver everything
         CONVENE_WEBHOOK_ALLOW_HTTP="true",
         CONVENE_WEBHOOK_ALLOWED_NETWORKS='["127.0.0.0/8"]',

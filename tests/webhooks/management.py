@@ -130,7 +130,12 @@ async def delivery_rows(connection: AsyncConnection, **where: Any) -> list[Row[A
 
 
 async def endpoint_count(connection: AsyncConnection, tenant: uuid.UUID) -> int:
-    query = select(func.count()).select_from(ENDPOINTS).where(ENDPOINTS.c.tenant_id == tenant)
+    """The tenant's endpoints, those deleted (and waiting to be purged) left out."""
+    query = (
+        select(func.count())
+        .select_from(ENDPOINTS)
+        .where(ENDPOINTS.c.tenant_id == tenant, ENDPOINTS.c.deleted_at.is_(None))
+    )
     return int(await connection.scalar(query) or 0)
 
 

@@ -36,8 +36,10 @@ def url(make_database: Callable[..., str]) -> str:
     return make_database()
 
 
-def _worker_env(url: str) -> dict[str, str]:
+def _worker_env(url: str, data_dir: Path) -> dict[str, str]:
+    # The app's data dir: its development key seals the secrets the worker must open.
     return convene_env(
+        CONVENE_DATA_DIR=str(data_dir),
         **database_env(url),
         CONVENE_WEBHOOK_ALLOW_HTTP="true",
         CONVENE_WEBHOOK_ALLOWED_NETWORKS='["127.0.0.0/8"]',
@@ -49,8 +51,8 @@ def _worker_env(url: str) -> dict[str, str]:
 
 @asynccontextmanager
 async def worker(url: str, log: Path) -> AsyncIterator[Worker]:
-    """A running worker on `url`; killed at the end of the block if it still runs."""
-    async with convene_worker(_worker_env(url), log) as running:
+    """A running worker on `url` (its data dir the log's); killed at the end if it still runs."""
+    async with convene_worker(_worker_env(url, log.parent), log) as running:
         yield running
 
 

@@ -331,7 +331,8 @@ async def test_limit_holds_against_a_concurrent_registration(
         async with committed.client() as client:
             admin = Caller(client, tenant, "provisioning", admin=True)
             async with committed.database.sessionmaker() as held:
-                await service.create(held, principal, body, AddressPolicy(False, []))
+                keyring = committed.app.state.settings.secret_keyring
+                await service.create(held, principal, body, AddressPolicy(False, []), keyring)
                 racing = asyncio.create_task(
                     admin.post("/v1/webhooks", json={"url": PUBLIC, "event_types": RESPONSES})
                 )

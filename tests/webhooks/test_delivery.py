@@ -585,6 +585,34 @@ async def test_after_rotation_deliveries_verify_with_the_new_and_the_old_secret(
         assert [d["last_status_code"] for d in log] == [204, 204]
 
 
+async def test_a_secret_copied_from_another_endpoint_signs_nothing_and_is_retried(
+    committed_url: str, tmp_path: Path
+) -> None:
+    """A row whose sealed secret was moved from another endpoint fails to open: no message
+    goes out signed by it, the attempt is logged as an error, and the delivery is retried."""
+    async with world(committed_url, tmp_path) as w:
+        source = await w.subscribe(path="/source", event_types=["follow_up.cancelled"])
+        target = await w.subscribe(path="/target")
+        await w.sql(
+            "UPDATE webhook_endpoints SET secret = (SELECT secret FROM webhook_endpoints"
+            " WHERE id = :source) WHERE id = :target",
+            source=uuid.UUID(source["id"]),
+            target=uuid.UUID(target["id"]),
+        )
+        invitee, _, participant_id = await _one_invitation(w)
+        await _answer(invitee, participant_id, "accepted")
+
+        def errored(log: list[Delivery]) -> bool:
+            return len(log) == 1 and len(log[0]["attempt_log"]) >= 2
+
+        [delivery] = await w.until_deliveries(target["id"], errored)
+        assert delivery["status"] in ("pending", "delivering", "failed")
+        first = delivery["attempt_log"][0]
+        assert first["outcome"] == "error"
+        assert "signing secret unavailable" in first["error"]
+        assert w.receiver.arrivals("/target") == 0
+
+
 async def test_an_endpoint_failing_for_days_is_disabled_and_recovered(
     committed_url: str, tmp_path: Path
 ) -> None:

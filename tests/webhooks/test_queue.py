@@ -40,7 +40,7 @@ def _claimed(
         endpoint_id=endpoint_id or uuid.uuid4(),
         event_id=uuid.uuid4(),
         url="https://hooks.example.com/convene",
-        secrets=("whsec_test",),
+        sealed_secrets=("whsec_test",),
         body=b"{}",
         queued_seconds=0.5,
     )

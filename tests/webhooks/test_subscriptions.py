@@ -10,11 +10,14 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.config import Settings
+from app.retention.job import purge
+from app.retention.purges import PURGES
 from tests.fixtures.factories import Caller
 from tests.fixtures.problems import assert_errors_at, assert_invalid, assert_problem
 from tests.fixtures.responses import ok
 from tests.webhooks.management import (
     ATTEMPTS,
+    ENDPOINTS,
     PUBLIC,
     PUBLIC_V6,
     WEBHOOK_FIELDS,
@@ -286,8 +289,8 @@ async def test_bad_patches_are_422_and_change_nothing(
 # Delete -------------------------------------------------------------------------------------
 
 
-async def test_delete_removes_the_webhook_and_its_deliveries(
-    connection: AsyncConnection, tenant: uuid.UUID, admin: Caller
+async def test_delete_removes_the_webhook_and_the_retention_job_its_deliveries(
+    connection: AsyncConnection, tenant: uuid.UUID, admin: Caller, settings: Settings
 ) -> None:
     doomed = await subscribe(admin)
     kept = await subscribe(admin)
@@ -319,12 +322,26 @@ async def test_delete_removes_the_webhook_and_its_deliveries(
     assert_problem(await admin.get(f"/v1/webhooks/{doomed['id']}"), 404, "not_found")
     assert_problem(await admin.delete(f"/v1/webhooks/{doomed['id']}"), 404, "not_found")
     assert_problem(await admin.get(f"/v1/webhooks/{doomed['id']}/deliveries"), 404, "not_found")
+    assert_problem(await admin.post(f"/v1/webhooks/{doomed['id']}/ping"), 404, "not_found")
+    assert_problem(await admin.post(f"/v1/webhooks/{doomed['id']}/rotate-secret"), 404, "not_found")
     assert [w["id"] for w in ok(await admin.get("/v1/webhooks"))["items"]] == [kept["id"]]
+    # The request only marked it: the log waits for the retention job.
+    row = await endpoint_row(connection, doomed["id"])
+    assert row.deleted_at is not None
+    assert row.enabled is False
+    assert len(await delivery_rows(connection, endpoint_id=doomed["id"])) == 2
+
+    await purge(connection, settings, PURGES[1:4])
+
     assert await delivery_rows(connection, endpoint_id=doomed["id"]) == []
     attempts = await connection.scalar(
         select(func.count()).select_from(ATTEMPTS).where(ATTEMPTS.c.delivery_id == delivery.id)
     )
     assert attempts == 0
+    gone = await connection.scalar(
+        select(func.count()).select_from(ENDPOINTS).where(ENDPOINTS.c.id == uuid.UUID(doomed["id"]))
+    )
+    assert gone == 0
     # The events stay (the feed still lists them), and so do other endpoints' deliveries.
     assert await event_rows(connection, tenant) == events_before
     assert await delivery_rows(connection, endpoint_id=kept["id"]) == kept_before

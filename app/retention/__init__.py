@@ -1,0 +1,1 @@
+"""Retention: old events, deliveries, attempts, notifications and deleted endpoints, in batches."""
