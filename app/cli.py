@@ -180,6 +180,14 @@ def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
     if args.associate is None and not args.admin:
         print("--associate is required unless --admin is given", file=sys.stderr)
         return 2
+    ttl = timedelta(hours=args.ttl_hours)
+    if args.admin and ttl.total_seconds() > settings.admin_token_max_lifetime_seconds:
+        print(
+            "an admin token may live at most CONVENE_ADMIN_TOKEN_MAX_LIFETIME_SECONDS "
+            f"({settings.admin_token_max_lifetime_seconds}); lower --ttl-hours",
+            file=sys.stderr,
+        )
+        return 2
     tenant = args.tenant or _kept_id(settings.data_dir / "tenant-id")
     subject = str(args.associate) if args.associate else args.subject
     token = issue_token(
@@ -187,7 +195,7 @@ def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
         tenant_id=tenant,
         subject=subject,
         admin=args.admin,
-        ttl=timedelta(hours=args.ttl_hours),
+        ttl=ttl,
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
     )
@@ -229,7 +237,10 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
             token = issue_token(secret, tenant_id=tenant, subject=str(associate_id), ttl=ttl)
             print(f"export {key}={token}")
     if secret:
-        admin = issue_token(secret, tenant_id=tenant, subject="convene-demo", admin=True, ttl=ttl)
+        admin_ttl = min(ttl, timedelta(seconds=settings.admin_token_max_lifetime_seconds))
+        admin = issue_token(
+            secret, tenant_id=tenant, subject="convene-demo", admin=True, ttl=admin_ttl
+        )
         print(f"export ADMIN={admin}")
     return 0
 

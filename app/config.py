@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
     jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    jwt_jwks_cache_seconds: float = Field(default=300.0, gt=0, le=86_400)
+    jwt_jwks_refresh_cooldown_seconds: float = Field(default=30.0, ge=0, le=3600)
+    admin_token_max_lifetime_seconds: int = Field(default=86_400, ge=60, le=31 * 86_400)
 
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
 
@@ -127,6 +130,13 @@ class Settings(BaseSettings):
     def check(self) -> None:
         """Raise ConfigError now rather than on the first request."""
         _ = self.signing_secret
+        if self.uses_asymmetric_keys and (self.jwt_issuer is None or self.jwt_audience is None):
+            # An identity provider's key signs tokens for many applications: without iss and
+            # aud, a token it issued to any of them would be accepted here.
+            raise ConfigError(
+                "CONVENE_JWT_ISSUER and CONVENE_JWT_AUDIENCE must be set with "
+                "CONVENE_JWT_PUBLIC_KEY or CONVENE_JWT_JWKS_URL"
+            )
 
 
 def _data_dir_secret(data_dir: Path) -> str:
