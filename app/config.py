@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1, le=200)
     db_max_overflow: int = Field(default=10, ge=0, le=200)
     db_statement_timeout_ms: int = Field(default=15_000, ge=100)
+    db_lock_timeout_ms: int = Field(default=5_000, ge=100)
+    db_idle_in_transaction_timeout_ms: int = Field(default=10_000, ge=100)
+    database_timeouts_from_role: bool = False
+    migration_lock_timeout_ms: int = Field(default=10_000, ge=100)
 
     jwt_secret: SecretStr | None = None
     jwt_public_key: str | None = None

@@ -12,6 +12,7 @@ from app.auth.tokens import TokenVerifier
 from app.availability.router import router as availability_router
 from app.config import Settings
 from app.db.engine import Database, create_engine
+from app.db.errors import install_database_error_handler
 from app.directory.router import router as directory_router
 from app.followups.router import router as followups_router
 from app.invitations.router import router as invitations_router
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     app.state.token_verifier = TokenVerifier(settings)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     install_error_handlers(app)
+    install_database_error_handler(app)
     app.include_router(directory_router)
     app.include_router(followups_router)
     app.include_router(invitations_router)
