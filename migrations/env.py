@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from app.config import Settings
 from app.db.embedded import start_embedded_database
 from app.db.engine import async_url
+from app.db.migrations import migration_lock
 from app.models import Base
 
 config = context.config
@@ -43,7 +44,9 @@ def _run(connection: Connection) -> None:
         compare_server_default=True,
         transaction_per_migration=True,
     )
-    with context.begin_transaction():
+    # One process migrates at a time (replicas starting together); DDL lock waits are bounded.
+    lock_timeout_ms = Settings().migration_lock_timeout_ms
+    with migration_lock(connection, lock_timeout_ms), context.begin_transaction():
         context.run_migrations()
 
 
