@@ -30,7 +30,7 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 def database(settings: Settings) -> Iterator[str]:
     """The configured database URL, or an embedded server's, migrated to head."""
     from app.db.embedded import start_embedded_database
-    from app.db.engine import direct_url
+    from app.db.engine import migration_url
     from app.db.migrations import upgrade
 
     server = None
@@ -39,8 +39,10 @@ def database(settings: Settings) -> Iterator[str]:
         server, url = start_embedded_database(settings.data_dir)
         logger.info("embedded PostgreSQL ready (data in %s)", settings.data_dir.resolve())
     try:
-        # Migrations take locks and run DDL across transactions: not through a pooler.
-        upgrade(url if server is not None else direct_url(settings, url))
+        # Migrations take locks and run DDL across transactions: not through a pooler, and
+        # as the schema's owner when the service itself connects as a role that only reads
+        # and writes rows.
+        upgrade(url if server is not None else migration_url(settings, url))
         yield url
     finally:
         if server is not None:

@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     environment: Literal["development", "production"] = "development"
     database_url: str | None = None
     database_direct_url: str | None = None
+    database_migration_url: str | None = None
     database_read_url: str | None = None
     database_pgbouncer: bool = False
     data_dir: Path = Path(".convene")

@@ -22,10 +22,11 @@ target_metadata = Base.metadata
 
 
 def _database_url() -> str:
-    """The URL the caller gave, else the configured one (direct, not a pooler), else embedded."""
+    """The URL the caller gave, else the configured one (the owner's, direct), else embedded."""
     settings = Settings()
     url = (
         config.attributes.get("database_url")
+        or settings.database_migration_url
         or settings.database_direct_url
         or settings.database_url
     )

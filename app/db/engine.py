@@ -33,6 +33,11 @@ def direct_url(settings: Settings, url: str) -> str:
     return settings.database_direct_url or url
 
 
+def migration_url(settings: Settings, url: str) -> str:
+    """The URL migrations connect with: the schema owner's when set, else the direct URL."""
+    return settings.database_migration_url or direct_url(settings, url)
+
+
 def unique_statement_name() -> str:
     """A prepared statement name that no other client of a pooled server connection uses."""
     return f"__convene_{uuid.uuid4().hex}__"
