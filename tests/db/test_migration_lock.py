@@ -115,3 +115,17 @@ async def test_a_migration_waiting_for_a_table_lock_gives_up_after_the_lock_time
     assert code == 0, output
     async with _connection(url) as connection:
         assert set((await connection.scalars(VERSIONS)).all()) == head_revisions()
+
+
+async def test_migrations_connect_with_the_migration_url_when_one_is_set(url: str) -> None:
+    """The service's own URL may belong to a role without DDL rights: the owner's is used."""
+    code, output = await _finished(
+        await _migrate(
+            "postgresql://nobody:wrong@127.0.0.1:1/nowhere",
+            CONVENE_DATABASE_MIGRATION_URL=url,
+        )
+    )
+
+    assert code == 0, output
+    async with _connection(url) as connection:
+        assert set((await connection.scalars(VERSIONS)).all()) == head_revisions()
