@@ -30,7 +30,7 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 def database(settings: Settings) -> Iterator[str]:
     """The configured database URL, or an embedded server's, migrated to head."""
     from app.db.embedded import start_embedded_database
-    from app.db.engine import direct_url
+    from app.db.engine import migration_url
     from app.db.migrations import upgrade
 
     server = None
@@ -39,8 +39,10 @@ def database(settings: Settings) -> Iterator[str]:
         server, url = start_embedded_database(settings.data_dir)
         logger.info("embedded PostgreSQL ready (data in %s)", settings.data_dir.resolve())
     try:
-        # Migrations take locks and run DDL across transactions: not through a pooler.
-        upgrade(url if server is not None else direct_url(settings, url), settings=settings)
+        # Migrations take locks and run DDL across transactions: not through a pooler, and
+        # as the schema's owner when the service itself connects as a role that only reads
+        # and writes rows.
+        upgrade(url if server is not None else migration_url(settings, url), settings=settings)
         yield url
     finally:
         if server is not None:
@@ -226,6 +228,14 @@ def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
     if args.associate is None and not args.admin:
         print("--associate is required unless --admin is given", file=sys.stderr)
         return 2
+    ttl = timedelta(hours=args.ttl_hours)
+    if args.admin and ttl.total_seconds() > settings.admin_token_max_lifetime_seconds:
+        print(
+            "an admin token may live at most CONVENE_ADMIN_TOKEN_MAX_LIFETIME_SECONDS "
+            f"({settings.admin_token_max_lifetime_seconds}); lower --ttl-hours",
+            file=sys.stderr,
+        )
+        return 2
     tenant = args.tenant or _kept_id(settings.data_dir / "tenant-id")
     subject = str(args.associate) if args.associate else args.subject
     token = issue_token(
@@ -233,7 +243,7 @@ def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
         tenant_id=tenant,
         subject=subject,
         admin=args.admin,
-        ttl=timedelta(hours=args.ttl_hours),
+        ttl=ttl,
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
     )
@@ -275,7 +285,10 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
             token = issue_token(secret, tenant_id=tenant, subject=str(associate_id), ttl=ttl)
             print(f"export {key}={token}")
     if secret:
-        admin = issue_token(secret, tenant_id=tenant, subject="convene-demo", admin=True, ttl=ttl)
+        admin_ttl = min(ttl, timedelta(seconds=settings.admin_token_max_lifetime_seconds))
+        admin = issue_token(
+            secret, tenant_id=tenant, subject="convene-demo", admin=True, ttl=admin_ttl
+        )
         print(f"export ADMIN={admin}")
     return 0
 

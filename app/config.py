@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     environment: Literal["development", "production"] = "development"
     database_url: str | None = None
     database_direct_url: str | None = None
+    database_migration_url: str | None = None
     database_read_url: str | None = None
     database_pgbouncer: bool = False
     data_dir: Path = Path(".convene")
@@ -55,6 +56,10 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1, le=200)
     db_max_overflow: int = Field(default=10, ge=0, le=200)
     db_statement_timeout_ms: int = Field(default=15_000, ge=100)
+    db_lock_timeout_ms: int = Field(default=5_000, ge=100)
+    db_idle_in_transaction_timeout_ms: int = Field(default=10_000, ge=100)
+    database_timeouts_from_role: bool = False
+    migration_lock_timeout_ms: int = Field(default=10_000, ge=100)
 
     jwt_secret: SecretStr | None = None
     jwt_public_key: str | None = None
@@ -62,6 +67,9 @@ class Settings(BaseSettings):
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
     jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    jwt_jwks_cache_seconds: float = Field(default=300.0, gt=0, le=86_400)
+    jwt_jwks_refresh_cooldown_seconds: float = Field(default=30.0, ge=0, le=3600)
+    admin_token_max_lifetime_seconds: int = Field(default=86_400, ge=60, le=31 * 86_400)
 
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
 
@@ -215,6 +223,13 @@ class Settings(BaseSettings):
         _ = self.signing_secret
         if self.is_production:
             _ = self.secret_keyring
+        if self.uses_asymmetric_keys and (self.jwt_issuer is None or self.jwt_audience is None):
+            # An identity provider's key signs tokens for many applications: without iss and
+            # aud, a token it issued to any of them would be accepted here.
+            raise ConfigError(
+                "CONVENE_JWT_ISSUER and CONVENE_JWT_AUDIENCE must be set with "
+                "CONVENE_JWT_PUBLIC_KEY or CONVENE_JWT_JWKS_URL"
+            )
 
 
 def _data_dir_secret(data_dir: Path) -> str:

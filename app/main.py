@@ -13,6 +13,7 @@ from app.availability.cost import availability_cost
 from app.availability.router import router as availability_router
 from app.config import Settings
 from app.db.engine import Database, create_engine
+from app.db.errors import install_database_error_handler
 from app.directory.router import router as directory_router
 from app.followups.router import router as followups_router
 from app.invitations.router import router as invitations_router
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     if limiter.enabled:
         app.add_middleware(RateLimitHeaders)
     install_error_handlers(app)
+    install_database_error_handler(app)
     # Every /v1 operation is rate-limited after authentication; availability by its cost.
     charged = [Depends(rate_limited())]
     for router in (

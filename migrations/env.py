@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from app.config import Settings
 from app.db.embedded import start_embedded_database
 from app.db.engine import async_url
+from app.db.migrations import migration_lock
 from app.models import Base
 
 config = context.config
@@ -21,10 +22,11 @@ target_metadata = Base.metadata
 
 
 def _database_url() -> str:
-    """The URL the caller gave, else the configured one (direct, not a pooler), else embedded."""
+    """The URL the caller gave, else the configured one (the owner's, direct), else embedded."""
     settings = Settings()
     url = (
         config.attributes.get("database_url")
+        or settings.database_migration_url
         or settings.database_direct_url
         or settings.database_url
     )
@@ -43,7 +45,9 @@ def _run(connection: Connection) -> None:
         compare_server_default=True,
         transaction_per_migration=True,
     )
-    with context.begin_transaction():
+    # One process migrates at a time (replicas starting together); DDL lock waits are bounded.
+    lock_timeout_ms = Settings().migration_lock_timeout_ms
+    with migration_lock(connection, lock_timeout_ms), context.begin_transaction():
         context.run_migrations()
 
 

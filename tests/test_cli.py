@@ -228,3 +228,12 @@ def test_data_dir_before_or_after_the_subcommand(tmp_path: Path, before: bool) -
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "jwt-secret").exists()
     assert (tmp_path / "tenant-id").exists()
+
+
+def test_admin_token_longer_than_the_maximum_lifetime_is_refused(tmp_path: Path) -> None:
+    too_long = run_cli(
+        "--data-dir", str(tmp_path), "token", "--admin", "--ttl-hours", "25", env=convene_env()
+    )
+    assert too_long.returncode == 2
+    assert "CONVENE_ADMIN_TOKEN_MAX_LIFETIME_SECONDS" in too_long.stderr
+    assert _token(tmp_path, "--admin", "--ttl-hours", "24").count(".") == 2

@@ -11,11 +11,15 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from pydantic import ValidationError
 
+from app.cli import main
 from app.config import ConfigError, Settings
 from app.kit.keyring import LOCAL_KEY_FILE, LOCAL_KID
+from app.main import create_app
 
 # Production needs keys for webhook secrets at rest besides its token key.
 KEYS = {"k1": base64.b64encode(b"1" * 32).decode()}
+
+ISSUED_FOR = {"jwt_issuer": "https://idp.example", "jwt_audience": "convene"}
 
 
 @pytest.fixture(autouse=True)
@@ -72,6 +76,7 @@ def test_production_with_public_key_and_no_secret_passes(
         jwt_public_key=public_key_pem,
         data_dir=tmp_path,
         secret_keys=KEYS,
+        **ISSUED_FOR,
     )
 
     settings.check()
@@ -85,11 +90,45 @@ def test_production_with_jwks_url_and_no_secret_passes(tmp_path: Path) -> None:
         jwt_jwks_url="https://idp.example/.well-known/jwks.json",
         data_dir=tmp_path,
         secret_keys=KEYS,
+        **ISSUED_FOR,
     )
 
     settings.check()
 
     assert settings.signing_secret is None
+
+
+@pytest.mark.parametrize("environment", ["development", "production"])
+@pytest.mark.parametrize(
+    "named",
+    [{}, {"jwt_issuer": "https://idp.example"}, {"jwt_audience": "convene"}],
+    ids=["neither", "issuer only", "audience only"],
+)
+@pytest.mark.parametrize("source", ["public key", "jwks"])
+def test_public_keys_without_issuer_and_audience_refuse_to_start(
+    tmp_path: Path, public_key_pem: str, environment: str, named: dict[str, str], source: str
+) -> None:
+    keys = (
+        {"jwt_public_key": public_key_pem}
+        if source == "public key"
+        else {"jwt_jwks_url": "https://idp.example/.well-known/jwks.json"}
+    )
+    settings = Settings(environment=environment, data_dir=tmp_path, **keys, **named)
+
+    with pytest.raises(ConfigError, match="CONVENE_JWT_ISSUER and CONVENE_JWT_AUDIENCE"):
+        settings.check()
+    with pytest.raises(ConfigError):
+        create_app(settings)
+
+
+def test_cli_refuses_to_start_with_a_jwks_url_and_no_audience(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CONVENE_JWT_JWKS_URL", "https://idp.example/.well-known/jwks.json")
+    monkeypatch.setenv("CONVENE_JWT_ISSUER", "https://idp.example")
+
+    assert main(["migrate"]) == 2
+    assert "CONVENE_JWT_AUDIENCE" in capsys.readouterr().err
 
 
 def test_production_secret_from_environment_is_checked(

@@ -17,7 +17,8 @@ class NotAnAssociate(Forbidden):
     code = "not_an_associate"
     title = "Not an associate"
     description = (
-        "Diaries, invitations and notifications belong to associates, not service accounts."
+        "Diaries, invitations and notifications belong to associates, not service accounts: "
+        "an admin token never acts as an associate, whatever its `sub`."
     )
 
 
@@ -52,14 +53,10 @@ async def require_admin(principal: Annotated[Principal, Depends(get_principal)])
     return principal
 
 
-async def require_associate(
-    session: SessionDep, principal: Annotated[Principal, Depends(get_principal)]
-) -> Actor:
-    """The caller as an active associate; a service account's token cannot act as one."""
+async def require_associate(principal: Annotated[Principal, Depends(get_principal)]) -> Actor:
+    """The caller as an active associate; an admin (service account) token never acts as one."""
     associate_id = principal.associate_id
     name = principal.name
-    if associate_id is not None and principal.is_admin:
-        name = await AssociateRepository(session, principal.tenant_id).active_name(associate_id)
     if associate_id is None or name is None:
         raise NotAnAssociate("this operation acts as an associate; the token's subject is not one")
     return Actor(principal.tenant_id, associate_id, name)

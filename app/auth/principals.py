@@ -22,7 +22,13 @@ class Principal:
 
     @property
     def associate_id(self) -> uuid.UUID | None:
-        """The subject as an associate id, or None for a service account's free-form `sub`."""
+        """The subject as an associate id; None for an admin token or a free-form `sub`.
+
+        An admin token is a service account's, whatever its `sub` says: a `sub` that happens
+        to be a colleague's id must not let it answer, book or read as that colleague.
+        """
+        if self.is_admin:
+            return None
         try:
             return uuid.UUID(self.subject)
         except ValueError:

@@ -4,7 +4,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.engine import make_url
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -32,6 +33,11 @@ def direct_url(settings: Settings, url: str) -> str:
     return settings.database_direct_url or url
 
 
+def migration_url(settings: Settings, url: str) -> str:
+    """The URL migrations connect with: the schema owner's when set, else the direct URL."""
+    return settings.database_migration_url or direct_url(settings, url)
+
+
 def unique_statement_name() -> str:
     """A prepared statement name that no other client of a pooled server connection uses."""
     return f"__convene_{uuid.uuid4().hex}__"
@@ -51,14 +57,39 @@ def pooler_args(settings: Settings) -> dict[str, Any]:
     }
 
 
+# Behind PgBouncer, the first statement of every transaction: the timeouts a direct
+# connection gets at login, for this transaction only (PgBouncer refuses them at login).
+SET_TRANSACTION_TIMEOUTS = text(
+    "SELECT set_config('statement_timeout', :statement_timeout, true),"
+    " set_config('lock_timeout', :lock_timeout, true),"
+    " set_config('idle_in_transaction_session_timeout', :idle_timeout, true)"
+)
+
+
+def timeouts(settings: Settings) -> dict[str, str]:
+    """The server-side timeouts of an API connection, in milliseconds, by setting name.
+
+    statement_timeout ends a runaway query; lock_timeout a wait for a row or table lock (a
+    503 to the client rather than a queue behind a stuck transaction); and
+    idle_in_transaction_session_timeout ends a session that opened a transaction and went
+    quiet, which would otherwise hold back the snapshot horizon that `/v1/events` waits
+    for, for every tenant, and keep its locks.
+    """
+    return {
+        "statement_timeout": str(settings.db_statement_timeout_ms),
+        "lock_timeout": str(settings.db_lock_timeout_ms),
+        "idle_in_transaction_session_timeout": str(settings.db_idle_in_transaction_timeout_ms),
+    }
+
+
 def connect_args(settings: Settings, application_name: str = "convene") -> dict[str, Any]:
-    """The connection arguments for asyncpg: a statement timeout, UTC, what PgBouncer needs."""
+    """The connection arguments for asyncpg: timeouts, UTC, what PgBouncer needs."""
     server_settings = {"application_name": application_name, "timezone": "UTC"}
     if not settings.database_pgbouncer:
-        server_settings["statement_timeout"] = str(settings.db_statement_timeout_ms)
-        return {"server_settings": server_settings}
-    # PgBouncer refuses statement_timeout as a startup parameter: asyncpg's command timeout
-    # cancels a statement that runs too long instead.
+        return {"server_settings": server_settings | timeouts(settings)}
+    # PgBouncer refuses these as startup parameters: each transaction sets them (see
+    # `set_timeouts_per_transaction`), and asyncpg's command timeout also cancels a
+    # statement that runs too long, from the client.
     return {
         "server_settings": server_settings,
         "command_timeout": settings.db_statement_timeout_ms / 1000,
@@ -66,15 +97,39 @@ def connect_args(settings: Settings, application_name: str = "convene") -> dict[
     }
 
 
+def set_timeouts_per_transaction(engine: AsyncEngine, settings: Settings) -> None:
+    """Behind PgBouncer, start each transaction by setting the timeouts for it (SET LOCAL).
+
+    Skipped when the role or database sets them itself (`ALTER ROLE ... SET`, which server
+    connections inherit at login): then CONVENE_DATABASE_TIMEOUTS_FROM_ROLE saves the
+    round trip.
+    """
+    if not settings.database_pgbouncer or settings.database_timeouts_from_role:
+        return
+    values = timeouts(settings)
+    params = {
+        "statement_timeout": values["statement_timeout"],
+        "lock_timeout": values["lock_timeout"],
+        "idle_timeout": values["idle_in_transaction_session_timeout"],
+    }
+
+    def on_begin(connection: Connection) -> None:
+        connection.execute(SET_TRANSACTION_TIMEOUTS, params)
+
+    event.listen(engine.sync_engine, "begin", on_begin)
+
+
 def create_engine(url: str, settings: Settings, application_name: str = "convene") -> AsyncEngine:
-    """An engine with bounded pool and a statement timeout, so no request can run away."""
-    return create_async_engine(
+    """An engine with bounded pool and timeouts, so no request can run away or hang on."""
+    engine = create_async_engine(
         async_url(url),
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_pre_ping=True,
         connect_args=connect_args(settings, application_name),
     )
+    set_timeouts_per_transaction(engine, settings)
+    return engine
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,8 @@
 """Alembic, driven from code: upgrade for `convene migrate`, head check for /readyz."""
 
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -7,13 +10,26 @@ from typing import TYPE_CHECKING
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 if TYPE_CHECKING:
     from app.config import Settings
 
 _PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+# The advisory lock every `convene migrate` (and `convene serve`, which migrates first) takes
+# on the database; derived from a name, like the dispatcher election's, so none collide.
+MIGRATION_LOCK_KEY = int.from_bytes(
+    hashlib.sha256(b"convene:migrate").digest()[:8], "big", signed=True
+)
+
+# Wait for any other process migrating this database, then hold its lock for the session.
+TAKE_MIGRATION_LOCK = text("SELECT pg_advisory_lock(:key)")
+# Let the next process waiting to migrate go on (it finds the database at head).
+RELEASE_MIGRATION_LOCK = text("SELECT pg_advisory_unlock(:key)")
+# How long a migration's DDL may wait for a table lock before it fails, for this session.
+SET_MIGRATION_LOCK_TIMEOUT = text("SELECT set_config('lock_timeout', :timeout, false)")
 
 
 def alembic_config(database_url: str) -> Config:
@@ -44,6 +60,28 @@ def downgrade(database_url: str, revision: str, settings: "Settings | None" = No
     config = alembic_config(database_url)
     config.attributes["settings"] = settings
     command.downgrade(config, revision)
+
+
+@contextmanager
+def migration_lock(connection: Connection, lock_timeout_ms: int) -> Iterator[None]:
+    """Hold the database's migration lock, with DDL lock waits bounded, for the block.
+
+    Two replicas starting together both run `convene migrate`: the second waits here, then
+    finds the database at head and does nothing. Once migrating, a statement that waits
+    longer than `lock_timeout_ms` for a table lock fails the migration (the process exits
+    and can be restarted) instead of queueing every request of the running service behind
+    its ACCESS EXCLUSIVE request.
+    """
+    connection.execute(TAKE_MIGRATION_LOCK, {"key": MIGRATION_LOCK_KEY})
+    connection.execute(SET_MIGRATION_LOCK_TIMEOUT, {"timeout": str(lock_timeout_ms)})
+    connection.commit()  # a session lock and setting: they outlast this transaction
+    try:
+        yield
+    finally:
+        if connection.in_transaction():
+            connection.rollback()
+        connection.execute(RELEASE_MIGRATION_LOCK, {"key": MIGRATION_LOCK_KEY})
+        connection.commit()
 
 
 @cache

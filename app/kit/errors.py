@@ -127,6 +127,18 @@ class PayloadTooLarge(ProblemError):
     title = "Request body too large"
 
 
+class ServiceUnavailable(ProblemError):
+    status = 503
+    code = "service_unavailable"
+    title = "Service unavailable"
+    description = (
+        "Something the request needs is busy or out of reach for a moment (`database_busy`: "
+        "a lock or statement timeout; `auth_keys_unavailable`: the identity provider's keys); "
+        "nothing was changed. Retry after `Retry-After` seconds."
+    )
+    headers = {"Retry-After": "1"}
+
+
 class ValidationFailed(ProblemError):
     status = 422
     code = "validation_failed"

@@ -12,6 +12,7 @@ from app.kit.errors import (
     NotFound,
     Problem,
     ProblemError,
+    ServiceUnavailable,
     Unauthorized,
     ValidationFailed,
 )
@@ -33,7 +34,7 @@ def problems(*errors: type[ProblemError]) -> dict[int | str, dict[str, Any]]:
     }
 
 
-AUTHENTICATED = (Unauthorized, ValidationFailed)
+AUTHENTICATED = (Unauthorized, ValidationFailed, ServiceUnavailable)
 READ_ONE = (*AUTHENTICATED, NotFound)
 ADMIN_WRITE = (*AUTHENTICATED, Forbidden)
 

@@ -5,7 +5,7 @@ import uuid
 import httpx
 import pytest
 
-from tests.fixtures.factories import Caller, create_associate
+from tests.fixtures.factories import Caller, create_associate, follow_up_body
 from tests.fixtures.problems import assert_problem, assert_unauthorized
 
 # No bearer token ----------------------------------------------------------------------------
@@ -89,3 +89,45 @@ async def test_non_admin_writing_is_403_forbidden(member: Caller, admin: Caller)
     assert_problem(response, 403, "forbidden")
     listed = (await admin.get("/v1/associates")).json()["items"]
     assert [a["id"] for a in listed] == [member.subject]
+
+
+# Admin and colleague are different identities -----------------------------------------------
+
+
+async def test_admin_token_whose_sub_is_a_colleague_does_not_answer_as_them(
+    admin: Caller, client: httpx.AsyncClient
+) -> None:
+    """The reported bug: an admin token with Bo's id as `sub` answered Bo's invitation."""
+    ada = await admin.new_member(name="Ada")
+    bo = await admin.new_member(name="Bo")
+    follow_up = await ada.create(
+        "/v1/follow-ups", follow_up_body(participants=[{"associate_id": bo.subject}])
+    )
+    invitations = (await bo.get("/v1/invitations")).json()["items"]
+    [invitation] = [i for i in invitations if i["follow_up"]["id"] == follow_up["id"]]
+    admin_as_bo = Caller(client, admin.tenant_id, subject=bo.subject, admin=True)
+
+    answered = await admin_as_bo.post(
+        f"/v1/invitations/{invitation['id']}/response", json={"status": "declined"}
+    )
+    inbox = await admin_as_bo.get("/v1/invitations")
+    notifications = await admin_as_bo.get("/v1/notifications")
+
+    assert_problem(answered, 403, "not_an_associate")
+    assert_problem(inbox, 403, "not_an_associate")
+    assert_problem(notifications, 403, "not_an_associate")
+    participants = (await ada.get(f"/v1/follow-ups/{follow_up['id']}")).json()["participants"]
+    assert [p["status"] for p in participants if p["id"] == invitation["id"]] == ["not_read"]
+    responses = (await ada.get(f"/v1/follow-ups/{follow_up['id']}/responses")).json()["items"]
+    assert responses == []
+
+
+async def test_admin_token_whose_sub_is_a_colleague_still_acts_as_admin(
+    admin: Caller, client: httpx.AsyncClient
+) -> None:
+    bo = await admin.new_member(name="Bo")
+    admin_as_bo = Caller(client, admin.tenant_id, subject=bo.subject, admin=True)
+
+    created = await admin_as_bo.post("/v1/contacts", json={"name": "Nordlys A/S"})
+
+    assert created.status_code == 201, created.text

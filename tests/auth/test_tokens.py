@@ -4,12 +4,10 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +22,9 @@ from app.auth.tokens import MAX_TOKEN_LENGTH, issue_token
 from app.config import Settings
 from app.db.engine import Database
 from app.main import create_app
-from tests.fixtures.factories import TEST_SECRET, bearer
+from tests.fixtures.factories import TEST_SECRET, Caller, bearer
 from tests.fixtures.problems import assert_unauthorized
+from tests.fixtures.servers import jwks_server
 
 ISSUER = "https://idp.example"
 AUDIENCE = "convene"
@@ -43,6 +42,8 @@ def _claims(tenant: uuid.UUID, **extra: Any) -> dict[str, Any]:
         "sub": "provisioning",
         "tid": str(tenant),
         "scope": "admin",
+        "iss": ISSUER,
+        "aud": AUDIENCE,
         "iat": now,
         "exp": now + timedelta(hours=1),
     }
@@ -86,6 +87,8 @@ def make_client(connection: AsyncConnection, tmp_path: Path) -> ClientFactory:
 
     @asynccontextmanager
     async def make(**overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
+        if "jwt_public_key" in overrides or "jwt_jwks_url" in overrides:
+            overrides = {"jwt_issuer": ISSUER, "jwt_audience": AUDIENCE, **overrides}
         settings = Settings(data_dir=tmp_path, database_url=None, **overrides)
         app = create_app(settings)
         app.state.database = Database.from_connection(connection)
@@ -254,32 +257,9 @@ def jwks_url(rsa_key: rsa.RSAPrivateKey, monkeypatch: pytest.MonkeyPatch) -> Ite
     """A JWKS document with one RSA key, kid "k1", served over real HTTP on 127.0.0.1."""
     for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy"):
         monkeypatch.delenv(var, raising=False)
-    jwk = jwt.algorithms.RSAAlgorithm.to_jwk(rsa_key.public_key(), as_dict=True)
-    document = json.dumps({"keys": [{**jwk, "kid": "k1", "use": "sig", "alg": "RS256"}]})
-    payload = document.encode()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            """Keep the test output quiet."""
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/.well-known/jwks.json"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with jwks_server() as server:
+        server.serve(("k1", rsa_key.public_key()))
+        yield server.url
 
 
 async def test_jwks_key_with_known_kid_is_accepted(
@@ -364,3 +344,62 @@ async def test_right_issuer_and_audience_are_accepted(
     response = await _with_issuer_and_audience(make_client, tenant, ISSUER, AUDIENCE)
 
     assert response.status_code == 200, response.text
+
+
+# Admin tokens live at most a day ------------------------------------------------------------
+
+
+def _lifetime(tenant: uuid.UUID, hours: float, **extra: Any) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    return _claims(tenant, iat=now, exp=now + timedelta(hours=hours), **extra)
+
+
+@pytest.mark.parametrize(("hours", "status"), [(1, 200), (24, 200), (24.01, 401), (24 * 365, 401)])
+async def test_admin_token_may_live_at_most_24_hours(
+    client: httpx.AsyncClient, tenant: uuid.UUID, hours: float, status: int
+) -> None:
+    response = await client.get("/v1/contacts", headers=bearer(_hs256(_lifetime(tenant, hours))))
+
+    assert response.status_code == status, response.text
+    if status == 401:
+        assert "at most 86400 seconds" in response.json()["detail"]
+
+
+async def test_admin_token_without_iat_is_401(client: httpx.AsyncClient, tenant: uuid.UUID) -> None:
+    token = _hs256(_claims(tenant, iat=None))
+
+    response = await client.get("/v1/contacts", headers=bearer(token))
+
+    assert_unauthorized(response)
+    assert "iat" in response.json()["detail"]
+
+
+async def test_admin_token_issued_in_the_future_is_401(
+    client: httpx.AsyncClient, tenant: uuid.UUID
+) -> None:
+    """A far-future iat would otherwise make any exp look short."""
+    later = datetime.now(UTC) + timedelta(days=30)
+    token = _hs256(_claims(tenant, iat=later, exp=later + timedelta(hours=1)))
+
+    assert_unauthorized(await client.get("/v1/contacts", headers=bearer(token)))
+
+
+async def test_member_tokens_are_not_bound_by_the_admin_lifetime(member: Caller) -> None:
+    token = issue_token(
+        TEST_SECRET, tenant_id=member.tenant_id, subject=member.subject, ttl=timedelta(days=7)
+    )
+
+    response = await member.client.get("/v1/invitations", headers=bearer(token))
+
+    assert response.status_code == 200, response.text
+
+
+async def test_admin_token_lifetime_is_configurable(
+    make_client: ClientFactory, tenant: uuid.UUID
+) -> None:
+    async with make_client(jwt_secret=TEST_SECRET, admin_token_max_lifetime_seconds=3600) as client:
+        hour = await client.get("/v1/contacts", headers=bearer(_hs256(_lifetime(tenant, 1))))
+        two = await client.get("/v1/contacts", headers=bearer(_hs256(_lifetime(tenant, 2))))
+
+    assert hour.status_code == 200, hour.text
+    assert_unauthorized(two)

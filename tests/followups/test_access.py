@@ -189,12 +189,12 @@ async def test_service_account_is_not_an_associate(
     await unchanged.check()
 
 
-async def test_admin_associate_may_act_as_associate(world: World) -> None:
-    """An admin token whose subject is an active associate acts as that associate."""
+async def test_admin_token_with_an_associates_sub_does_not_act_as_them(world: World) -> None:
+    """An admin token is a service account's, even when its subject is an associate's id."""
     organizer = world.organizer
     as_admin = Caller(organizer.client, organizer.tenant_id, organizer.subject, admin=True)
 
-    assert ok(await as_admin.get(world.url))["id"] == world.follow_up["id"]
+    assert_problem(await as_admin.get(world.url), 403, "not_an_associate")
 
 
 # Tenants ------------------------------------------------------------------------------------
