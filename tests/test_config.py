@@ -113,7 +113,9 @@ def test_public_keys_without_issuer_and_audience_refuse_to_start(
         if source == "public key"
         else {"jwt_jwks_url": "https://idp.example/.well-known/jwks.json"}
     )
-    settings = Settings(environment=environment, data_dir=tmp_path, **keys, **named)
+    settings = Settings(
+        environment=environment, data_dir=tmp_path, secret_keys=KEYS, **keys, **named
+    )
 
     with pytest.raises(ConfigError, match="CONVENE_JWT_ISSUER and CONVENE_JWT_AUDIENCE"):
         settings.check()
