@@ -8,9 +8,23 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.idempotency.pending import Pending
+
 # Take the key's transaction lock if it is free, and read the live answer kept under it, if any.
 CLAIM = text("""
 SELECT pg_try_advisory_xact_lock(:lock) AS free,
+       k.fingerprint, k.status, k.headers, k.body
+FROM (SELECT 1) AS one
+LEFT JOIN idempotency_keys AS k
+    ON k.tenant_id = :tenant_id AND k.caller = :caller AND k.key = :key
+    AND k.expires_at > now()
+""")
+
+# CLAIM in the round trip of a member's token check: also the associate's name, if active.
+CLAIM_AS_MEMBER = text("""
+SELECT (SELECT a.name FROM associates AS a
+        WHERE a.tenant_id = :tenant_id AND a.id = :associate_id AND a.active) AS name,
+       pg_try_advisory_xact_lock(:lock) AS free,
        k.fingerprint, k.status, k.headers, k.body
 FROM (SELECT 1) AS one
 LEFT JOIN idempotency_keys AS k
@@ -74,13 +88,20 @@ class IdempotencyRepository:
     def _key(self, key: str) -> dict[str, Any]:
         return {"tenant_id": self.tenant_id, "caller": self.caller, "key": key}
 
-    async def claim(self, key: str, lock: int) -> Claimed:
+    def _claim_values(self, pending: Pending) -> dict[str, Any]:
+        return {**self._key(pending.key), "lock": pending.lock(self.tenant_id, self.caller)}
+
+    async def claim(self, pending: Pending) -> Claimed:
         """Lock the key for this transaction (if no one holds it) and read its kept answer."""
-        row = (await self.session.execute(CLAIM, {**self._key(key), "lock": lock})).one()
-        kept = None
-        if row.status is not None:
-            kept = Kept(bytes(row.fingerprint), row.status, row.headers, bytes(row.body))
-        return Claimed(row.free, kept)
+        return _claimed((await self.session.execute(CLAIM, self._claim_values(pending))).one())
+
+    async def claim_as_member(
+        self, pending: Pending, associate_id: uuid.UUID
+    ) -> tuple[str | None, Claimed]:
+        """`claim`, and the member's name if active: the token check and the claim at once."""
+        values = {**self._claim_values(pending), "associate_id": associate_id}
+        row = (await self.session.execute(CLAIM_AS_MEMBER, values)).one()
+        return row.name, _claimed(row)
 
     async def store(self, key: str, answer: Kept, ttl_seconds: float) -> bool:
         """Keep the answer under the key; False if a live answer holds the key already."""
@@ -93,6 +114,13 @@ class IdempotencyRepository:
             "ttl_seconds": ttl_seconds,
         }
         return (await self.session.execute(STORE, values)).first() is not None
+
+
+def _claimed(row: Any) -> Claimed:
+    kept = None
+    if row.status is not None:
+        kept = Kept(bytes(row.fingerprint), row.status, row.headers, bytes(row.body))
+    return Claimed(row.free, kept)
 
 
 async def delete_expired(session: AsyncSession, limit: int) -> int:

@@ -6,7 +6,6 @@ endpoint: a successful answer is stored by the request's own session, so it comm
 same transaction as the change, or neither does. Without the header it costs nothing.
 """
 
-import hashlib
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -18,10 +17,10 @@ from fastapi.routing import APIRoute
 from app.auth.dependencies import CurrentPrincipal
 from app.db.session import SessionDep
 from app.idempotency.errors import IdempotencyKeyInProgress, IdempotencyKeyReused
+from app.idempotency.pending import HEADER, PATTERN, claimed_by_token_check, pending, read_pending
 from app.idempotency.repository import IdempotencyRepository, Kept
 from app.kit.openapi import problems
 
-HEADER = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"
 KEPT_FOR = timedelta(hours=24)
 WRITES = frozenset({"POST", "PATCH", "DELETE"})
@@ -34,7 +33,7 @@ KeyHeader = Annotated[
         alias=HEADER,
         min_length=1,
         max_length=255,
-        pattern=r"^[ -~]+$",
+        pattern=PATTERN,
         description=(
             "Makes the write safe to retry: 1 to 255 printable ASCII characters, unique per "
             "request (a UUID). For 24 hours a retry with the same key and the same request "
@@ -74,37 +73,24 @@ class _Claim:
             raise IdempotencyKeyInProgress("another request with this key finished first: retry")
 
 
-def _digest(*parts: bytes) -> bytes:
-    return hashlib.sha256(b"\n".join(parts)).digest()
-
-
 async def idempotency_key(
     request: Request, session: SessionDep, principal: CurrentPrincipal, key: KeyHeader = None
 ) -> None:
     """Claim the key for this request, or answer from the one that used it first."""
-    if key is None:
+    sent = pending(request)
+    if key is None or sent is None:
         return
-    fingerprint = _digest(
-        request.method.encode(),
-        request.url.path.encode(),
-        request.url.query.encode(),
-        await request.body(),
-    )
-    lock = int.from_bytes(
-        _digest(str(principal.tenant_id).encode(), principal.subject.encode(), key.encode())[:8],
-        signed=True,
-    )
     repository = IdempotencyRepository(session, principal.tenant_id, principal.subject)
-    claimed = await repository.claim(key, lock)
+    claimed = claimed_by_token_check(request) or await repository.claim(sent)
     if not claimed.free:
         raise IdempotencyKeyInProgress("a request with this key is still running: retry later")
     if claimed.kept is not None:
-        if claimed.kept.fingerprint != fingerprint:
+        if claimed.kept.fingerprint != sent.fingerprint:
             raise IdempotencyKeyReused(
                 "this key was used for a different request: use a new key for a new request"
             )
         raise _Replay(claimed.kept)
-    request.state.idempotency = _Claim(repository, key, fingerprint)
+    request.state.idempotency = _Claim(repository, sent.key, sent.fingerprint)
 
 
 def replayed(kept: Kept) -> Response:
@@ -141,6 +127,7 @@ class IdempotentRoute(APIRoute):
 
         async def handle(request: Request) -> Response:
             # Runs inside the request's session scope: what `keep` writes commits with the change.
+            await read_pending(request)
             try:
                 response = await handler(request)
             except _Replay as replay:
