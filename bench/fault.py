@@ -7,7 +7,9 @@ counting each `webhook-id`) subscribed to every event type, and this script as t
 
 Clients create follow-ups (each inviting two colleagues) and answer invitations, every write
 with an Idempotency-Key, and retry a write that fails (a timeout, a dropped connection, a 5xx,
-a 409 `idempotency_key_in_progress`) with the same key until it is acknowledged. Meanwhile
+a 409 `idempotency_key_in_progress`) with the same key until it is acknowledged. One attempt
+in ten gives up after 15 ms, so some writes commit unacknowledged and their retry must be
+answered by the replay (`replayed`). Meanwhile
 the worker is SIGKILLed and started again, PostgreSQL is stopped `fast` and started, stopped
 `immediate` (a crash: recovery at start) and started, and the worker is killed once more.
 Afterwards, on the database: each acknowledged create is one follow-up (found by its title)
@@ -57,6 +59,8 @@ APP_ENV = {
     "CONVENE_WEBHOOK_RETRY_DELAYS": "[1, 2, 3, 5, 8]",
 }
 RETRY_PAUSE = 0.2
+CLIENT_TIMEOUT = 5.0
+ABANDON_SHARE, ABANDON_SECONDS = 0.1, 0.015
 DRAIN_SECONDS = 90.0
 # What the checks read, afterwards, straight from the database.
 EVENTS = "SELECT id FROM events WHERE tenant_id = $1"
@@ -155,7 +159,10 @@ async def keyed(
             world.tally.retries += 1
         first = False
         try:
-            response = await client.post(path, json=body, headers=headers)
+            # Some attempts give up early, as an impatient client does: the write may still
+            # commit, and the retry must get its answer, not make it twice.
+            timeout = ABANDON_SECONDS if random.random() < ABANDON_SHARE else CLIENT_TIMEOUT
+            response = await client.post(path, json=body, headers=headers, timeout=timeout)
         except httpx.HTTPError as error:
             world.tally.errors[type(error).__name__] += 1
             await asyncio.sleep(RETRY_PAUSE)
@@ -341,7 +348,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             workers.append(start_worker(database_url, secret, root))
             stop = asyncio.Event()
             limits = httpx.Limits(max_connections=args.clients)
-            async with httpx.AsyncClient(base_url=serve.base, timeout=5, limits=limits) as client:
+            async with httpx.AsyncClient(
+                base_url=serve.base, timeout=CLIENT_TIMEOUT, limits=limits
+            ) as client:
                 loops = [
                     asyncio.create_task(client_loop(world, client, stop))
                     for _ in range(args.clients)
@@ -397,6 +406,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "acknowledged_answers": len(world.answers),
         "gave_up": tally.gave_up,
         "replayed": tally.replayed,
+        "409s": tally.statuses[409],
         "503s": tally.statuses[503],
         "500s": tally.statuses[500],
         "outage_statuses": {str(k): v for k, v in sorted(tally.outage_statuses.items())},
