@@ -261,3 +261,17 @@ async def test_a_retried_answer_adds_no_response_notification_or_event(
 
     after = (await connection.execute(counts, {"t": tenant})).one()
     assert [a - b for a, b in zip(after, before, strict=True)] == [1, 1, 1]
+
+
+async def test_a_caller_who_may_not_act_is_refused_and_keeps_no_key(
+    admin: Caller, member: Caller, connection: AsyncConnection, tenant: uuid.UUID
+) -> None:
+    headers = key()
+
+    refused = await member.post("/v1/resources", json={"name": "Fjord"}, headers=headers)
+    not_an_associate = await admin.post("/v1/follow-ups", json=follow_up_body(), headers=headers)
+
+    assert_problem(refused, 403, "forbidden")
+    assert_problem(not_an_associate, 403, "not_an_associate")
+    assert await keys_of(connection, tenant) == 0
+    assert await follow_ups_of(connection, tenant) == 0
