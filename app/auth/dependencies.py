@@ -10,6 +10,8 @@ from app.auth.principals import Actor, Principal
 from app.auth.tokens import InvalidToken, TokenVerifier
 from app.db.session import SessionDep
 from app.directory.repository import AssociateRepository
+from app.idempotency.pending import note_claimed, pending
+from app.idempotency.repository import IdempotencyRepository
 from app.kit.errors import Forbidden, Unauthorized
 
 
@@ -39,7 +41,13 @@ async def get_principal(
         return principal
     associate_id = principal.associate_id
     name = None
-    if associate_id is not None:
+    key = pending(request)
+    if associate_id is not None and key is not None:
+        # A write with an Idempotency-Key: the key is claimed in the same round trip.
+        keys = IdempotencyRepository(session, principal.tenant_id, principal.subject)
+        name, claimed = await keys.claim_as_member(key, associate_id)
+        note_claimed(request, claimed)
+    elif associate_id is not None:
         name = await AssociateRepository(session, principal.tenant_id).active_name(associate_id)
     if name is None:
         raise InvalidToken("the token's subject is not an active associate of its tenant")

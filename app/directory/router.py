@@ -9,6 +9,7 @@ from sqlalchemy import ColumnElement
 from app.auth.dependencies import AdminPrincipal, CurrentPrincipal
 from app.db.session import SessionDep
 from app.directory import schemas, service
+from app.idempotency.route import IdempotentRoute
 from app.kit.errors import DuplicateExternalId, NotFound, UnknownReference
 from app.kit.openapi import ADMIN_WRITE, AUTHENTICATED, READ_ONE, problems
 from app.kit.pagination import Page, Paged, PageDep
@@ -16,7 +17,7 @@ from app.kit.schemas import SINGLE_LINE
 from app.models import Associate, Contact, Person, Resource
 from app.models.states import ResourceKind
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", route_class=IdempotentRoute)
 
 IncludeInactive = Annotated[bool, Query(description="Also list deactivated objects")]
 ExternalIdFilter = Annotated[

@@ -10,6 +10,7 @@ from app.auth.dependencies import CurrentAssociate, CurrentPrincipal, NotAnAssoc
 from app.availability.bookings import ResourceTaken
 from app.db.session import SessionDep
 from app.followups import commands, errors, participants, reads, schemas, views
+from app.idempotency.route import IdempotentRoute
 from app.kit.errors import (
     NotFound,
     PreconditionFailed,
@@ -26,7 +27,7 @@ from app.models import FollowUp
 from app.models import Response as ResponseRow
 from app.models.states import FollowUpStatus
 
-router = APIRouter(prefix="/v1", tags=["follow-ups"])
+router = APIRouter(prefix="/v1", tags=["follow-ups"], route_class=IdempotentRoute)
 
 
 AS_ASSOCIATE = (*AUTHENTICATED, NotAnAssociate)

@@ -10,6 +10,7 @@ from app.db.session import SessionDep
 from app.followups import schemas as followup_schemas
 from app.followups.errors import FollowUpCancelled, OrganizerParticipant
 from app.followups.views import participant_view
+from app.idempotency.route import IdempotentRoute
 from app.invitations import schemas, service
 from app.kit.errors import NotFound
 from app.kit.openapi import AUTHENTICATED, problems
@@ -17,7 +18,7 @@ from app.kit.pagination import Page, PageDep
 from app.kit.responses import serialized
 from app.models.states import ParticipantStatus
 
-router = APIRouter(prefix="/v1", tags=["invitations"])
+router = APIRouter(prefix="/v1", tags=["invitations"], route_class=IdempotentRoute)
 
 ANSWER = (*AUTHENTICATED, NotAnAssociate, NotFound, service.NotInvitee, OrganizerParticipant)
 

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -152,6 +153,40 @@ class ValidationFailed(ProblemError):
         return cls(detail, errors=[invalid.model_dump()])
 
 
+class DatabaseUnavailable(ProblemError):
+    status = 503
+    code = "database_unavailable"
+    title = "Database unavailable"
+    description = (
+        "The database cannot be reached, or is restarting: nothing was changed. Retry after "
+        "`Retry-After` seconds (with the same Idempotency-Key for a write)."
+    )
+    headers = {"Retry-After": "1"}
+
+
+# SQLSTATEs of a server that is gone or going: connection exceptions (class 08), and
+# admin_shutdown, crash_shutdown, cannot_connect_now (class 57P).
+_UNAVAILABLE_CLASSES = ("08",)
+_UNAVAILABLE_STATES = ("57P01", "57P02", "57P03")
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether an error says the database is unreachable or restarting, not that a query failed.
+
+    Then the transaction was rolled back, or never began: the request may be retried.
+    """
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        exc = (exc.orig.__cause__ or exc.orig) if exc.orig is not None else exc
+    if isinstance(exc, OSError):  # refused, reset, timed out while connecting
+        return True
+    state = getattr(exc, "sqlstate", None)
+    return isinstance(state, str) and (
+        state.startswith(_UNAVAILABLE_CLASSES) or state in _UNAVAILABLE_STATES
+    )
+
+
 class UnknownReference(NotFound):
     code = "unknown_reference"
     title = "Unknown reference"
@@ -233,7 +268,11 @@ def _allowed_methods(request: Request) -> list[str]:
     ]
 
 
-async def _on_unhandled(request: Request, exc: Exception) -> JSONResponse:
+async def on_unhandled(request: Request, exc: Exception) -> JSONResponse:
+    """Answer an error no handler took: 503 when the database is away, else a logged 500."""
+    if database_unavailable(exc):
+        logger.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+        return problem_response(DatabaseUnavailable(), request)
     logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem_response(ProblemError(), request)
 
@@ -243,4 +282,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ProblemError, _on_problem)
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)
-    app.add_exception_handler(Exception, _on_unhandled)
+    # Network errors are answered here rather than by the catch-all, which re-raises after
+    # answering (the server then closes the client's kept-alive connection); database errors
+    # by app.db.errors.
+    app.add_exception_handler(OSError, on_unhandled)
+    app.add_exception_handler(Exception, on_unhandled)

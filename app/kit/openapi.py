@@ -45,6 +45,27 @@ def operation_id(route: APIRoute) -> str:
     return head + "".join(part.capitalize() for part in rest)
 
 
+def _share_header_parameters(schema: dict[str, Any]) -> None:
+    """A header parameter that several operations take alike becomes one reusable component."""
+    uses: dict[str, list[tuple[list[Any], int]]] = {}
+    found: dict[str, Any] = {}
+    for path in schema.get("paths", {}).values():
+        for operation in path.values():
+            for index, parameter in enumerate(operation.get("parameters", [])):
+                if parameter.get("in") != "header":
+                    continue
+                name = parameter["name"]
+                if found.setdefault(name, parameter) == parameter:
+                    uses.setdefault(name, []).append((operation["parameters"], index))
+    for name, places in uses.items():
+        if len(places) < 2:
+            continue
+        component = name.replace("-", "")
+        schema["components"].setdefault("parameters", {})[component] = found[name]
+        for parameters, index in places:
+            parameters[index] = {"$ref": f"#/components/parameters/{component}"}
+
+
 def install_openapi(app: FastAPI) -> None:
     """Generate the schema once, with the Problem schema every error response refers to."""
 
@@ -62,6 +83,7 @@ def install_openapi(app: FastAPI) -> None:
             problem_schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
             schemas.update(problem_schema.pop("$defs", {}))
             schemas["Problem"] = problem_schema
+            _share_header_parameters(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -5,6 +5,7 @@ from app.models.activity import Event, Notification
 from app.models.bookings import Booking
 from app.models.directory import Associate, Contact, Person, Resource
 from app.models.followups import FollowUp, Participant, Response
+from app.models.idempotency import IdempotencyKey
 from app.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "Contact",
     "Event",
     "FollowUp",
+    "IdempotencyKey",
     "Notification",
     "Participant",
     "Person",

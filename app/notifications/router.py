@@ -7,13 +7,14 @@ from fastapi import APIRouter, Query
 
 from app.auth.dependencies import CurrentAssociate, NotAnAssociate
 from app.db.session import SessionDep
+from app.idempotency.route import IdempotentRoute
 from app.kit.errors import NotFound
 from app.kit.openapi import AUTHENTICATED, problems
 from app.kit.pagination import Page, Paged, PageDep
 from app.models import Notification
 from app.notifications import schemas, service
 
-router = APIRouter(prefix="/v1", tags=["notifications"])
+router = APIRouter(prefix="/v1", tags=["notifications"], route_class=IdempotentRoute)
 
 
 @router.get(

@@ -15,6 +15,7 @@ from datetime import timedelta
 from sqlalchemy import TextClause, text
 
 from app.config import Settings
+from app.idempotency.repository import DELETE_EXPIRED_IDEMPOTENCY_KEYS
 
 # Clears previous secrets whose 24 hours of overlap after a rotation are over.
 CLEAR_EXPIRED_PREVIOUS_SECRETS = text("""
@@ -157,4 +158,6 @@ PURGES: tuple[Purge, ...] = (
         DELETE_OLD_NOTIFICATIONS,
         lambda s: timedelta(days=s.retention_notifications_days),
     ),
+    # Keys expire 24 hours after their write (KEPT_FOR); expired ones only take space.
+    Purge("expired idempotency keys", DELETE_EXPIRED_IDEMPOTENCY_KEYS),
 )

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Query, Request, status
 
 from app.auth.dependencies import AdminPrincipal
 from app.db.session import SessionDep
+from app.idempotency.route import SealingIdempotentRoute
 from app.kit.errors import NotFound
 from app.kit.keyring import Keyring
 from app.kit.openapi import ADMIN_WRITE, problems
@@ -16,7 +17,7 @@ from app.models.states import DeliveryStatus, EventType
 from app.webhooks import schemas, service
 from app.webhooks.address_guard import AddressPolicy, address_policy
 
-router = APIRouter(prefix="/v1", tags=["webhooks"])
+router = APIRouter(prefix="/v1", tags=["webhooks"], route_class=SealingIdempotentRoute)
 
 ADMIN_ONE = (*ADMIN_WRITE, NotFound)
 

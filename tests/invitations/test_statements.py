@@ -55,3 +55,24 @@ async def test_an_inbox_page_is_the_token_check_and_one_statement(
 
     assert len(page["items"]) == 3
     assert _first_words(sent) == ["SELECT associates.name", "SELECT participants.id,"], sent
+
+
+async def test_an_answer_with_an_idempotency_key_costs_one_more_statement(
+    admin: Caller, engine: AsyncEngine
+) -> None:
+    organizer, bo = await admin.new_member(), await admin.new_member()
+    created = await book(organizer, bo)
+    invitation = participant(created, associate_id=bo.subject)["id"]
+    url = f"/v1/invitations/{invitation}/response"
+    headers = {"Idempotency-Key": "answer-1"}
+
+    with statements(engine) as sent:
+        first = await bo.post(url, json={"status": "accepted"}, headers=headers)
+    with statements(engine) as replayed:
+        again = await bo.post(url, json={"status": "accepted"}, headers=headers)
+
+    assert ok(first)["status"] == "accepted"
+    # The token check claims the key in its round trip; the answer is kept after ANSWER.
+    assert _first_words(sent) == ["SELECT (SELECT", "WITH f", "INSERT INTO"], sent
+    assert again.content == first.content
+    assert _first_words(replayed) == ["SELECT (SELECT"], replayed

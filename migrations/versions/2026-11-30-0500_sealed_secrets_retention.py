@@ -9,7 +9,7 @@ The downgrade opens them again (it needs every key they were sealed under).
 
 Revision ID: 5c1e7a93d2b4
 Revises: db6338294f8a
-Create Date: 2026-12-01 09:00:00+00:00
+Create Date: 2026-11-30 05:00:00+00:00
 """
 
 from collections.abc import Sequence

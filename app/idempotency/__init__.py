@@ -1,0 +1,1 @@
+"""Idempotency-Key on every write: the first answer is kept for 24 hours and replayed on retry."""

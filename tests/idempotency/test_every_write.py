@@ -1,0 +1,110 @@
+"""Every write of the API, sent twice with one Idempotency-Key: the second is the first replayed."""
+
+import uuid
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from tests.directory import test_access as directory
+from tests.fixtures.factories import Caller
+from tests.followups import test_access as followups
+from tests.followups.support import make_world as followups_world
+from tests.idempotency.support import assert_replayed, every_row, key
+from tests.webhooks import test_access as webhooks
+
+WRITES = {"POST", "PATCH", "DELETE"}
+FOLLOWUP_WRITES = [e for e in followups.ENDPOINTS if e.method in WRITES]
+WEBHOOK_WRITES = [e for e in webhooks.ENDPOINTS if e.method in WRITES]
+
+
+def test_the_cases_cover_every_write_of_the_document(app: FastAPI) -> None:
+    documented = {
+        (method.upper(), path)
+        for path, operations in app.openapi()["paths"].items()
+        for method in operations
+        if method.upper() in WRITES
+    }
+    covered = {e.route for e in [*FOLLOWUP_WRITES, *WEBHOOK_WRITES]}
+    covered |= {
+        (
+            e.verb,
+            f"{e.kind.path}/{{{e.kind.path.rsplit('/', 1)[1][:-1]}_id}}"
+            if e.on_one
+            else e.kind.path,
+        )
+        for e in directory.WRITES
+    }
+    assert covered == documented
+
+
+def test_every_write_documents_the_key_and_its_outcomes(app: FastAPI) -> None:
+    document = app.openapi()
+    parameter = document["components"]["parameters"]["IdempotencyKey"]
+    assert (parameter["in"], parameter["name"]) == ("header", "Idempotency-Key")
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            refs = [p for p in operation.get("parameters", []) if "$ref" in p]
+            if method.upper() not in WRITES:
+                assert not refs, (method, path)
+                continue
+            assert refs == [{"$ref": "#/components/parameters/IdempotencyKey"}], (method, path)
+            assert "idempotency_key_in_progress" in operation["responses"]["409"]["description"]
+            assert "idempotency_key_reused" in operation["responses"]["422"]["description"]
+
+
+async def _twice(send: Any, connection: AsyncConnection, tenant: uuid.UUID) -> None:
+    """Send one write twice with one key: the second replays the first and changes nothing."""
+    headers = key()
+    first = await send(headers)
+    assert first.status_code < 300, first.text
+    before = await every_row(connection, tenant)
+
+    again = await send(headers)
+
+    assert_replayed(first, again)
+    assert await every_row(connection, tenant) == before
+
+
+@pytest.mark.parametrize("endpoint", FOLLOWUP_WRITES, ids=str)
+async def test_follow_up_and_invitation_writes_replay(
+    admin: Caller, connection: AsyncConnection, tenant: uuid.UUID, endpoint: followups.Endpoint
+) -> None:
+    world = await followups_world(admin)
+    caller = endpoint.caller(world)
+    body = endpoint.body(world) if endpoint.body else None  # once: a retry sends the same
+    await _twice(
+        lambda headers: endpoint.send(world, {**caller.headers, **headers}, body=body),
+        connection,
+        tenant,
+    )
+
+
+@pytest.mark.parametrize("endpoint", WEBHOOK_WRITES, ids=str)
+async def test_webhook_writes_replay(
+    admin: Caller,
+    member: Caller,
+    connection: AsyncConnection,
+    tenant: uuid.UUID,
+    endpoint: webhooks.Endpoint,
+) -> None:
+    world = await webhooks.make_world(admin, member)
+    body = endpoint.body(world) if endpoint.body else None  # once: a retry sends the same
+    await _twice(
+        lambda headers: endpoint.send(world, {**admin.headers, **headers}, body=body),
+        connection,
+        tenant,
+    )
+
+
+@pytest.mark.parametrize("endpoint", directory.WRITES, ids=str)
+async def test_directory_writes_replay(
+    admin: Caller, connection: AsyncConnection, tenant: uuid.UUID, endpoint: directory.Endpoint
+) -> None:
+    call = await directory.arrange(admin, endpoint)
+    await _twice(
+        lambda headers: directory.send(admin.client, endpoint, call, {**admin.headers, **headers}),
+        connection,
+        tenant,
+    )
