@@ -89,6 +89,7 @@ class TextRule:
     name: str
     refused: Ranges
     non_blank: bool
+    kept: str = ""  # controls the rule keeps (tab, line feed): printable for its fast path
 
     @property
     def refused_class(self) -> str:
@@ -110,7 +111,9 @@ class TextRule:
 
     def check_characters(self, value: object) -> object:
         """The value if it is no string or holds no refused character: before a shape's pattern."""
-        found = _refused_search(self)(value) if isinstance(value, str) else None
+        if not isinstance(value, str) or self._printable(value):
+            return value
+        found = _refused_search(self)(value)
         if found is not None:
             raise PydanticCustomError(
                 "text_character",
@@ -122,6 +125,13 @@ class TextRule:
                 },
             )
         return value
+
+    def _printable(self, value: str) -> bool:
+        # The common case, decided in C: printable text holds no Cc, Cf, Zl, Zp or Cs at all
+        # (nor Co, Cn or spaces but " ", which the rules allow: those go on to the search).
+        for kept in self.kept:
+            value = value.replace(kept, " ")
+        return value.isprintable()
 
 
 _SEARCHES: dict[Ranges, Any] = {}
@@ -153,6 +163,7 @@ MULTI_LINE = TextRule(
     "multi-line text",
     (*_without(CONTROLS, TAB, LINE_FEED), *BIDI_CONTROLS, *SEPARATORS, *SURROGATES),
     non_blank=False,
+    kept="\t\n",
 )
 
 
