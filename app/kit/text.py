@@ -2,7 +2,9 @@
 
 A rule is a set of refused code points. It is checked by a compiled regular expression (one C
 scan) and stated in the OpenAPI document as a `pattern` that means the same; a refused
-character gets a 422 naming it.
+character gets a 422 naming it. Lone surrogates (Cs) never get this far: the string
+validation before these checks refuses them, and a pattern naming them would not compile in
+Rust- or ECMA-based validators.
 """
 
 import re
@@ -47,8 +49,6 @@ FORMATS: Ranges = (
 )
 # Line and paragraph separators, categories Zl and Zp.
 SEPARATORS: Ranges = ((0x2028, 0x2029),)
-# Surrogates (Cs) are not characters: a JSON "\ud800" would reach PostgreSQL, which refuses it.
-SURROGATES: Ranges = ((0xD800, 0xDFFF),)
 # The bidi controls that reorder what follows them: embeddings, overrides and isolates.
 BIDI_CONTROLS: Ranges = ((0x202A, 0x202E), (0x2066, 0x2069))
 # What multi-line text keeps of the controls: tab and line feed.
@@ -154,14 +154,12 @@ def describe(character: str) -> str:
 
 _NAMELESS = {0x09: "TAB", 0x0A: "LINE FEED", 0x0D: "CARRIAGE RETURN", 0x00: "NUL"}
 
-SINGLE_LINE = TextRule(
-    "single-line text", (*CONTROLS, *FORMATS, *SEPARATORS, *SURROGATES), non_blank=True
-)
+SINGLE_LINE = TextRule("single-line text", (*CONTROLS, *FORMATS, *SEPARATORS), non_blank=True)
 # ZWJ, ZWNJ and the other format characters stay: emoji sequences (a family, a flag) and
 # Persian or Indic words need them; what reorders text or breaks lines other than \n does not.
 MULTI_LINE = TextRule(
     "multi-line text",
-    (*_without(CONTROLS, TAB, LINE_FEED), *BIDI_CONTROLS, *SEPARATORS, *SURROGATES),
+    (*_without(CONTROLS, TAB, LINE_FEED), *BIDI_CONTROLS, *SEPARATORS),
     non_blank=False,
     kept="\t\n",
 )

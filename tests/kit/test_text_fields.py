@@ -212,3 +212,15 @@ def test_the_document_states_a_rule_for_every_free_text_input(app: FastAPI) -> N
         free_text.append(where)
         assert SINGLE_LINE.refused_class in pattern or pattern == MULTI_LINE.pattern, where
     assert len(free_text) >= 20
+
+
+async def test_a_lone_surrogate_is_a_422_not_a_500(admin: Caller) -> None:
+    member = await admin.new_member()
+    body = '{"title": "Budget \\ud800", "start_at": "2026-03-30T09:00:00+02:00", '
+    body += '"end_at": "2026-03-30T10:00:00+02:00"}'
+
+    response = await member.post(
+        "/v1/follow-ups", content=body, headers={"content-type": "application/json"}
+    )
+
+    assert_invalid(response, "body", "title")
