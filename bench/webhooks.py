@@ -8,9 +8,12 @@ and arrival time.time(), and checking the signature of every 100th with the refe
 `standardwebhooks` package), and this script as the client. Setup goes through the API: an
 admin creates 200 associates, the associates organize N/10 follow-ups inviting 10 colleagues
 each, and only then the receiver is subscribed to invitation.accepted/declined/tentative.
-Every response carries a unique comment ("p1:17"), which the event's data repeats, so each
-delivery is matched to the request that caused it. Responses go out in random order, so
-consecutive ones rarely concern the same follow-up (whose events are delivered in order).
+Every response carries a unique comment ("p1:17"). Events say only whether there is one, so
+the receiver tells a delivery's phase from its `webhook-id` (a UUIDv7: the event's creation
+time, after the client marked the phase's start), and after the run each event is matched to
+its request's comment in the database (the response row written in the event's transaction).
+Responses go out in random order, so consecutive ones rarely concern the same follow-up
+(whose events are delivered in order).
 
   1  throughput: serve with its in-process dispatcher; the N invitees answer (accepted,
      declined or tentative at random, each with their own token) with 32 requests in
@@ -130,7 +133,9 @@ BASELINE = "/baseline"
 USER_AGENT = "Convene-Webhooks/1"  # what the dispatcher sends; the baseline sends it too
 YEAR_START = datetime(2027, 1, 4, tzinfo=UTC)  # a Monday
 
-# The body the dispatcher sends, as app/webhooks/queue.py builds it in the claim.
+# The body the dispatcher sends, as app/webhooks/queue.py builds it in the claim, for the
+# answer events whose response's comment is LIKE $2. An event and its response row are written
+# by one statement (ANSWER), so they share a transaction id: that pairs them.
 BODY_SQL = """
 SELECT e.id, jsonb_build_object(
     'type', e.type,
@@ -138,20 +143,26 @@ SELECT e.id, jsonb_build_object(
     'data', e.data
 )::text AS body
 FROM events e
-WHERE e.type = ANY($1::text[]) AND e.data->>'comment' LIKE $2
+JOIN responses r ON r.tenant_id = e.tenant_id AND r.xmin = e.xmin
+  AND r.participant_id = (e.data->>'participant_id')::uuid
+WHERE e.type = ANY($1::text[]) AND r.comment LIKE $2
 ORDER BY e.created_at
 """
 
-# Per delivery of a phase: when its row was inserted (in the response's transaction), last
-# claimed (the lease taken, just before sending) and recorded as delivered (the write back).
+# Per delivery of a phase (its responses' comments LIKE $2, paired as above): when its row was
+# inserted (in the response's transaction), last claimed (the lease taken, just before
+# sending) and recorded as delivered (the write back).
 TIMELINE_SQL = """
-SELECT e.data->>'comment' AS comment,
+SELECT r.comment, e.id AS event_id,
        extract(epoch FROM d.created_at)::float8 AS queued,
        extract(epoch FROM d.last_attempt_at)::float8 AS claimed,
        extract(epoch FROM d.delivered_at)::float8 AS recorded,
        d.attempts, d.status
-FROM webhook_deliveries d JOIN events e ON e.id = d.event_id
-WHERE e.data->>'comment' LIKE $1
+FROM webhook_deliveries d
+JOIN events e ON e.tenant_id = d.tenant_id AND e.id = d.event_id
+JOIN responses r ON r.tenant_id = e.tenant_id AND r.xmin = e.xmin
+  AND r.participant_id = (e.data->>'participant_id')::uuid
+WHERE e.type = ANY($1::text[]) AND r.comment LIKE $2
 """
 
 
@@ -173,7 +184,8 @@ class ReceiverState:
     """What the receiver saw: one record per request, counts per (path, phase tag)."""
 
     def __init__(self) -> None:
-        self.records: list[tuple[str, str, float, str]] = []  # path, webhook-id, at, comment
+        self.records: list[tuple[str, str, float, str]] = []  # path, webhook-id, at, tag
+        self.phases: list[tuple[int, str]] = []  # (start in unix ms, tag), in order
         self.totals: Counter[str] = Counter()
         self.ids: dict[str, set[str]] = {}
         self.last: dict[str, float] = {}
@@ -183,18 +195,23 @@ class ReceiverState:
         self.bad = 0
         self.bad_examples: list[str] = []
 
+    def phase_of(self, webhook_id: str) -> str:
+        """The phase an event belongs to: the last marked before its UUIDv7 was made."""
+        try:
+            made_ms = int(webhook_id.replace("-", "")[:12], 16)
+        except ValueError:
+            return ""
+        return next((tag for start, tag in reversed(self.phases) if start <= made_ms), "")
+
 
 def receiver_app(state: ReceiverState) -> web.Application:
     async def hook(request: web.Request) -> web.Response:
         arrived = time.time()
         body = await request.read()
         webhook_id = request.headers.get("webhook-id", "")
-        try:
-            comment = json.loads(body)["data"].get("comment") or ""
-        except (ValueError, KeyError, TypeError, AttributeError):
-            comment = ""
-        key = f"{request.path} {comment.partition(':')[0]}"
-        state.records.append((request.path, webhook_id, arrived, comment))
+        tag = state.phase_of(webhook_id)
+        key = f"{request.path} {tag}"
+        state.records.append((request.path, webhook_id, arrived, tag))
         state.totals[key] += 1
         state.ids.setdefault(key, set()).add(webhook_id)
         state.last[key] = arrived
@@ -213,6 +230,10 @@ def receiver_app(state: ReceiverState) -> web.Application:
 
     async def set_secret(request: web.Request) -> web.Response:
         state.secret = Webhook((await request.text()).strip())
+        return web.Response(text="ok")
+
+    async def phase(request: web.Request) -> web.Response:
+        state.phases.append((int(time.time() * 1000), (await request.text()).strip()))
         return web.Response(text="ok")
 
     async def progress(request: web.Request) -> web.Response:
@@ -234,6 +255,7 @@ def receiver_app(state: ReceiverState) -> web.Application:
     app.router.add_post(HOOK, hook)
     app.router.add_post(BASELINE, hook)
     app.router.add_post("/_bench/secret", set_secret)
+    app.router.add_post("/_bench/phase", phase)
     app.router.add_get("/_bench/progress", progress)
     app.router.add_get("/_bench/records", records)
     return app
@@ -556,6 +578,12 @@ async def send_paced(base: str, world: World, jobs: Sequence[Job], rate: float) 
 # Waiting for and reading deliveries ----------------------------------------------------------
 
 
+async def mark_phase(receiver: str, tag: str) -> None:
+    """Tell the receiver that events made from now on belong to phase `tag`."""
+    async with httpx.AsyncClient(base_url=receiver, timeout=10) as http:
+        (await http.post("/_bench/phase", content=tag)).raise_for_status()
+
+
 async def wait_for_deliveries(receiver: str, key: str, expected: int) -> float:
     """Poll the receiver until `expected` distinct deliveries arrived under `key` ("path tag"),
     or none arrived for QUIET_SECONDS; returns the seconds waited."""
@@ -581,7 +609,7 @@ async def wait_for_deliveries(receiver: str, key: str, expected: int) -> float:
 
 @dataclass
 class Arrivals:
-    """The receiver's records of one phase: first arrival per comment, and the counts."""
+    """The receiver's records of one phase: first arrival per event id, and the counts."""
 
     first: dict[str, float]
     total: int
@@ -592,14 +620,13 @@ class Arrivals:
         first: dict[str, float] = {}
         ids = set()
         total = 0
-        prefix = tag + ":"
-        for record_path, webhook_id, at, comment in records:
-            if record_path != path or not comment.startswith(prefix):
+        for record_path, webhook_id, at, record_tag in records:
+            if record_path != path or record_tag != tag:
                 continue
             total += 1
             ids.add(webhook_id)
-            if comment not in first or at < first[comment]:
-                first[comment] = at
+            if webhook_id not in first or at < first[webhook_id]:
+                first[webhook_id] = at
         return cls(first, total, len(ids))
 
     @property
@@ -607,14 +634,26 @@ class Arrivals:
         return self.total - self.distinct_ids
 
 
-async def timeline(url: str, tag: str) -> dict[str, tuple[float, float, float, int, str]]:
+Timeline = dict[str, tuple[float, float, float, int, str, str]]
+
+
+async def timeline(url: str, tag: str) -> Timeline:
+    """Per comment of the phase: its delivery's queued, claimed and recorded times, attempts,
+    status, and its event's id."""
     conn = await asyncpg.connect(plain_dsn(url))
     try:
-        rows = await conn.fetch(TIMELINE_SQL, tag + ":%")
+        rows = await conn.fetch(TIMELINE_SQL, EVENT_TYPES, tag + ":%")
     finally:
         await conn.close()
     return {
-        r["comment"]: (r["queued"], r["claimed"], r["recorded"], r["attempts"], r["status"])
+        r["comment"]: (
+            r["queued"],
+            r["claimed"],
+            r["recorded"],
+            r["attempts"],
+            r["status"],
+            str(r["event_id"]),
+        )
         for r in rows
     }
 
@@ -629,26 +668,28 @@ def stats_ms(samples: Sequence[float]) -> dict[str, float] | None:
     }
 
 
-def delivery_figures(
-    sent: Sent, arrivals: Arrivals, times: dict[str, tuple[float, float, float, int, str]]
-) -> dict[str, Any]:
+def first_arrivals(arrivals: Arrivals, times: Timeline) -> dict[str, float]:
+    """First arrival per comment, through each comment's event id."""
+    return {c: arrivals.first[t[5]] for c, t in times.items() if t[5] in arrivals.first}
+
+
+def delivery_figures(sent: Sent, arrivals: Arrivals, times: Timeline) -> dict[str, Any]:
     """Lost, duplicates, commit-to-delivery, and where the time went (database clock)."""
     expected = set(sent.done)
-    delivered = expected & set(arrivals.first)
-    commit_to_delivery = [arrivals.first[c] - sent.done[c] for c in delivered]
-    insert_to_delivery = [arrivals.first[c] - times[c][0] for c in delivered if c in times]
-    queued_to_claimed = [times[c][1] - times[c][0] for c in delivered if c in times]
-    claimed_to_arrival = [arrivals.first[c] - times[c][1] for c in delivered if c in times]
-    arrival_to_recorded = [
-        times[c][2] - arrivals.first[c] for c in delivered if c in times and times[c][2]
-    ]
+    first = first_arrivals(arrivals, times)
+    delivered = expected & set(first)
+    commit_to_delivery = [first[c] - sent.done[c] for c in delivered]
+    insert_to_delivery = [first[c] - times[c][0] for c in delivered]
+    queued_to_claimed = [times[c][1] - times[c][0] for c in delivered]
+    claimed_to_arrival = [first[c] - times[c][1] for c in delivered]
+    arrival_to_recorded = [times[c][2] - first[c] for c in delivered if times[c][2]]
     attempts = Counter(times[c][3] for c in expected if c in times)
     return {
         "expected": len(expected),
         "delivered": len(delivered),
         "lost": len(expected - delivered),
         "duplicates": arrivals.duplicates,
-        "unexpected": len(set(arrivals.first) - expected),
+        "unexpected": len(set(arrivals.first) - {times[c][5] for c in expected if c in times}),
         "attempts_histogram": {str(k): v for k, v in sorted(attempts.items())},
         "commit_to_delivery": stats_ms(commit_to_delivery),
         "insert_to_delivery": stats_ms(insert_to_delivery),
@@ -657,9 +698,7 @@ def delivery_figures(
         "arrival_to_recorded": stats_ms(arrival_to_recorded),
         # How long a delivery holds one of the endpoint's in-flight slots: from its claim
         # until its outcome is written back (it counts as in flight until then).
-        "endpoint_slot": stats_ms(
-            [times[c][2] - times[c][1] for c in delivered if c in times and times[c][2]]
-        ),
+        "endpoint_slot": stats_ms([times[c][2] - times[c][1] for c in delivered if times[c][2]]),
     }
 
 
@@ -735,22 +774,23 @@ def dump(
     path: Path,
     sent: dict[str, Sent],
     arrivals: dict[str, Arrivals],
-    times: dict[str, dict[str, tuple[float, float, float, int, str]]],
+    times: dict[str, Timeline],
 ) -> None:
     """One JSON line per response: times (epoch seconds) of answer, row insert, claim,
     arrival and write-back, for looking at a run more closely."""
+    firsts = {tag: first_arrivals(arrivals[tag], times[tag]) for tag in sent}
     with path.open("w") as out:
         for tag, phase in sent.items():
             for comment, answered in phase.done.items():
-                queued, claimed, recorded, attempts, status = times[tag].get(
-                    comment, (None, None, None, None, None)
+                queued, claimed, recorded, attempts, status, _ = times[tag].get(
+                    comment, (None, None, None, None, None, None)
                 )
                 row = {
                     "comment": comment,
                     "answered": answered,
                     "queued": queued,
                     "claimed": claimed,
-                    "arrived": arrivals[tag].first.get(comment),
+                    "arrived": firsts[tag].get(comment),
                     "recorded": recorded,
                     "attempts": attempts,
                     "status": status,
@@ -817,6 +857,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             order = list(range(n))
             rng.shuffle(order)
             jobs1 = plan_jobs(world, "p1", order, rng)
+            asyncio.run(mark_phase(receiver.base, "p1"))
             gc.collect()
             gc.freeze()
             with CpuMeter(pids) as cpu1:
@@ -830,6 +871,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             log(f"phase 3: {total} responses at {args.rate}/s, dispatcher in serve")
             order = [i for _ in range(math.ceil(total / n)) for i in rng.sample(range(n), n)]
             jobs3 = plan_jobs(world, "p3", order[:total], rng)
+            asyncio.run(mark_phase(receiver.base, "p3"))
             with CpuMeter(pids) as cpu3:
                 sent3 = run_fast(send_paced(api.base, world, jobs3, args.rate))
                 paced_seconds = _check_errors("phase 3", sent3)
@@ -841,6 +883,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             order = list(range(n))
             rng.shuffle(order)
             jobs2 = plan_jobs(world, "p2", order, rng)
+            asyncio.run(mark_phase(receiver.base, "p2"))
             with CpuMeter({**base_pids, "api": (api.pid, True)}) as cpu2c:
                 sent2 = run_fast(send_closed_loop(api.base, world, jobs2))
                 commit_seconds = _check_errors("phase 2", sent2)

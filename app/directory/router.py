@@ -13,7 +13,7 @@ from app.idempotency.route import IdempotentRoute
 from app.kit.errors import DuplicateExternalId, NotFound, UnknownReference
 from app.kit.openapi import ADMIN_WRITE, AUTHENTICATED, READ_ONE, problems
 from app.kit.pagination import Page, Paged, PageDep
-from app.kit.schemas import SINGLE_LINE
+from app.kit.schemas import single_line
 from app.models import Associate, Contact, Person, Resource
 from app.models.states import ResourceKind
 
@@ -21,8 +21,8 @@ router = APIRouter(prefix="/v1", route_class=IdempotentRoute)
 
 IncludeInactive = Annotated[bool, Query(description="Also list deactivated objects")]
 ExternalIdFilter = Annotated[
-    str | None,
-    Query(min_length=1, max_length=200, pattern=SINGLE_LINE, description="Exact external_id"),
+    Annotated[str, single_line(200)] | None,
+    Query(description="Exact external_id"),
 ]
 
 CREATE = problems(*ADMIN_WRITE, DuplicateExternalId)

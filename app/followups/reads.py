@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.principals import Actor, Principal
 from app.directory.repository import ContactRepository
 from app.followups import schemas
+from app.followups.comments import shown_responses
 from app.followups.errors import FollowUpCancelled, NotOrganizer
 from app.followups.repository import FollowUpRepository, ResponseRepository
 from app.kit.errors import NotFound
@@ -66,12 +67,13 @@ def _with_mine(
 
 async def responses(
     session: AsyncSession, actor: Actor, follow_up_id: uuid.UUID, page: PageParams
-) -> Paged[Response]:
-    """The follow-up's answers, oldest first."""
-    await visible(session, actor, follow_up_id)
-    return await ResponseRepository(session, actor.tenant_id).page(
+) -> Paged[schemas.ResponseRecord]:
+    """The follow-up's answers, oldest first; comments where the caller may read them."""
+    follow_up = await visible(session, actor, follow_up_id)
+    rows = await ResponseRepository(session, actor.tenant_id).page(
         page, Response.follow_up_id == follow_up_id
     )
+    return Paged(shown_responses(follow_up, actor.associate_id, rows.items), rows.next_cursor)
 
 
 async def activities(

@@ -7,9 +7,11 @@ from fastapi import APIRouter, Body, Query, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.dependencies import CurrentAssociate, CurrentPrincipal, NotAnAssociate
+from app.auth.principals import Actor
 from app.availability.bookings import ResourceTaken
 from app.db.session import SessionDep
 from app.followups import commands, errors, participants, reads, schemas, views
+from app.followups.comments import reads_every_comment
 from app.idempotency.route import IdempotentRoute
 from app.kit.errors import (
     NotFound,
@@ -24,7 +26,6 @@ from app.kit.responses import serialized
 from app.kit.schemas import Instant
 from app.kit.windows import check_window
 from app.models import FollowUp
-from app.models import Response as ResponseRow
 from app.models.states import FollowUpStatus
 
 router = APIRouter(prefix="/v1", tags=["follow-ups"], route_class=IdempotentRoute)
@@ -41,10 +42,18 @@ ETAG_HEADER = {
 }
 
 
-async def _shown(session: AsyncSession, follow_up: FollowUp, status_code: int = 200) -> Response:
-    """The follow-up as the API shows it, with its ETag header."""
-    view = await views.follow_up_view(session, follow_up)
-    return serialized(view, status_code, {"ETag": etag(follow_up.seq)})
+async def _shown(
+    session: AsyncSession, follow_up: FollowUp, actor: Actor, status_code: int = 200
+) -> Response:
+    """The follow-up as the API shows it to the caller, with its ETag header.
+
+    The organizer's form is the whole follow-up; anyone else's leaves out others' comments,
+    so its ETag is the caller's own.
+    """
+    viewer = actor.associate_id
+    view = await views.follow_up_view(session, follow_up, viewer)
+    variant = None if reads_every_comment(follow_up, viewer) else viewer
+    return serialized(view, status_code, {"ETag": etag(follow_up.seq, variant)})
 
 
 @router.post(
@@ -72,7 +81,7 @@ async def create_follow_up(
     Colleagues start `not_read` and get a notification; resources are `accepted` at once;
     persons of contacts are `not_applicable` and the follow-up joins their contact's archive.
     """
-    return await _shown(session, await commands.create(session, actor, body), 201)
+    return await _shown(session, await commands.create(session, actor, body), actor, 201)
 
 
 @router.get(
@@ -102,7 +111,7 @@ async def get_follow_up(
     follow_up_id: uuid.UUID, session: SessionDep, actor: CurrentAssociate
 ) -> Response:
     """One follow-up with its participants; only for its organizer and participants."""
-    return await _shown(session, await reads.visible(session, actor, follow_up_id))
+    return await _shown(session, await reads.visible(session, actor, follow_up_id), actor)
 
 
 @router.patch(
@@ -132,7 +141,7 @@ async def update_follow_up(
     A new start or end puts every invited colleague back to `not_read` with `rescheduled: true`.
     """
     follow_up = await commands.update(session, actor, follow_up_id, body, if_match)
-    return await _shown(session, follow_up)
+    return await _shown(session, follow_up, actor)
 
 
 @router.post(
@@ -149,7 +158,7 @@ async def cancel_follow_up(
     """Cancel (organizer only): participants are notified and answers freeze. Body optional."""
     reason = body.reason if body is not None else None
     follow_up = await commands.cancel(session, actor, follow_up_id, reason)
-    return await _shown(session, follow_up)
+    return await _shown(session, follow_up, actor)
 
 
 @router.post(
@@ -168,7 +177,7 @@ async def assign_follow_up(
 ) -> Response:
     """Hand the follow-up to another associate, who becomes its organizer."""
     follow_up = await commands.assign(session, actor, follow_up_id, body.associate_id)
-    return await _shown(session, follow_up)
+    return await _shown(session, follow_up, actor)
 
 
 @router.get(
@@ -181,7 +190,8 @@ async def list_participants(
 ) -> Response:
     """Everyone in the follow-up with their status, the organizer first (at most 500)."""
     follow_up = await reads.visible(session, actor, follow_up_id)
-    return serialized((await views.follow_up_view(session, follow_up))["participants"])
+    view = await views.follow_up_view(session, follow_up, actor.associate_id)
+    return serialized(view["participants"])
 
 
 @router.post(
@@ -246,8 +256,11 @@ async def acknowledge_participant(
 )
 async def list_responses(
     follow_up_id: uuid.UUID, session: SessionDep, actor: CurrentAssociate, page: PageDep
-) -> Paged[ResponseRow]:
-    """Every answer to the follow-up's invitations, oldest first."""
+) -> Paged[schemas.ResponseRecord]:
+    """Every answer to the follow-up's invitations, oldest first.
+
+    Comments are shown to the organizer and to their authors; others see `null`.
+    """
     return await reads.responses(session, actor, follow_up_id, page)
 
 

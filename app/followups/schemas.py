@@ -35,6 +35,10 @@ Location = Annotated[str, single_line(200), TRIMMED]
 Description = Annotated[str, multi_line(10_000)]
 Comment = Annotated[str, multi_line(1000)]
 Reason = Annotated[str, multi_line(1000)]
+COMMENT_SHOWN = (
+    "The invitee's comment on their answer, shown to the organizer and to the invitee only: "
+    "null for anyone else, as when there is none"
+)
 
 
 class AssociateRef(InputModel):
@@ -148,7 +152,7 @@ class ParticipantFields(OutputModel):
     person_id: uuid.UUID | None
     role: ParticipantRole
     status: ParticipantStatus
-    comment: str | None
+    comment: str | None = Field(description=COMMENT_SHOWN)
     responded_at: datetime | None
     seen_at: datetime | None
     rescheduled: bool = Field(description="The time moved since this invitee last answered")
@@ -205,5 +209,5 @@ class ResponseRecord(OutputModel):
     associate_id: uuid.UUID
     status: Answer
     previous_status: ParticipantStatus
-    comment: str | None
+    comment: str | None = Field(description=COMMENT_SHOWN)
     responded_at: datetime = Field(validation_alias="created_at")

@@ -4,6 +4,7 @@ Conflicts are read from `bookings` at the time of the request, so the flags on b
 overlapping follow-ups are right whichever of them moved, was cancelled or lost a participant.
 """
 
+import uuid
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,16 +12,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.availability.repository import AvailabilityRepository
 from app.availability.service import first_free_for
 from app.followups import schemas
+from app.followups.comments import shown_participants
 from app.followups.repository import FollowUpRepository, ParticipantRepository
 from app.kit.responses import built
 from app.models import FollowUp, Participant
 from app.models.states import ParticipantKind
 
 
-async def follow_up_view(session: AsyncSession, follow_up: FollowUp) -> dict[str, Any]:
-    """The follow-up with its participants and their conflict flags.
+async def follow_up_view(
+    session: AsyncSession, follow_up: FollowUp, viewer: uuid.UUID
+) -> dict[str, Any]:
+    """The follow-up with its participants and their conflict flags, as `viewer` sees it.
 
-    A `schemas.FollowUp` as plain data, from one statement over participants and bookings.
+    A `schemas.FollowUp` as plain data, from one statement over participants and bookings;
+    answers' comments only where the viewer may read them (`comments.py`).
     """
     rows = await ParticipantRepository(session, follow_up.tenant_id).with_conflicts(follow_up.id)
     conflicted_resource = any(r.conflict and r.kind == ParticipantKind.RESOURCE for r in rows)
@@ -37,7 +42,7 @@ async def follow_up_view(session: AsyncSession, follow_up: FollowUp) -> dict[str
     return {
         **{name: getattr(follow_up, name) for name in schemas.FollowUpFields.model_fields},
         "has_conflict": any(row.conflict for row in rows),
-        "participants": participants,
+        "participants": shown_participants(follow_up, viewer, participants),
     }
 
 

@@ -13,7 +13,11 @@ class Invitation(ParticipantFields):
 
 class ResponseRequest(InputModel):
     status: Answer
-    comment: Comment | None = Field(default=None, description="Shown to the organizer")
+    comment: Comment | None = Field(
+        default=None,
+        description="For the organizer: shown to them and to you only; events and webhooks "
+        "say only whether there is one (`has_comment`)",
+    )
 
     model_config = {
         "json_schema_extra": {

@@ -123,7 +123,9 @@ async def respond(
             "participant_id": participant_id,
             "associate_id": actor.associate_id,
             "status": body.status,
-            "comment": body.comment,
+            # The text stays with the organizer and its author: endpoints (set by an admin,
+            # anywhere) and the feed learn only that there is one.
+            "has_comment": bool(body.comment),
             "responded_at": now,
         },
     )

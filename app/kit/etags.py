@@ -1,5 +1,6 @@
 """ETags and If-Match: optimistic concurrency for updates (RFC 9110 section 13.1.1)."""
 
+import uuid
 from typing import Annotated
 
 from fastapi import Header
@@ -7,9 +8,13 @@ from fastapi import Header
 from app.kit.errors import PreconditionFailed, PreconditionRequired
 
 
-def etag(version: int) -> str:
-    """The strong ETag of a representation at `version`."""
-    return f'"{version}"'
+def etag(version: int, viewer: uuid.UUID | None = None) -> str:
+    """The strong ETag of a representation at `version`, of one viewer's form if it has one.
+
+    A representation that shows one viewer less than it shows others (someone else's comment
+    left out) is another representation, so its tag names the viewer: `"7-<viewer hex>"`.
+    """
+    return f'"{version}"' if viewer is None else f'"{version}-{viewer.hex}"'
 
 
 IfMatch = Annotated[

@@ -19,14 +19,16 @@ from pydantic import (
     WithJsonSchema,
 )
 
-# One line of text with something besides spaces in it, and no control characters
-# (PostgreSQL cannot store NUL at all). Said as a pattern so the OpenAPI document states it.
-SINGLE_LINE = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
+from app.kit.text import MULTI_LINE, SINGLE_LINE, Documented, Text
 
 
-def single_line(max_length: int) -> StringConstraints:
-    """Non-empty, single-line text of at most `max_length` characters; put TRIMMED after it."""
-    return StringConstraints(min_length=1, max_length=max_length, pattern=SINGLE_LINE)
+def single_line(max_length: int) -> Text:
+    """Non-empty, single-line text of at most `max_length` characters; put TRIMMED after it.
+
+    No control (Cc), format (Cf: bidi overrides, zero-width characters), line or paragraph
+    separator (Zl, Zp) characters: see `app/kit/text.py`.
+    """
+    return Text(SINGLE_LINE, max_length, min_length=1)
 
 
 # Spaces around single-line text are dropped after the checks, so the length the document
@@ -34,13 +36,9 @@ def single_line(max_length: int) -> StringConstraints:
 TRIMMED = AfterValidator(str.strip)
 
 
-# Multi-line text: tabs and line breaks allowed, other control characters not.
-MULTI_LINE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
-
-
-def multi_line(max_length: int) -> StringConstraints:
-    """Free text of at most `max_length` characters, line breaks allowed."""
-    return StringConstraints(max_length=max_length, pattern=MULTI_LINE)
+def multi_line(max_length: int) -> Text:
+    """Free text of at most `max_length` characters, tabs and line feeds allowed (`text.py`)."""
+    return Text(MULTI_LINE, max_length)
 
 
 Name = Annotated[str, single_line(200), TRIMMED]
@@ -89,9 +87,13 @@ TimeZone = Annotated[
 
 # Deliberately loose: CRMs hold internal addresses (user@corp.local) that strict validators refuse.
 _EMAIL = r"^[^@\x00-\x20\x7f]+@[^@\x00-\x20\x7f]+\.[^@\x00-\x20\x7f]+$"
+# The same as the document states it, with the single-line rule's refusals (checked after it).
+_EMAIL_PART = f"[^@ {SINGLE_LINE.refused_class}]+"
 Email = Annotated[
     str,
     StringConstraints(max_length=320, pattern=_EMAIL),
+    BeforeValidator(SINGLE_LINE.check_characters),
+    Documented(f"^{_EMAIL_PART}@{_EMAIL_PART}\\.{_EMAIL_PART}$"),
     Field(description="An e-mail address", examples=["ada@example.com"]),
 ]
 

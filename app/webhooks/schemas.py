@@ -4,12 +4,21 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Self
 
-from pydantic import MISSING, Field, StrictBool, StringConstraints, model_validator
+from pydantic import MISSING, BeforeValidator, Field, StrictBool, StringConstraints, model_validator
 
 from app.kit.schemas import TRIMMED, InputModel, Instant, OutputModel, Stored, single_line
+from app.kit.text import SINGLE_LINE, Documented
 from app.models.states import AttemptOutcome, DeliveryStatus, EventType, WebhookDisabledReason
 
 MAX_URL_LENGTH = 2000
+
+
+def _url_characters(value: object) -> object:
+    # The spaces around a URL are trimmed, not refused: check what is inside them.
+    if isinstance(value, str):
+        SINGLE_LINE.check_characters(value.strip())
+    return value
+
 
 WebhookUrl = Annotated[
     str,
@@ -19,6 +28,8 @@ WebhookUrl = Annotated[
         max_length=MAX_URL_LENGTH,
         pattern=r"^https?://[^\s\x00-\x1f\x7f]+$",
     ),
+    BeforeValidator(_url_characters),
+    Documented(f"^https?://[^\\s{SINGLE_LINE.refused_class}]+$"),
     Field(
         description="Where events are POSTed: https, resolving only to public addresses",
         examples=["https://hooks.example.com/convene"],

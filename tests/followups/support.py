@@ -22,6 +22,7 @@ __all__ = [
     "DAY",
     "Body",
     "World",
+    "as_seen_by",
     "at",
     "book",
     "etag_of",
@@ -86,6 +87,18 @@ def participant(follow_up: Body, **target: str) -> Body:
     (found,) = [p for p in follow_up["participants"] if p[key] == value]
     assert isinstance(found, dict)
     return found
+
+
+def as_seen_by(body: Any, associate_id: str | None) -> Any:
+    """What the organizer was shown, as another participant sees it: others' comments null."""
+    if isinstance(body, list):
+        return [as_seen_by(item, associate_id) for item in body]
+    if not isinstance(body, dict):
+        return body
+    seen = {key: as_seen_by(value, associate_id) for key, value in body.items()}
+    if "comment" in seen and seen.get("associate_id") != associate_id:
+        seen["comment"] = None
+    return seen
 
 
 # Writing ------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from tests.fixtures.access import KEEP, Operation
 from tests.fixtures.factories import Caller, bearer, follow_up_body
 from tests.fixtures.problems import assert_invalid, assert_problem, assert_unauthorized
 from tests.fixtures.responses import ok
-from tests.followups.support import DAY, World, make_world, tenant_rows
+from tests.followups.support import DAY, World, as_seen_by, make_world, tenant_rows
 
 Role = Literal["organizer", "colleague"]
 
@@ -276,7 +276,9 @@ async def test_participant_who_is_not_the_organizer_may_read(
     as_guest = await endpoint.send(world, world.guest.headers)
     as_organizer = await endpoint.send(world, world.organizer.headers)
 
-    assert ok(as_guest) == ok(as_organizer)
+    # The same, but for the colleague's comment, which is the organizer's to read.
+    assert ok(as_guest) == as_seen_by(ok(as_organizer), world.guest.subject)
+    assert ok(as_guest) != ok(as_organizer)
 
 
 @endpoints(ANSWER)

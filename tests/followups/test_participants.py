@@ -13,6 +13,7 @@ from tests.fixtures.responses import ok
 from tests.followups.support import (
     DAY,
     Body,
+    as_seen_by,
     book,
     fetch,
     ids,
@@ -348,7 +349,7 @@ async def test_responses_are_listed_oldest_first_with_the_previous_status(
     await respond(second, two, "accepted")
     url = f"/v1/follow-ups/{created['id']}/responses"
 
-    history = await items(second, url)
+    history = await items(member, url)
 
     assert [
         (r["participant_id"], r["associate_id"], r["previous_status"], r["status"], r["comment"])
@@ -361,6 +362,8 @@ async def test_responses_are_listed_oldest_first_with_the_previous_status(
     ]
     for record in history:
         assert datetime.fromisoformat(record["responded_at"]).utcoffset() is not None
+    # An invitee reads their own comments only; the organizer reads all.
+    assert await items(second, url) == as_seen_by(history, second.subject)
     walked: list[Body] = []
     cursor = None
     for _ in history:

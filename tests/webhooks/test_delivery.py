@@ -33,7 +33,7 @@ RESPONSE_KEYS = {
     "associate_id",
     "status",
     "previous_status",
-    "comment",
+    "has_comment",
     "responded_at",
     "seq",
 }
@@ -124,7 +124,7 @@ async def test_each_kind_of_answer_arrives_signed_with_its_data(
                 "associate_id": invitee.subject,
                 "status": status,
                 "previous_status": previous,
-                "comment": comment,
+                "has_comment": comment is not None,
             }
             assert datetime.fromisoformat(data["responded_at"]) == datetime.fromisoformat(
                 answer["responded_at"]

@@ -25,7 +25,7 @@ RESPONSE_KEYS = {
     "associate_id",
     "status",
     "previous_status",
-    "comment",
+    "has_comment",
     "responded_at",
     "seq",
 }
@@ -107,7 +107,8 @@ async def test_each_response_records_one_event(
             "associate_id": colleague.subject,
             "status": status,
             "previous_status": previous,
-            "comment": comment,
+            # Whether there is a comment, never its text: that is the organizer's to read.
+            "has_comment": comment is not None,
             "seq": event.seq,
         }
         responded_at = datetime.fromisoformat(event.data["responded_at"])
