@@ -45,6 +45,9 @@ class WebhookEndpoint(TenantScoped, Base):
     previous_secret_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Set by the first failure after a success; five days of it disables the endpoint.
     failing_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The ping limit's state (GCRA's theoretical arrival time): when the endpoint has every ping
+    # of a minute to spend again; each ping moves it a minute / the limit later.
+    pings_refilled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class WebhookDelivery(Base):

@@ -73,6 +73,11 @@ class WebhookRepository(TenantRepository[WebhookEndpoint]):
         )
         return (await self.session.scalars(query)).one_or_none()
 
+    async def spend_ping(self, endpoint: WebhookEndpoint, refilled_at: datetime) -> None:
+        """Store the ping limit's new state; not a change of the endpoint (`updated_at` stays)."""
+        endpoint.pings_refilled_at = refilled_at
+        await self.session.flush()
+
     async def delete(self, endpoint: WebhookEndpoint) -> None:
         """Remove the endpoint; its deliveries and their attempts go with it."""
         await self.session.delete(endpoint)

@@ -105,13 +105,18 @@ async def rotate_webhook_secret(
     "/webhooks/{webhook_id}/ping",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=schemas.Ping,
-    responses=problems(*ADMIN_ONE, service.WebhookDisabled),
+    responses=problems(*ADMIN_ONE, service.WebhookDisabled, service.PingRateLimited),
 )
 async def ping_webhook(
-    webhook_id: uuid.UUID, session: SessionDep, principal: AdminPrincipal
+    webhook_id: uuid.UUID, request: Request, session: SessionDep, principal: AdminPrincipal
 ) -> schemas.Ping:
-    """Queue a signed `webhook.ping` to this endpoint; follow it in the delivery log."""
-    return await service.ping(session, principal, webhook_id)
+    """Queue a signed `webhook.ping` to this endpoint; follow it in the delivery log.
+
+    At most `CONVENE_WEBHOOK_PINGS_PER_MINUTE` (5) a minute per endpoint; past that, 429 with
+    `Retry-After`.
+    """
+    per_minute = request.app.state.settings.webhook_pings_per_minute
+    return await service.ping(session, principal, webhook_id, per_minute)
 
 
 @router.get(
