@@ -18,6 +18,13 @@ from app.webhooks.address_guard import AddressPolicy, address_policy
 router = APIRouter(prefix="/v1", tags=["webhooks"])
 
 ADMIN_ONE = (*ADMIN_WRITE, NotFound)
+PING_RESPONSES = problems(*ADMIN_ONE, service.WebhookDisabled, service.PingRateLimited)
+PING_RESPONSES[status.HTTP_429_TOO_MANY_REQUESTS]["headers"] = {
+    "Retry-After": {
+        "description": "Seconds until this endpoint may be pinged again",
+        "schema": {"type": "integer", "minimum": 1},
+    }
+}
 
 
 def _policy(request: Request) -> AddressPolicy:
@@ -105,7 +112,7 @@ async def rotate_webhook_secret(
     "/webhooks/{webhook_id}/ping",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=schemas.Ping,
-    responses=problems(*ADMIN_ONE, service.WebhookDisabled, service.PingRateLimited),
+    responses=PING_RESPONSES,
 )
 async def ping_webhook(
     webhook_id: uuid.UUID, request: Request, session: SessionDep, principal: AdminPrincipal

@@ -192,3 +192,10 @@ async def test_a_refused_or_foreign_ping_does_not_spend_the_limit(
 
     for _ in range(5):
         ok(await _ping(admin, created["id"]), 202)
+
+
+def test_the_document_names_the_429_and_its_retry_after(app: FastAPI) -> None:
+    responses = app.openapi()["paths"]["/v1/webhooks/{webhook_id}/ping"]["post"]["responses"]
+
+    assert "ping_rate_limited" in responses["429"]["description"]
+    assert responses["429"]["headers"]["Retry-After"]["schema"]["type"] == "integer"
