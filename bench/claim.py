@@ -1,14 +1,16 @@
 """The claim statement on a big queue: its plan and its time, with one tenant's backlog stuck.
 
-    .venv/bin/python bench/claim.py [--rows 100000] [--tenants 200] [--repeat 50]
+    .venv/bin/python bench/claim.py [--rows 100000] [--tenants 200] [--in-flight 128] [--repeat 50]
 
-Loads a throwaway database with COPY-free set SQL: one tenant with 8 endpoints holding most of
-the backlog (`--rows`, all due) and as many of its deliveries in flight as a dispatcher holds
-(128, leased), and `--tenants` other tenants with one endpoint and 100 due deliveries each;
-then ANALYZEs and runs the claim of app/webhooks/queue.py (a batch of 100, each run in a
-transaction that is rolled back, so every run sees the same queue). Prints the plan of one run
-to stderr and one JSON line: p50/p99 of the claim, the rows it leased, whether the plan scans
-webhook_deliveries sequentially, and how many tenants the batch holds.
+Loads a throwaway database with set SQL: one tenant with 8 endpoints holding most of the
+backlog (`--rows`, all due) and `--in-flight` of its deliveries leased (128: as many as a
+dispatcher holds, the tenant stuck on hanging endpoints), and `--tenants` other tenants with
+one endpoint and 100 due deliveries each; then VACUUM ANALYZEs and runs the claim of
+app/webhooks/queue.py (a batch of 100, each run in a transaction that is rolled back, so every
+run sees the same queue). Prints the plan of one run to stderr and one JSON line: p50/p99 of
+the claim, the rows it leased, whether the plan scans webhook_deliveries sequentially, and how
+many tenants the batch holds. It runs whichever claim the `app` on the path has (before this
+claim had a tenant cap, `queue.claim` took no `per_tenant`).
 
 With CONVENE_BENCH_DATABASE_URL set it uses that server, else an embedded one.
 """
@@ -80,7 +82,7 @@ WHERE (d.tenant_id, d.id) IN (
 """)
 
 
-async def load(url: str, rows: int, tenants: int) -> uuid.UUID:
+async def load(url: str, rows: int, tenants: int, in_flight: int) -> uuid.UUID:
     """The queue described above; returns the heavy tenant's id."""
     engine = create_async_engine(async_url(url))
     heavy = uuid.uuid4()
@@ -90,7 +92,7 @@ async def load(url: str, rows: int, tenants: int) -> uuid.UUID:
             await connection.execute(
                 LOAD_BACKLOG, {"tenant_id": heavy, "per_endpoint": rows // HEAVY_ENDPOINTS}
             )
-            await connection.execute(LEASE_SOME, {"tenant_id": heavy, "n": IN_FLIGHT})
+            await connection.execute(LEASE_SOME, {"tenant_id": heavy, "n": in_flight})
             for _ in range(tenants):
                 other = uuid.uuid4()
                 await connection.execute(LOAD_ENDPOINTS, {"tenant_id": other, "n": 1})
@@ -158,15 +160,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--tenants", type=int, default=200)
+    parser.add_argument("--in-flight", type=int, default=IN_FLIGHT)
     parser.add_argument("--repeat", type=int, default=50)
     args = parser.parse_args()
     with common.postgres_server() as server, common.throwaway_database(server) as url:
         started = time.perf_counter()
-        heavy = asyncio.run(load(url, args.rows, args.tenants))
+        heavy = asyncio.run(load(url, args.rows, args.tenants, args.in_flight))
         common.log(f"loaded in {time.perf_counter() - started:.1f}s")
         out = {
             "rows": args.rows + args.tenants * PER_OTHER_TENANT,
-            "in_flight": IN_FLIGHT,
+            "in_flight": args.in_flight,
             **asyncio.run(measure(url, heavy, args.repeat)),
         }
     print(json.dumps(out))
