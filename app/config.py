@@ -83,6 +83,8 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(default=15.0, gt=0, le=120)
     webhook_concurrency: int = Field(default=128, ge=1, le=1000)
     webhook_endpoint_concurrency: int = Field(default=16, ge=1, le=100)
+    webhook_tenant_concurrency: int = Field(default=32, ge=1, le=10_000)
+    webhook_pings_per_minute: int = Field(default=5, ge=1, le=600)
     webhook_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     webhook_lease_seconds: float = Field(default=60.0, ge=1, le=3600)
     webhook_disable_after_days: float = Field(default=5.0, gt=0)

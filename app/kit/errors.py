@@ -55,6 +55,10 @@ class ProblemError(Exception):
         self.extra = extra
         super().__init__(self.detail)
 
+    def response_headers(self) -> dict[str, str]:
+        """Headers of the response: the class's, unless a problem's vary per instance."""
+        return self.headers
+
     def body(self, instance: str | None = None) -> dict[str, Any]:
         return {
             "type": TYPE_PREFIX + self.code,
@@ -198,7 +202,7 @@ def problem_response(error: ProblemError, request: Request) -> JSONResponse:
     return JSONResponse(
         error.body(instance=request.url.path),
         status_code=error.status,
-        headers=error.headers or None,
+        headers=error.response_headers() or None,
         media_type=PROBLEM_MEDIA_TYPE,
     )
 

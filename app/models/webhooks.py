@@ -54,6 +54,9 @@ class WebhookEndpoint(TenantScoped, Base):
     failing_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Deleted by its admin: gone from the API at once; the retention job purges its log.
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The ping limit's state (GCRA's theoretical arrival time): when the endpoint has every ping
+    # of a minute to spend again; each ping moves it a minute / the limit later.
+    pings_refilled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class WebhookDelivery(Base):

@@ -145,6 +145,7 @@ class Dispatcher:
                             limit,
                             settings.webhook_lease_seconds,
                             settings.webhook_endpoint_concurrency,
+                            settings.webhook_tenant_concurrency,
                         )
                     # Committed (the claim is one statement): only now may they be sent.
                     full = len(claimed) == limit

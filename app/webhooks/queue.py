@@ -16,20 +16,45 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from app.models.states import AttemptOutcome, DeliveryStatus
 from app.webhooks.events import jsonable
 
-# Leases up to :limit due deliveries of enabled endpoints to :claim_token, oldest due first.
-# Per endpoint it takes at most the free share of :per_endpoint (the bound minus what is in
-# flight, across all workers), so a slow endpoint cannot fill a batch. A delivery waits while
-# an earlier event of the same follow-up to the same endpoint is in flight or not yet tried, so
-# a healthy endpoint receives each follow-up's events in seq order; one in back-off holds
-# nothing up.
+# Leases up to :limit due deliveries of enabled endpoints to :claim_token, fairly across tenants.
+# What is in flight (leased by any dispatcher) is counted once, per endpoint and per tenant: an
+# endpoint takes at most the free share of :per_endpoint, a tenant of :per_tenant, so one
+# tenant's hanging endpoints hold at most :per_tenant slots and cannot starve the others. The
+# batch goes round-robin: every tenant's oldest due delivery, then every tenant's second, and
+# so on (oldest first within a turn). Both bounds are read at the statement's start, so two
+# dispatchers claiming at the same instant may each take a tenant's free share once. A delivery
+# waits while an earlier event of the same follow-up to the same endpoint is in flight or not
+# yet tried, so a healthy endpoint receives each follow-up's events in seq order; one in
+# back-off holds nothing up.
 CLAIM_DELIVERIES = text("""
-WITH candidates AS (
-    SELECT due.tenant_id, due.id, due.next_attempt_at
+WITH leased AS MATERIALIZED (
+    SELECT f.tenant_id, f.endpoint_id, count(*)::int AS n
+    FROM webhook_deliveries f
+    WHERE f.status = 'delivering'
+    GROUP BY f.tenant_id, f.endpoint_id
+), tenants AS (
+    SELECT l.tenant_id, sum(l.n)::int AS n FROM leased l GROUP BY l.tenant_id
+), room AS (
+    SELECT w.tenant_id, w.id,
+        CAST(:per_tenant AS int) - coalesce(t.n, 0) AS tenant_room,
+        least(
+            CAST(:per_endpoint AS int) - coalesce(e.n, 0),
+            CAST(:per_tenant AS int) - coalesce(t.n, 0)
+        ) AS endpoint_room
     FROM webhook_endpoints w
+    LEFT JOIN leased e ON e.tenant_id = w.tenant_id AND e.endpoint_id = w.id
+    LEFT JOIN tenants t ON t.tenant_id = w.tenant_id
+    WHERE w.enabled
+), candidates AS (
+    SELECT due.tenant_id, due.id, due.next_attempt_at, r.tenant_room,
+        row_number() OVER (
+            PARTITION BY due.tenant_id ORDER BY due.next_attempt_at, due.id
+        ) AS turn
+    FROM room r
     CROSS JOIN LATERAL (
         SELECT d.tenant_id, d.id, d.next_attempt_at
         FROM webhook_deliveries d
-        WHERE d.endpoint_id = w.id
+        WHERE d.endpoint_id = r.id
           AND d.status = 'pending'
           AND d.next_attempt_at <= clock_timestamp()
           AND NOT EXISTS (
@@ -40,17 +65,17 @@ WITH candidates AS (
                 AND (p.status = 'delivering' OR (p.status = 'pending' AND p.attempts = 0))
           )
         ORDER BY d.next_attempt_at
-        LIMIT greatest(0, CAST(:per_endpoint AS int) - (
-            SELECT count(*) FROM webhook_deliveries f
-            WHERE f.endpoint_id = w.id AND f.status = 'delivering'
-        ))
+        LIMIT r.endpoint_room
     ) AS due
-    WHERE w.enabled
-    ORDER BY due.next_attempt_at
+    WHERE r.endpoint_room > 0
+), chosen AS (
+    SELECT c.tenant_id, c.id FROM candidates c
+    WHERE c.turn <= c.tenant_room
+    ORDER BY c.turn, c.next_attempt_at
     LIMIT :limit
 ), locked AS (
     SELECT d.tenant_id, d.id FROM webhook_deliveries d
-    WHERE (d.tenant_id, d.id) IN (SELECT tenant_id, id FROM candidates) AND d.status = 'pending'
+    WHERE (d.tenant_id, d.id) IN (SELECT tenant_id, id FROM chosen) AND d.status = 'pending'
     FOR UPDATE SKIP LOCKED
 )
 UPDATE webhook_deliveries d
@@ -238,9 +263,13 @@ def _jsonb(records: list[dict[str, Any]]) -> str:
 
 
 async def claim(
-    connection: AsyncConnection, limit: int, lease_seconds: float, per_endpoint: int
+    connection: AsyncConnection,
+    limit: int,
+    lease_seconds: float,
+    per_endpoint: int,
+    per_tenant: int,
 ) -> list[Claimed]:
-    """Lease up to `limit` due deliveries to this worker (commit before sending any)."""
+    """Lease up to `limit` due deliveries to this worker, fairly across tenants (commit first)."""
     token = uuid.uuid4()
     rows = await connection.execute(
         CLAIM_DELIVERIES,
@@ -248,6 +277,7 @@ async def claim(
             "limit": limit,
             "lease_seconds": lease_seconds,
             "per_endpoint": per_endpoint,
+            "per_tenant": per_tenant,
             "claim_token": token,
         },
     )

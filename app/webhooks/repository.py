@@ -82,6 +82,11 @@ class WebhookRepository(TenantRepository[WebhookEndpoint]):
         """Mark the endpoint deleted and disabled (so nothing is queued or claimed for it)."""
         await self.update(endpoint, {"deleted_at": utc_now(), "enabled": False})
 
+    async def spend_ping(self, endpoint: WebhookEndpoint, refilled_at: datetime) -> None:
+        """Store the ping limit's new state; not a change of the endpoint (`updated_at` stays)."""
+        endpoint.pings_refilled_at = refilled_at
+        await self.session.flush()
+
     async def deliveries(
         self, endpoint_id: uuid.UUID, status: DeliveryStatus | None, page: PageParams
     ) -> tuple[Paged[Row[WebhookDelivery, str]], dict[uuid.UUID, list[WebhookAttempt]]]:

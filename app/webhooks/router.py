@@ -14,12 +14,30 @@ from app.kit.openapi import ADMIN_WRITE, problems
 from app.kit.pagination import Limit, Page, Paged, PageDep, TimedPageDep
 from app.models import WebhookEndpoint
 from app.models.states import DeliveryStatus, EventType
+from app.ratelimits.dependencies import RESPONSES as RATE_LIMITED
 from app.webhooks import schemas, service
 from app.webhooks.address_guard import AddressPolicy, address_policy
 
 router = APIRouter(prefix="/v1", tags=["webhooks"], route_class=SealingIdempotentRoute)
 
 ADMIN_ONE = (*ADMIN_WRITE, NotFound)
+PING_RESPONSES = problems(*ADMIN_ONE, service.WebhookDisabled, service.PingRateLimited)
+# Both 429s in one entry: the ping limit's, and the per-token and per-tenant limits' (whose
+# RESPONSES the router's own would otherwise replace).
+_limited = RATE_LIMITED[status.HTTP_429_TOO_MANY_REQUESTS]
+PING_RESPONSES[status.HTTP_429_TOO_MANY_REQUESTS] = {
+    **_limited,
+    "description": PING_RESPONSES[status.HTTP_429_TOO_MANY_REQUESTS]["description"]
+    + " / "
+    + _limited["description"],
+    "headers": {
+        **_limited["headers"],
+        "Retry-After": {
+            "description": "Seconds until this endpoint may be pinged again, or the quota refills",
+            "schema": {"type": "integer", "minimum": 1},
+        },
+    },
+}
 
 
 def _policy(request: Request) -> AddressPolicy:
@@ -119,13 +137,18 @@ async def rotate_webhook_secret(
     "/webhooks/{webhook_id}/ping",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=schemas.Ping,
-    responses=problems(*ADMIN_ONE, service.WebhookDisabled),
+    responses=PING_RESPONSES,
 )
 async def ping_webhook(
-    webhook_id: uuid.UUID, session: SessionDep, principal: AdminPrincipal
+    webhook_id: uuid.UUID, request: Request, session: SessionDep, principal: AdminPrincipal
 ) -> schemas.Ping:
-    """Queue a signed `webhook.ping` to this endpoint; follow it in the delivery log."""
-    return await service.ping(session, principal, webhook_id)
+    """Queue a signed `webhook.ping` to this endpoint; follow it in the delivery log.
+
+    At most `CONVENE_WEBHOOK_PINGS_PER_MINUTE` (5) a minute per endpoint; past that, 429 with
+    `Retry-After`.
+    """
+    per_minute = request.app.state.settings.webhook_pings_per_minute
+    return await service.ping(session, principal, webhook_id, per_minute)
 
 
 @router.get(

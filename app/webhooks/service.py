@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principals import Principal
 from app.db.base import new_id, utc_now
-from app.kit.errors import Conflict, NotFound, ValidationFailed
+from app.kit.errors import Conflict, NotFound, ProblemError, ValidationFailed
 from app.kit.keyring import Keyring
 from app.kit.pagination import Paged, PageParams
 from app.models import Event, WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -17,6 +17,7 @@ from app.models.states import DeliveryStatus, EventType, WebhookDisabledReason
 from app.webhooks import schemas, sealed_secrets
 from app.webhooks.address_guard import AddressPolicy, RefusedAddress
 from app.webhooks.events import record_ping
+from app.webhooks.ping_limit import take_ping
 from app.webhooks.repository import WebhookRepository
 from app.webhooks.signing import generate_secret
 
@@ -44,6 +45,24 @@ class WebhookDisabled(Conflict):
     code = "webhook_disabled"
     title = "Webhook disabled"
     description = "The endpoint is disabled: enable it first."
+
+
+class PingRateLimited(ProblemError):
+    status = 429
+    code = "ping_rate_limited"
+    title = "Too many pings"
+    description = (
+        "This endpoint was pinged as often as its limit allows "
+        "(`CONVENE_WEBHOOK_PINGS_PER_MINUTE`, 5 a minute by default); `Retry-After` says how "
+        "many seconds until the next ping is allowed."
+    )
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+    def response_headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
 
 
 class InvalidRecoveryWindow(ValidationFailed):
@@ -163,11 +182,25 @@ async def rotate_secret(
     return schemas.RotatedSecret(secret=secret, previous_secret_expires_at=expires)
 
 
-async def ping(session: AsyncSession, principal: Principal, endpoint_id: uuid.UUID) -> schemas.Ping:
-    """Queue a signed `webhook.ping` for this endpoint alone."""
-    endpoint = await get(session, principal, endpoint_id)
+async def ping(
+    session: AsyncSession, principal: Principal, endpoint_id: uuid.UUID, per_minute: int
+) -> schemas.Ping:
+    """Queue a signed `webhook.ping` for this endpoint alone, at most `per_minute` a minute."""
+    repository = WebhookRepository(session, principal.tenant_id)
+    # Row-locked: concurrent pings of one endpoint, from any API process, take turns.
+    endpoint = await repository.get_for_update(endpoint_id)
+    if endpoint is None:
+        raise NotFound(f"webhook {endpoint_id} not found")
     if not endpoint.enabled:
         raise WebhookDisabled(f"webhook {endpoint_id} is disabled")
+    turn = take_ping(endpoint.pings_refilled_at, utc_now(), per_minute)
+    if turn.refilled_at is None:
+        raise PingRateLimited(
+            f"webhook {endpoint_id} was pinged {per_minute} times in the last minute; "
+            f"try again in {turn.retry_after} s",
+            turn.retry_after,
+        )
+    await repository.spend_ping(endpoint, turn.refilled_at)
     event = await record_ping(session, principal.tenant_id, endpoint.id)
     return schemas.Ping(event_id=event.id)
 

@@ -143,6 +143,16 @@ class Receiver:
         async with asyncio.timeout(timeout), self._arrived:
             await self._arrived.wait_for(lambda: self.arrivals(path) >= count)
 
+    async def wait_until_busy(
+        self,
+        count: int,
+        paths: list[str],
+        timeout: float = 15.0,  # noqa: ASYNC109
+    ) -> None:
+        """Wait until at least `count` requests on `paths` are being answered at once."""
+        async with asyncio.timeout(timeout), self._arrived:
+            await self._arrived.wait_for(lambda: sum(self.busy(p) for p in paths) >= count)
+
     async def wait_until(
         self,
         done: Callable[[list[Received]], bool],

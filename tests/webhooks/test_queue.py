@@ -10,7 +10,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, insert, select, text
+from sqlalchemy import Row, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.base import new_id, utc_now
@@ -380,7 +380,9 @@ async def test_claim_leases_due_deliveries_within_the_per_endpoint_bound(
     }
     before = await _clock(connection)
 
-    claimed = await queue.claim(connection, limit=3, lease_seconds=45.0, per_endpoint=2)
+    claimed = await queue.claim(
+        connection, limit=3, lease_seconds=45.0, per_endpoint=2, per_tenant=100
+    )
 
     after = await _clock(connection)
     assert len(claimed) == 3
@@ -394,6 +396,113 @@ async def test_claim_leases_due_deliveries_within_the_per_endpoint_bound(
         assert (row.status, row.attempts, row.claim_token) == ("delivering", 2, token)
         lease = timedelta(seconds=45)
         assert before + lease <= row.lease_until <= after + lease
+
+
+async def _claim(
+    connection: AsyncConnection, limit: int = 100, per_endpoint: int = 16, per_tenant: int = 100
+) -> list[Claimed]:
+    return await queue.claim(
+        connection, limit, lease_seconds=60.0, per_endpoint=per_endpoint, per_tenant=per_tenant
+    )
+
+
+def _by_tenant(claimed: list[Claimed]) -> dict[uuid.UUID, int]:
+    counts: dict[uuid.UUID, int] = {}
+    for c in claimed:
+        counts[c.tenant_id] = counts.get(c.tenant_id, 0) + 1
+    return counts
+
+
+async def test_a_claim_batch_goes_round_robin_across_tenants(
+    connection: AsyncConnection,
+) -> None:
+    """A tenant with the oldest backlog gets one turn in each round, like everyone else."""
+    backlog, small, smaller = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    # The backlog is due first, on two endpoints, so oldest-first would take only its rows.
+    for endpoint in [await _endpoint(connection, backlog) for _ in range(2)]:
+        for _ in range(10):
+            await _delivery(connection, endpoint, DeliveryStatus.PENDING, attempts=0)
+    small_endpoint = await _endpoint(connection, small)
+    small_rows = [
+        await _delivery(connection, small_endpoint, DeliveryStatus.PENDING, attempts=0)
+        for _ in range(3)
+    ]
+    smaller_endpoint = await _endpoint(connection, smaller)
+    smaller_row = await _delivery(connection, smaller_endpoint, DeliveryStatus.PENDING, attempts=0)
+
+    first = await _claim(connection, limit=5)
+
+    # Turn one: each tenant's oldest; turn two: the two with more than one.
+    assert _by_tenant(first) == {backlog: 2, small: 2, smaller: 1}
+    assert smaller_row.id in {c.id for c in first}
+    assert {c.id for c in first if c.tenant_id == small} == {r.id for r in small_rows[:2]}
+
+    second = await _claim(connection, limit=3)
+
+    assert _by_tenant(second) == {backlog: 2, small: 1}
+
+
+async def test_a_tenant_gets_at_most_its_cap_counting_what_is_in_flight(
+    connection: AsyncConnection,
+) -> None:
+    greedy, other = uuid.uuid4(), uuid.uuid4()
+    endpoints = [await _endpoint(connection, greedy) for _ in range(3)]
+    # Three in flight already (leased by some dispatcher), one on each endpoint...
+    for endpoint in endpoints:
+        await _delivery(connection, endpoint, DeliveryStatus.DELIVERING)
+    # ... and plenty due behind them.
+    for endpoint in endpoints:
+        for _ in range(5):
+            await _delivery(connection, endpoint, DeliveryStatus.PENDING, attempts=0)
+    other_endpoint = await _endpoint(connection, other)
+    for _ in range(4):
+        await _delivery(connection, other_endpoint, DeliveryStatus.PENDING, attempts=0)
+
+    claimed = await _claim(connection, per_tenant=5)
+
+    assert _by_tenant(claimed) == {greedy: 2, other: 4}
+    # At the cap now: the next claim leaves the tenant's backlog where it is.
+    assert await _claim(connection, per_tenant=5) == []
+    leased = await connection.scalar(
+        select(func.count())
+        .select_from(DELIVERIES)
+        .where(DELIVERIES.c.tenant_id == greedy, DELIVERIES.c.status == "delivering")
+    )
+    assert leased == 5
+
+
+async def test_the_tenant_cap_counts_leases_of_a_disabled_endpoint(
+    connection: AsyncConnection,
+) -> None:
+    """What is in flight holds a slot until it is closed, whatever became of its endpoint."""
+    tenant_id = uuid.uuid4()
+    switched_off, live = [await _endpoint(connection, tenant_id) for _ in range(2)]
+    for _ in range(3):
+        await _delivery(connection, switched_off, DeliveryStatus.DELIVERING)
+    await connection.execute(
+        ENDPOINTS.update().where(ENDPOINTS.c.id == switched_off).values(enabled=False)
+    )
+    for _ in range(5):
+        await _delivery(connection, live, DeliveryStatus.PENDING, attempts=0)
+
+    claimed = await _claim(connection, per_tenant=4)
+
+    assert [c.endpoint_id for c in claimed] == [live]
+
+
+async def test_the_endpoint_bound_still_holds_under_a_larger_tenant_cap(
+    connection: AsyncConnection,
+) -> None:
+    tenant_id = uuid.uuid4()
+    endpoints = [await _endpoint(connection, tenant_id) for _ in range(2)]
+    await _delivery(connection, endpoints[0], DeliveryStatus.DELIVERING)
+    for endpoint in endpoints:
+        for _ in range(6):
+            await _delivery(connection, endpoint, DeliveryStatus.PENDING, attempts=0)
+
+    claimed = await _claim(connection, per_endpoint=3, per_tenant=100)
+
+    assert sorted(c.endpoint_id == endpoints[0] for c in claimed) == [False] * 3 + [True] * 2
 
 
 async def test_reap_takes_back_only_expired_leases(connection: AsyncConnection) -> None:
