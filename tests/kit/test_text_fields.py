@@ -186,11 +186,22 @@ def _strings(schema: Any, document: Body) -> Iterator[Body]:
         yield from _strings(part, document)
 
 
+def _resolved(parameter: Body, document: Body) -> Body:
+    """A parameter, or the shared component it refers to (`#/components/parameters/…`)."""
+    if "$ref" not in parameter:
+        return parameter
+    found: Body = document
+    for part in parameter["$ref"].removeprefix("#/").split("/"):
+        found = found[part]
+    return found
+
+
 def _inputs(document: Body) -> Iterator[tuple[str, Body]]:
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
             where = f"{method.upper()} {path}"
-            for parameter in operation.get("parameters", []):
+            for named in operation.get("parameters", []):
+                parameter = _resolved(named, document)
                 if parameter["in"] == "query":
                     for schema in _strings(parameter["schema"], document):
                         yield f"{where} ?{parameter['name']}", schema
