@@ -34,6 +34,7 @@ FOLLOW_UPS = 100
 INVITEES = 5
 ROUNDS = 4  # 100 follow-ups x 5 invitees x 4 answers = 2,000 events
 IN_FLIGHT = 16  # requests at once, spread over both API processes
+RETRIES = 3  # a lost connection is retried with the same Idempotency-Key
 DELIVERY_SECONDS = 90
 STATUSES = ("accepted", "declined", "tentative")
 START = datetime(2026, 6, 1, 9, tzinfo=UTC)
@@ -71,9 +72,21 @@ class Tenant:
         return {"Authorization": f"Bearer {token}"}
 
     async def post(self, subject: str, path: str, body: dict[str, Any]) -> httpx.Response:
+        """POST with an Idempotency-Key, retried with it as a client would on a lost connection."""
         client = self.clients[self.sent % len(self.clients)]
         self.sent += 1
-        return await client.post(path, json=body, headers=self.token(subject))
+        headers = {**self.token(subject), "Idempotency-Key": str(uuid.uuid4())}
+        for attempt in range(RETRIES + 1):
+            try:
+                response = await client.post(path, json=body, headers=headers)
+            except httpx.TransportError:
+                if attempt == RETRIES:
+                    raise
+            else:
+                if response.json().get("code") != "idempotency_key_in_progress":
+                    return response
+            await asyncio.sleep(0.2)
+        return response
 
     async def create(self, subject: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
         response = await self.post(subject, path, body)
@@ -127,7 +140,9 @@ async def scaled_out(url: str, folder: Path) -> AsyncIterator[list[httpx.AsyncCl
                     convene_worker(env, folder / f"worker-{n}.log")
                 )
                 logs.append(worker.log)
-            limits = httpx.Limits(max_connections=IN_FLIGHT)
+            # Idle connections are dropped well before uvicorn's keep-alive timeout (5 s), so
+            # none is reused at the moment the server closes it.
+            limits = httpx.Limits(max_connections=IN_FLIGHT, keepalive_expiry=1)
             clients = [
                 await stack.enter_async_context(
                     httpx.AsyncClient(base_url=base, limits=limits, timeout=60)
