@@ -44,9 +44,10 @@ LIMIT :count
 
 # The whole free/busy answer as JSON text, ready to send: each asked calendar (in the order
 # asked, once) with its busy blocks in the window, those the viewer takes part in one by one
-# with their follow-up, the others merged per status; then the window's free time. Also the
-# asked ids the tenant has (an associate id among the associates, a resource id among the
-# resources), so the caller can refuse the others. The JSON is concatenated rather than built
+# with their follow-up, the others merged per status; then the window's free time (the window
+# minus those, already fewer than the blocks). Also the asked ids the tenant has (an
+# associate id among the associates, a resource id among the resources), so the caller can
+# refuse the others. The JSON is concatenated rather than built
 # with json_build_object: every value is a uuid, an instant or a fixed word, so nothing needs
 # escaping, and the text comes out exactly as pydantic writes the response model (compact,
 # keys in field order, instants in UTC with `Z` and microseconds only when there are some).
@@ -78,16 +79,19 @@ blocks AS (
                    AND b.calendar_id = c.id
                    AND b.during && tstzrange(:start, :end)
 ),
-spans AS (
+taken AS (
     SELECT calendar_id, during AS r, tentative, follow_up_id
     FROM blocks WHERE visible
     UNION ALL
     SELECT calendar_id, unnest(range_agg(during)), tentative, NULL
     FROM blocks WHERE NOT visible GROUP BY calendar_id, tentative
+),
+spans AS (
+    SELECT calendar_id, r, tentative, follow_up_id FROM taken
     UNION ALL
     SELECT NULL, r, false, NULL
     FROM unnest(tstzmultirange(tstzrange(:start, :end))
-                - coalesce((SELECT range_agg(during) FROM blocks), '{}'::tstzmultirange)) AS r
+                - coalesce((SELECT range_agg(r) FROM taken), '{}'::tstzmultirange)) AS r
 ),
 shown AS (
     SELECT s.calendar_id, s.r, s.tentative, s.follow_up_id,
