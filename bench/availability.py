@@ -842,7 +842,8 @@ async def _explain(
             {
                 "tenant_id": dataset.tenant_id,
                 "viewer": dataset.viewer,
-                "calendar_ids": [*free_busy.associates, *free_busy.resources],
+                "associate_ids": free_busy.associates,
+                "resource_ids": free_busy.resources,
                 "start": free_busy.start,
                 "end": free_busy.end,
             },

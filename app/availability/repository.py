@@ -42,31 +42,92 @@ ORDER BY start_at
 LIMIT :count
 """)
 
-# Busy blocks of each calendar in the window: the ones the caller may see one by one with
-# their follow-up, the others merged per status; plus the window's free time (calendar NULL).
+# The whole free/busy answer as JSON text, ready to send: each asked calendar (in the order
+# asked, once) with its busy blocks in the window, those the viewer takes part in one by one
+# with their follow-up, the others merged per status; then the window's free time (the window
+# minus those, already fewer than the blocks). Also the asked ids the tenant has (an
+# associate id among the associates, a resource id among the resources), so the caller can
+# refuse the others. The JSON is concatenated rather than built
+# with json_build_object: every value is a uuid, an instant or a fixed word, so nothing needs
+# escaping, and the text comes out exactly as pydantic writes the response model (compact,
+# keys in field order, instants in UTC with `Z` and microseconds only when there are some).
 FREE_BUSY = text("""
-WITH blocks AS (
+WITH asked AS (
+    SELECT a.id, min(a.n) AS n,
+           bool_or(a.id = ANY(CAST(:associate_ids AS uuid[]))) AS associate
+    FROM unnest(CAST(:associate_ids AS uuid[]) || CAST(:resource_ids AS uuid[]))
+         WITH ORDINALITY AS a(id, n)
+    GROUP BY a.id
+),
+calendars AS (
+    SELECT a.id, a.n, a.associate,
+           (a.associate AND EXISTS (SELECT 1 FROM associates s
+                                    WHERE s.tenant_id = :tenant_id AND s.id = a.id))
+           OR (a.id = ANY(CAST(:resource_ids AS uuid[]))
+               AND EXISTS (SELECT 1 FROM resources r
+                           WHERE r.tenant_id = :tenant_id AND r.id = a.id)) AS known
+    FROM asked a
+),
+blocks AS (
     SELECT b.calendar_id, b.follow_up_id, b.tentative,
            b.during * tstzrange(:start, :end) AS during,
-           EXISTS (SELECT 1 FROM participants p
-                   WHERE p.tenant_id = b.tenant_id AND p.follow_up_id = b.follow_up_id
-                     AND p.associate_id = :viewer) AS visible
-    FROM bookings b
-    WHERE b.tenant_id = :tenant_id
-      AND b.calendar_id = ANY(:calendar_ids)
-      AND b.during && tstzrange(:start, :end)
+           b.follow_up_id IN (SELECT p.follow_up_id FROM participants p
+                              WHERE p.tenant_id = :tenant_id
+                                AND p.associate_id = :viewer) AS visible
+    FROM calendars c
+    JOIN bookings b ON b.tenant_id = :tenant_id
+                   AND b.calendar_id = c.id
+                   AND b.during && tstzrange(:start, :end)
+),
+taken AS (
+    SELECT calendar_id, during AS r, tentative, follow_up_id
+    FROM blocks WHERE visible
+    UNION ALL
+    SELECT calendar_id, unnest(range_agg(during)), tentative, NULL
+    FROM blocks WHERE NOT visible GROUP BY calendar_id, tentative
+),
+spans AS (
+    SELECT calendar_id, r, tentative, follow_up_id FROM taken
+    UNION ALL
+    SELECT NULL, r, false, NULL
+    FROM unnest(tstzmultirange(tstzrange(:start, :end))
+                - coalesce((SELECT range_agg(r) FROM taken), '{}'::tstzmultirange)) AS r
+),
+shown AS (
+    SELECT s.calendar_id, s.r, s.tentative, s.follow_up_id,
+           '{"start_at":"'
+           || to_char(lower(s.r) AT TIME ZONE 'UTC',
+                      CASE WHEN date_trunc('second', lower(s.r)) = lower(s.r)
+                           THEN 'YYYY-MM-DD"T"HH24:MI:SS"Z"'
+                           ELSE 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"' END)
+           || '","end_at":"'
+           || to_char(upper(s.r) AT TIME ZONE 'UTC',
+                      CASE WHEN date_trunc('second', upper(s.r)) = upper(s.r)
+                           THEN 'YYYY-MM-DD"T"HH24:MI:SS"Z"'
+                           ELSE 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"' END)
+           || '"' AS times
+    FROM spans s
+),
+busy AS (
+    SELECT calendar_id,
+           string_agg(times || ',"status":"'
+                      || CASE WHEN tentative THEN 'tentative' ELSE 'busy' END
+                      || '","follow_up_id":'
+                      || coalesce('"' || follow_up_id::text || '"', 'null') || '}',
+                      ',' ORDER BY lower(r), upper(r), tentative, follow_up_id) AS items
+    FROM shown WHERE calendar_id IS NOT NULL GROUP BY calendar_id
 )
-SELECT calendar_id, lower(during) AS start_at, upper(during) AS end_at, tentative, follow_up_id
-FROM blocks WHERE visible
-UNION ALL
-SELECT calendar_id, lower(r), upper(r), tentative, NULL
-FROM (SELECT calendar_id, tentative, unnest(range_agg(during)) AS r
-      FROM blocks WHERE NOT visible GROUP BY calendar_id, tentative) AS merged
-UNION ALL
-SELECT NULL, lower(r), upper(r), false, NULL
-FROM unnest(tstzmultirange(tstzrange(:start, :end))
-            - coalesce((SELECT range_agg(during) FROM blocks), '{}'::tstzmultirange)) AS r
-ORDER BY 1, 2
+SELECT (SELECT coalesce(array_agg(id), '{}') FROM calendars WHERE known) AS known,
+       '{"calendars":['
+       || (SELECT coalesce(string_agg(
+                  '{"kind":"' || CASE WHEN c.associate THEN 'associate' ELSE 'resource' END
+                  || '","id":"' || c.id::text || '","busy":[' || coalesce(b.items, '') || ']}',
+                  ',' ORDER BY c.n), '')
+           FROM calendars c LEFT JOIN busy b ON b.calendar_id = c.id)
+       || '],"free":['
+       || (SELECT coalesce(string_agg(times || '}', ',' ORDER BY lower(r)), '')
+           FROM shown WHERE calendar_id IS NULL)
+       || ']}' AS body
 """)
 
 # Which of a follow-up's bookings overlap another follow-up's booking of the same calendar.
@@ -102,14 +163,11 @@ WHERE tenant_id = :tenant_id
 
 
 @dataclass(frozen=True)
-class Block:
-    """A busy block (calendar set) or a free interval (calendar None)."""
+class FreeBusy:
+    """The free/busy answer as JSON text, and which of the asked calendars the tenant has."""
 
-    calendar_id: uuid.UUID | None
-    start_at: datetime
-    end_at: datetime
-    tentative: bool
-    follow_up_id: uuid.UUID | None
+    known: set[uuid.UUID]
+    body: str
 
 
 class AvailabilityRepository:
@@ -151,22 +209,26 @@ class AvailabilityRepository:
     async def free_busy(
         self,
         viewer: uuid.UUID | None,
-        calendar_ids: Sequence[uuid.UUID],
+        associate_ids: Sequence[uuid.UUID],
+        resource_ids: Sequence[uuid.UUID],
         start: datetime,
         end: datetime,
-    ) -> list[Block]:
-        """Every calendar's busy blocks and the common free time, in one statement."""
-        rows = await self.session.execute(
-            FREE_BUSY,
-            {
-                "tenant_id": self.tenant_id,
-                "viewer": viewer,
-                "calendar_ids": list(calendar_ids),
-                "start": start,
-                "end": end,
-            },
-        )
-        return [Block(*row) for row in rows.all()]
+    ) -> FreeBusy:
+        """Every asked calendar's busy blocks and the common free time as JSON, in one statement."""
+        row = (
+            await self.session.execute(
+                FREE_BUSY,
+                {
+                    "tenant_id": self.tenant_id,
+                    "viewer": viewer,
+                    "associate_ids": list(associate_ids),
+                    "resource_ids": list(resource_ids),
+                    "start": start,
+                    "end": end,
+                },
+            )
+        ).one()
+        return FreeBusy(known=set(row.known), body=row.body)
 
     async def conflicted_participants(self, follow_up_id: uuid.UUID) -> set[uuid.UUID]:
         """The follow-up's participants whose calendar is also busy elsewhere at that time."""

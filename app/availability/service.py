@@ -12,8 +12,8 @@ from app.availability.repository import AvailabilityRepository
 from app.availability.working_hours import Interval, shared_hours
 from app.directory.repository import AssociateRepository
 from app.kit.errors import UnknownReference
+from app.kit.responses import JsonBytes
 from app.models import FollowUp
-from app.models.states import BusyStatus, CalendarKind
 
 # Search windows grow so the work stays proportional to the busy blocks near the answer.
 HORIZONS = (
@@ -92,35 +92,18 @@ async def free_busy(
     resource_ids: Sequence[uuid.UUID],
     start: datetime,
     end: datetime,
-) -> schemas.Availability:
-    """Busy blocks per calendar and the common free time, from one statement."""
-    await _check_calendars(session, principal.tenant_id, associate_ids, resource_ids)
-    ids = list(dict.fromkeys([*associate_ids, *resource_ids]))
-    blocks = await AvailabilityRepository(session, principal.tenant_id).free_busy(
-        principal.associate_id, ids, start, end
+) -> JsonBytes:
+    """Busy blocks per calendar and the common free time as JSON, from one statement.
+
+    The statement also says which calendars are the tenant's: 404 for the others.
+    """
+    found = await AvailabilityRepository(session, principal.tenant_id).free_busy(
+        principal.associate_id, associate_ids, resource_ids, start, end
     )
-    busy: dict[uuid.UUID, list[schemas.BusyBlock]] = {calendar: [] for calendar in ids}
-    free: list[schemas.Interval] = []
-    for block in blocks:
-        if block.calendar_id is None:
-            free.append(schemas.Interval(start_at=block.start_at, end_at=block.end_at))
-            continue
-        busy[block.calendar_id].append(
-            schemas.BusyBlock(
-                start_at=block.start_at,
-                end_at=block.end_at,
-                status=BusyStatus.TENTATIVE if block.tentative else BusyStatus.BUSY,
-                follow_up_id=block.follow_up_id,
-            )
-        )
-    kinds = {
-        **{i: CalendarKind.RESOURCE for i in resource_ids},
-        **{i: CalendarKind.ASSOCIATE for i in associate_ids},
-    }
-    return schemas.Availability(
-        calendars=[schemas.Calendar(kind=kinds[i], id=i, busy=busy[i]) for i in ids],
-        free=free,
-    )
+    missing = [str(i) for i in [*associate_ids, *resource_ids] if i not in found.known]
+    if missing:
+        raise UnknownReference(f"calendar not found: {', '.join(missing)}")
+    return JsonBytes(found.body.encode())
 
 
 async def first_free_slots(

@@ -26,18 +26,24 @@ def built(model: type[M], source: object, *, prefix: str = "", **fields: Any) ->
     return model.model_construct(**values, **fields)
 
 
+class JsonBytes(bytes):
+    """A body already serialised to JSON (by the database), sent as it is."""
+
+
 def serialized(
-    body: BaseModel | Mapping[str, Any] | Sequence[Any],
+    body: JsonBytes | BaseModel | Mapping[str, Any] | Sequence[Any],
     status_code: int = 200,
     headers: Mapping[str, str] | None = None,
 ) -> Response:
     """The body as a JSON response, serialised by pydantic-core in one pass.
 
     Plain data (rows as dicts) is serialised by type, as a model's fields would be: ids and
-    enums as strings, times in ISO 8601 with `Z`.
+    enums as strings, times in ISO 8601 with `Z`. `JsonBytes` is sent unchanged.
     """
     content = (
-        body.__pydantic_serializer__.to_json(body)
+        body
+        if isinstance(body, JsonBytes)
+        else body.__pydantic_serializer__.to_json(body)
         if isinstance(body, BaseModel)
         else pydantic_core.to_json(body)
     )

@@ -3,6 +3,7 @@
 from datetime import datetime, timedelta
 from typing import Any
 
+from app.availability import schemas
 from tests.availability.support import (
     Body,
     Span,
@@ -247,3 +248,105 @@ async def test_busy_time_follows_moves_and_removals(admin: Caller) -> None:
         invitee.subject: [],
         shared: [],
     }
+
+
+async def test_the_body_is_exactly_what_the_response_model_writes(admin: Caller) -> None:
+    """The JSON comes from the database: compact, keys in field order, UTC with `Z`."""
+    owner, inviter = await admin.new_member(), await admin.new_member()
+    shared = await room(admin)
+    await book(owner, at(9), at(10), resources=[shared])
+    await book(inviter, at(9), at(11), invite=[owner])  # hidden: tentative, same start
+    await book(owner, at(10), at(10, 30))  # touches the first: merged with it
+    calendars = {"associates": [owner, inviter], "resources": [shared]}
+
+    for viewer in (admin, owner, inviter):
+        response = await viewer.get(
+            "/v1/availability",
+            params=[
+                *(("associate_ids", c.subject) for c in calendars["associates"]),
+                ("resource_ids", shared),
+                ("start", "2026-05-04T10:00:00+02:00"),
+                ("end", "2026-05-04T16:00:00+02:00"),
+            ],
+        )
+        ok(response)
+        assert response.headers["content-type"] == "application/json"
+        model = schemas.Availability.model_validate_json(response.content)
+        assert response.content == model.__pydantic_serializer__.to_json(model)
+        assert b'"start_at":"2026-05-04T08:00:00Z"' in response.content
+
+
+async def test_blocks_starting_together_come_in_a_fixed_order(admin: Caller) -> None:
+    owner, inviter, stranger = [await admin.new_member() for _ in range(3)]
+    await book(inviter, at(9), at(11), invite=[owner])  # tentative for the owner
+    await book(owner, at(9), at(10))
+    first = await book(owner, at(12), at(13, 30))
+    second = await book(owner, at(12), at(13))
+
+    found = await availability(stranger, at(8), at(14), associates=[owner])
+    assert blocks(found)[owner.subject] == [
+        (at(9), at(10), "busy", None),
+        (at(9), at(11), "tentative", None),
+        (at(12), at(13, 30), "busy", None),
+    ]
+    found = await availability(owner, at(8), at(14), associates=[owner])
+    assert blocks(found)[owner.subject][2:] == [
+        (at(12), at(13), "busy", second["id"]),
+        (at(12), at(13, 30), "busy", first["id"]),
+    ]
+
+
+async def test_window_edges_keep_their_microseconds(admin: Caller) -> None:
+    owner = await admin.new_member()
+    mine = await book(owner, at(9), at(10))
+    start = at(9, 30) + timedelta(microseconds=250_000)
+    end = at(12) + timedelta(microseconds=5)
+
+    for viewer, shown_id in ((owner, mine["id"]), (admin, None)):
+        response = await viewer.get(
+            "/v1/availability",
+            params=[("associate_ids", owner.subject), ("start", iso(start)), ("end", iso(end))],
+        )
+        found = ok(response)
+        assert blocks(found) == {owner.subject: [(start, at(10), "busy", shown_id)]}
+        assert free(found) == [(at(10), end)]
+        assert b'"start_at":"2026-05-04T09:30:00.250000Z","end_at":"2026-05-04T10:00:00Z"' in (
+            response.content
+        )
+        assert b'"end_at":"2026-05-04T12:00:00.000005Z"' in response.content
+
+
+async def test_calendars_without_bookings_leave_the_window_free(admin: Caller) -> None:
+    first, second = await admin.new_member(), await admin.new_member()
+    shared = await room(admin)
+    await book(first, at(7), at(8))  # before the window
+
+    found = await availability(first, at(8), at(9), associates=[second, first], resources=[shared])
+
+    assert found == {
+        "calendars": [
+            {"kind": "associate", "id": second.subject, "busy": []},
+            {"kind": "associate", "id": first.subject, "busy": []},
+            {"kind": "resource", "id": shared, "busy": []},
+        ],
+        "free": [{"start_at": "2026-05-04T08:00:00Z", "end_at": "2026-05-04T09:00:00Z"}],
+    }
+
+
+async def test_a_window_in_another_time_zone_is_answered_in_utc(admin: Caller) -> None:
+    owner = await admin.new_member()
+    await book(owner, at(22), at(23, 30))  # 03:30 to 05:00 the next day in Kolkata
+    kolkata = datetime.fromisoformat("2026-05-05T04:00:00+05:30")  # 22:30 UTC
+
+    found = await availability(admin, kolkata, kolkata + timedelta(hours=2), associates=[owner])
+
+    (calendar,) = found["calendars"]
+    assert calendar["busy"] == [
+        {
+            "start_at": "2026-05-04T22:30:00Z",
+            "end_at": "2026-05-04T23:30:00Z",
+            "status": "busy",
+            "follow_up_id": None,
+        }
+    ]
+    assert found["free"] == [{"start_at": "2026-05-04T23:30:00Z", "end_at": "2026-05-05T00:30:00Z"}]
