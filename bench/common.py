@@ -6,6 +6,9 @@ from the project root, which puts bench/ first on sys.path).
 """
 
 import asyncio
+import base64
+import hashlib
+import json
 import math
 import os
 import shutil
@@ -122,6 +125,27 @@ class Running:
         return self.process.pid
 
 
+def app_env(
+    database_url: str, secret: str, extra_env: dict[str, str] | None = None
+) -> dict[str, str]:
+    """The environment of a `convene` process of a bench: none of the caller's CONVENE_*.
+
+    The database URL, the JWT secret, a key for webhook secrets at rest derived from it (every
+    process of a run must open what another sealed: their data dirs differ), log level warning
+    (no access log line per request), and `extra_env`.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONVENE_")}
+    key = base64.b64encode(hashlib.sha256(secret.encode()).digest()).decode()
+    env.update(
+        CONVENE_DATABASE_URL=database_url,
+        CONVENE_JWT_SECRET=secret,
+        CONVENE_SECRET_KEYS=json.dumps({"bench": key}),
+        CONVENE_LOG_LEVEL="warning",
+        **(extra_env or {}),
+    )
+    return env
+
+
 @contextmanager
 def convene_process(
     database_url: str,
@@ -132,17 +156,10 @@ def convene_process(
 ) -> Iterator[Running]:
     """`python -m app <command>` against the database; waits for `health_url` to answer 200.
 
-    The environment keeps no CONVENE_* variable of the caller's: only the database URL, the
-    JWT secret, log level warning (no access log line per request) and `extra_env`.
+    The environment is `app_env`'s.
     """
     workdir = Path(tempfile.mkdtemp(prefix="convene-bench-app-"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CONVENE_")}
-    env.update(
-        CONVENE_DATABASE_URL=database_url,
-        CONVENE_JWT_SECRET=secret,
-        CONVENE_LOG_LEVEL="warning",
-        **(extra_env or {}),
-    )
+    env = app_env(database_url, secret, extra_env)
     log_path = workdir / f"{command[0]}.log"
     with log_path.open("w") as log_file:
         process = subprocess.Popen(  # noqa: S603

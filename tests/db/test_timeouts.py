@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -25,6 +25,7 @@ from tests.fixtures.factories import TEST_SECRET, Caller, follow_up_body
 from tests.fixtures.pgbouncer import PgBouncer, database_settings, direct, plain_engine
 from tests.fixtures.problems import assert_problem
 from tests.fixtures.responses import ok
+from tests.fixtures.statements import statements
 
 SETTINGS = (
     "statement_timeout",
@@ -66,20 +67,6 @@ async def _engine(url: str, **overrides: Any) -> AsyncIterator[AsyncEngine]:
         await engine.dispose()
 
 
-@asynccontextmanager
-async def _sent(engine: AsyncEngine) -> AsyncIterator[list[str]]:
-    sent: list[str] = []
-
-    def record(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
-        sent.append(statement)
-
-    event.listen(engine.sync_engine, "before_cursor_execute", record)
-    try:
-        yield sent
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", record)
-
-
 async def test_api_connections_carry_the_timeouts(route: str) -> None:
     async with _engine(
         route,
@@ -116,9 +103,10 @@ async def test_behind_pgbouncer_the_role_may_set_them_instead(
             db_lock_timeout_ms=1234,
             db_idle_in_transaction_timeout_ms=2345,
         ) as engine:
-            async with _sent(engine) as statements, engine.begin() as connection:
-                shown = (await connection.execute(SHOW)).one()
-            sent += statements
+            with statements(engine) as seen:
+                async with engine.begin() as connection:
+                    shown = (await connection.execute(SHOW)).one()
+            sent += seen
             assert tuple(shown) == ("4321ms", "1234ms", "2345ms")
 
     assert not [s for s in from_role if "set_config" in s], "the role sets them: no round trip"
