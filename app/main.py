@@ -19,9 +19,13 @@ from app.kit.errors import install_error_handlers
 from app.kit.limits import BodySizeLimit
 from app.kit.openapi import install_openapi, operation_id
 from app.kit.strict_query import reject_unknown_query_params
+from app.kit.telemetry import RequestTelemetry
 from app.notifications.router import router as notifications_router
+from app.ops.metrics import MetricsServer
+from app.ops.router import metrics_router
 from app.ops.router import router as ops_router
 from app.webhooks.election import in_process_dispatcher
+from app.webhooks.metrics import QueueGauges
 from app.webhooks.router import router as webhooks_router
 
 VERSION = "0.1.0"
@@ -63,6 +67,12 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
             create_engine(read_url, settings, "convene-read") if read_url else None,
         )
         app.state.database = database
+        metrics_server = None
+        if settings.metrics_port is not None:
+            metrics_server = MetricsServer(
+                settings.metrics_host, settings.metrics_port, database, app.state.queue_gauges
+            )
+            await metrics_server.start()
         dispatcher = in_process_dispatcher(settings, url)
         dispatching = None
         if dispatcher is not None:
@@ -74,6 +84,8 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
             if dispatcher is not None and dispatching is not None:
                 await dispatcher.stop()
                 await asyncio.gather(dispatching, return_exceptions=True)  # logged already
+            if metrics_server is not None:
+                await metrics_server.stop()
             await database.dispose()
 
     app = FastAPI(
@@ -91,7 +103,10 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     )
     app.state.settings = settings
     app.state.token_verifier = TokenVerifier(settings)
+    app.state.queue_gauges = QueueGauges(settings.metrics_queue_cache_seconds)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # Added last, so outermost: 413s are logged and counted too, with their request id.
+    app.add_middleware(RequestTelemetry)
     install_error_handlers(app)
     app.include_router(directory_router)
     app.include_router(followups_router)
@@ -100,5 +115,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     app.include_router(availability_router)
     app.include_router(webhooks_router)
     app.include_router(ops_router)
+    if settings.metrics_port is None:
+        app.include_router(metrics_router)
     install_openapi(app)
     return app
