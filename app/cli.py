@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from app.config import ConfigError, Settings
 from app.kit.logs import log_config
+from app.kit.multiprocess import MULTIPROCESS_ENV, multiprocess_dir
 
 if TYPE_CHECKING:
     from app.demo import Demo
@@ -71,14 +72,13 @@ def shared_metrics(workers: int) -> Iterator[None]:
 
     Each process writes its metrics to files in PROMETHEUS_MULTIPROC_DIR (yours if set, else
     a directory made for this run), so a scrape answered by any worker counts every worker.
-    The directory is emptied first: its files are one run's counters.
+    The directory is emptied first: its files are one run's counters. This runs before any
+    metric exists in this process, since a metric in multiprocess mode opens its file at once.
     """
-    from app.kit.metrics import MULTIPROCESS_ENV, multiprocess_dir
-
-    if workers == 1:
+    given = multiprocess_dir()
+    if workers == 1 and given is None:
         yield
         return
-    given = multiprocess_dir()
     directory = given or Path(tempfile.mkdtemp(prefix="convene-metrics-"))
     directory.mkdir(parents=True, exist_ok=True)
     for stale in directory.glob("*.db"):
@@ -95,13 +95,13 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     """Serve the API (migrating first), with an embedded Postgres unless a URL is set."""
     import uvicorn
 
-    from app.main import create_app
-
     workers: int = args.workers or settings.serve_workers
     logging_config = log_config(settings.log_level, settings.effective_log_format)
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
-        with database(settings) as url:
+        with shared_metrics(workers), database(settings) as url:
+            from app.main import create_app
+
             processes = f", {workers} processes" if workers > 1 else ""
             print(
                 f"Convene on http://{args.host}:{args.port}  (docs: /docs){processes}", flush=True
@@ -120,18 +120,17 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
                 _hand_to_workers(url, settings)
                 # uvicorn's supervisor: on SIGTERM it stops every worker and returns here, so
                 # the embedded server is stopped last; a worker that dies is replaced.
-                with shared_metrics(workers):
-                    uvicorn.run(
-                        "app.main:create_app",
-                        factory=True,
-                        workers=workers,
-                        host=args.host,
-                        port=args.port,
-                        log_level=settings.log_level,
-                        log_config=logging_config,
-                        access_log=False,
-                        proxy_headers=args.proxy_headers,
-                    )
+                uvicorn.run(
+                    "app.main:create_app",
+                    factory=True,
+                    workers=workers,
+                    host=args.host,
+                    port=args.port,
+                    log_level=settings.log_level,
+                    log_config=logging_config,
+                    access_log=False,
+                    proxy_headers=args.proxy_headers,
+                )
     except KeyboardInterrupt:
         return 130
     return 0

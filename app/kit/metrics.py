@@ -1,14 +1,10 @@
 """HTTP metrics per route template, and the Prometheus registry /metrics exposes."""
 
-import os
-from pathlib import Path
-
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 from prometheus_client.multiprocess import MultiProcessCollector
 
-# Set (by `convene serve --workers N`, or by you) before the API processes start: each writes
-# its metrics to files there and every /metrics sums them, whichever process answers.
-MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+from app.kit.multiprocess import multiprocess_dir
+
 # The route label of requests no route matched (so a scan of random paths adds no series).
 UNMATCHED = "unmatched"
 
@@ -23,12 +19,6 @@ HTTP_DURATION = Histogram(
     ["route", "method"],
     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
-
-
-def multiprocess_dir() -> Path | None:
-    """The directory of multiprocess mode, when the processes share their metrics."""
-    directory = os.environ.get(MULTIPROCESS_ENV)
-    return Path(directory) if directory else None
 
 
 def metrics_registry() -> CollectorRegistry:

@@ -6,7 +6,8 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from app.db.engine import Database
-from app.kit.metrics import metrics_registry, multiprocess_dir
+from app.kit.metrics import metrics_registry
+from app.kit.multiprocess import multiprocess_dir
 from app.webhooks.metrics import QueueGauges
 
 logger = logging.getLogger(__name__)
