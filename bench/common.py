@@ -133,7 +133,8 @@ def convene_process(
     """`python -m app <command>` against the database; waits for `health_url` to answer 200.
 
     The environment keeps no CONVENE_* variable of the caller's: only the database URL, the
-    JWT secret, log level warning (no access log line per request) and `extra_env`.
+    JWT secret, log level warning (no access log line per request) and `extra_env` (which may
+    override them).
     """
     workdir = Path(tempfile.mkdtemp(prefix="convene-bench-app-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONVENE_")}
@@ -141,8 +142,8 @@ def convene_process(
         CONVENE_DATABASE_URL=database_url,
         CONVENE_JWT_SECRET=secret,
         CONVENE_LOG_LEVEL="warning",
-        **(extra_env or {}),
     )
+    env.update(extra_env or {})
     log_path = workdir / f"{command[0]}.log"
     with log_path.open("w") as log_file:
         process = subprocess.Popen(  # noqa: S603

@@ -157,8 +157,7 @@ class UnknownReference(NotFound):
 def problem_response(error: ProblemError, request: Request) -> JSONResponse:
     """Render a ProblemError as application/problem+json."""
     record = request_record(request.scope)
-    if record is not None:
-        note_problem(request.scope, error.code, error.status, error.detail)
+    note_problem(request.scope, error.code, error.status, error.detail)
     return JSONResponse(
         error.body(request.url.path, record.request_id if record is not None else None),
         status_code=error.status,
