@@ -67,18 +67,19 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
             create_engine(read_url, settings, "convene-read") if read_url else None,
         )
         app.state.database = database
-        metrics_server = None
-        if settings.metrics_port is not None:
-            metrics_server = MetricsServer(
-                settings.metrics_host, settings.metrics_port, database, app.state.queue_gauges
-            )
-            await metrics_server.start()
         dispatcher = in_process_dispatcher(settings, url)
         dispatching = None
         if dispatcher is not None:
             dispatching = asyncio.create_task(dispatcher.run(), name="webhook-dispatcher")
             dispatching.add_done_callback(_log_failure)
+        metrics_server = None
         try:
+            if settings.metrics_port is not None:
+                server = MetricsServer(
+                    settings.metrics_host, settings.metrics_port, database, app.state.queue_gauges
+                )
+                await server.start()  # a port already taken stops the start-up here
+                metrics_server = server
             yield
         finally:
             if dispatcher is not None and dispatching is not None:

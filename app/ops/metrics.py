@@ -44,7 +44,11 @@ class MetricsServer:
         await self._runner.setup()
         shared = multiprocess_dir() is not None
         site = web.TCPSite(self._runner, self.host, self.port, reuse_port=shared or None)
-        await site.start()
+        try:
+            await site.start()
+        except BaseException:
+            await self._runner.cleanup()
+            raise
         logger.info("metrics on http://%s:%d/metrics", self.host, self.port)
 
     async def stop(self) -> None:

@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import socket
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,6 +13,8 @@ from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.config import Settings
+from app.main import create_app
 from app.webhooks.metrics import QueueGauges
 from tests.fixtures.factories import TEST_SECRET
 from tests.fixtures.servers import convene_env, free_port, serve_process
@@ -89,6 +92,59 @@ async def test_a_cache_of_zero_seconds_reads_at_every_scrape(
             await client.get("/metrics")
 
     assert queue_reads(sent) == 3
+
+
+# Its own port, in process ---------------------------------------------------------------------
+
+
+def own_port_app(database_url: str, tmp_path: Path, port: int) -> FastAPI:
+    settings = Settings(
+        jwt_secret=TEST_SECRET,
+        data_dir=tmp_path,
+        database_url=database_url,
+        webhook_dispatcher="off",
+        metrics_port=port,
+    )
+    return create_app(settings)
+
+
+async def test_the_metrics_port_serves_metrics_and_the_api_port_does_not(
+    database_url: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    app = own_port_app(database_url, tmp_path, port)
+    transport = httpx.ASGITransport(app=app)
+
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://convene.test") as api,
+        httpx.AsyncClient() as scraper,
+    ):
+        assert (await api.get("/healthz")).status_code == 200
+        on_api_port = await api.get("/metrics")
+        scraped = await scraper.get(f"http://127.0.0.1:{port}/metrics")
+        elsewhere = await scraper.get(f"http://127.0.0.1:{port}/healthz")
+
+    assert on_api_port.status_code == 404
+    assert scraped.status_code == 200
+    assert sample(scraped.text, "convene_http_requests_total", HEALTHZ_200)
+    assert elsewhere.status_code == 404
+    async with httpx.AsyncClient() as scraper:
+        with pytest.raises(httpx.ConnectError):  # stopped with the app
+            await scraper.get(f"http://127.0.0.1:{port}/metrics")
+
+
+async def test_a_metrics_port_already_taken_stops_the_start(
+    database_url: str, tmp_path: Path
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        app = own_port_app(database_url, tmp_path, taken.getsockname()[1])
+
+        with pytest.raises(OSError, match="address already in use"):
+            async with app.router.lifespan_context(app):
+                pass
 
 
 # A real process: JSON logs, /metrics on its own port ----------------------------------------
