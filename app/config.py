@@ -31,6 +31,8 @@ _DISPATCHER_BOOLEANS = {
 # Values of CONVENE_RATE_LIMIT_PER_TOKEN / _PER_TENANT that turn that limit off.
 RATE_LIMIT_OFF = frozenset({"", "off", "none", "0"})
 _RATE_LIMIT_SCHEMES = ("memory://", "redis://", "rediss://", "redis+unix://")
+# How log lines are written: one JSON object a line, or plain text for a terminal.
+LogFormat = Literal["json", "text"]
 
 # Seconds before each retry: about three days in all (5 s, 30 s, 2 min, ... 24 h).
 DEFAULT_RETRY_DELAYS = (5, 30, 120, 600, 1800, 7200, 18000, 36000, 50400, 72000, 86400)
@@ -89,6 +91,10 @@ class Settings(BaseSettings):
     webhook_lease_seconds: float = Field(default=60.0, ge=1, le=3600)
     webhook_disable_after_days: float = Field(default=5.0, gt=0)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: LogFormat | None = None
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    metrics_host: str = "127.0.0.1"
+    metrics_queue_cache_seconds: float = Field(default=5.0, ge=0, le=300)
 
     rate_limit_storage: str = "memory://"
     rate_limit_per_token: str = "3000/minute"  # noqa: S105 (a quota, not a secret)
@@ -174,6 +180,13 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.environment == "production"
+
+    @property
+    def effective_log_format(self) -> LogFormat:
+        """The log format: as set, else JSON in production and text in development."""
+        if self.log_format is not None:
+            return self.log_format
+        return "json" if self.is_production else "text"
 
     @property
     def uses_asymmetric_keys(self) -> bool:

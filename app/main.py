@@ -21,13 +21,17 @@ from app.kit.errors import install_error_handlers
 from app.kit.limits import BodySizeLimit
 from app.kit.openapi import install_openapi, operation_id
 from app.kit.strict_query import reject_unknown_query_params
+from app.kit.telemetry import RequestTelemetry
 from app.notifications.router import router as notifications_router
+from app.ops.metrics import MetricsServer
+from app.ops.router import metrics_router
 from app.ops.router import router as ops_router
 from app.ratelimits.dependencies import RESPONSES as RATE_LIMITED
 from app.ratelimits.dependencies import RateLimitHeaders, document_rate_limit_headers, rate_limited
 from app.ratelimits.limiter import RateLimiter
 from app.retention.job import RetentionJob
 from app.webhooks.election import in_process_dispatcher
+from app.webhooks.metrics import QueueGauges
 from app.webhooks.router import router as webhooks_router
 
 VERSION = "0.1.0"
@@ -78,13 +82,22 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
                 task = asyncio.create_task(job.run(), name=name)
                 task.add_done_callback(_log_failure)
                 running.append(task)
+        metrics_server = None
         try:
+            if settings.metrics_port is not None:
+                server = MetricsServer(
+                    settings.metrics_host, settings.metrics_port, database, app.state.queue_gauges
+                )
+                await server.start()  # a port already taken stops the start-up here
+                metrics_server = server
             yield
         finally:
             for job in (dispatcher, retention):
                 if job is not None:
                     await job.stop()
             await asyncio.gather(*running, return_exceptions=True)  # logged already
+            if metrics_server is not None:
+                await metrics_server.stop()
             await database.dispose()
             app.state.rate_limiter.close()
 
@@ -104,9 +117,12 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     app.state.settings = settings
     app.state.token_verifier = TokenVerifier(settings)
     app.state.rate_limiter = limiter = RateLimiter.from_settings(settings)
+    app.state.queue_gauges = QueueGauges(settings.metrics_queue_cache_seconds)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     if limiter.enabled:
         app.add_middleware(RateLimitHeaders)
+    # Added last, so outermost: 413s and 429s are logged and counted too, with their request id.
+    app.add_middleware(RequestTelemetry)
     install_error_handlers(app)
     install_database_error_handler(app)
     # Every /v1 operation is rate-limited after authentication; availability by its cost.
@@ -125,6 +141,8 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         responses=RATE_LIMITED,
     )
     app.include_router(ops_router)
+    if settings.metrics_port is None:
+        app.include_router(metrics_router)
     install_openapi(app)
     document_rate_limit_headers(app)
     return app

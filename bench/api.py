@@ -30,7 +30,8 @@ starts and ends between two readings is missed there).
 Run from the project root:
 
     .venv/bin/python bench/api.py [--seconds 10] [--warmup 2] [--paths a,b] [--workers N]
-        [--database-url postgresql://postgres@127.0.0.1:5432/postgres] [--seed 1]
+        [--log-format json|text] [--seed 1]
+        [--database-url postgresql://postgres@127.0.0.1:5432/postgres]
 
 One JSON line of figures goes to stdout; progress and wrk's own output to stderr.
 """
@@ -871,8 +872,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         pg = PostgresCpu(postmaster, private, url)
         if postmaster is None:
             log("PostgreSQL is not on this machine: its CPU time is not measured")
+        # Logging at info writes one access line per request to the server's log file.
+        logging_env = (
+            {"CONVENE_LOG_LEVEL": "info", "CONVENE_LOG_FORMAT": args.log_format}
+            if args.log_format
+            else None
+        )
         api = stack.enter_context(
-            convene_process(url, secret, command, f"http://127.0.0.1:{command[2]}/healthz")
+            convene_process(
+                url, secret, command, f"http://127.0.0.1:{command[2]}/healthz", logging_env
+            )
         )
         base = api.base
         log(f"API serving on {base} (pid {api.pid})")
@@ -896,6 +905,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "postgres": f"{'embedded' if private else 'configured server'}, {version}",
         "pg_cpu_scope": pg.scope,
         "workers": args.workers,
+        "log": f"info, {args.log_format}" if args.log_format else "warning (no access lines)",
         "wrk": {"threads": THREADS, "connections": CONNECTIONS, "seconds": args.seconds},
         "warmup_seconds": args.warmup,
         "cpus": CPUS,
@@ -921,6 +931,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--database-url",
         help="a PostgreSQL server to create the throwaway database on "
         "(default: CONVENE_BENCH_DATABASE_URL, else an embedded server)",
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=["json", "text"],
+        help="serve at log level info in this format, one access line per request "
+        "(default: level warning, no access lines)",
     )
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)

@@ -141,8 +141,8 @@ def app_env(
         CONVENE_JWT_SECRET=secret,
         CONVENE_SECRET_KEYS=json.dumps({"bench": key}),
         CONVENE_LOG_LEVEL="warning",
-        **(extra_env or {}),
     )
+    env.update(extra_env or {})  # which may override them
     return env
 
 

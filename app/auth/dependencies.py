@@ -13,6 +13,7 @@ from app.directory.repository import AssociateRepository
 from app.idempotency.pending import note_claimed, pending
 from app.idempotency.repository import IdempotencyRepository
 from app.kit.errors import Forbidden, Unauthorized
+from app.kit.request_context import note_caller
 
 
 class NotAnAssociate(Forbidden):
@@ -37,6 +38,7 @@ async def get_principal(
         raise Unauthorized("send a bearer token in the Authorization header")
     verifier: TokenVerifier = request.app.state.token_verifier
     principal = await verifier.verify(credentials.credentials)
+    note_caller(request.scope, principal.tenant_id, principal.subject)
     if principal.is_admin:
         return principal
     associate_id = principal.associate_id

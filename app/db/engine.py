@@ -126,6 +126,8 @@ def create_engine(url: str, settings: Settings, application_name: str = "convene
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_pre_ping=True,
+        # Statement errors and logs name no parameter: they hold names, comments, secrets.
+        hide_parameters=True,
         connect_args=connect_args(settings, application_name),
     )
     set_timeouts_per_transaction(engine, settings)

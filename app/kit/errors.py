@@ -13,6 +13,8 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from app.kit.request_context import REQUEST_ID_HEADER, note_problem, request_record
+
 logger = logging.getLogger(__name__)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -36,6 +38,11 @@ class Problem(BaseModel):
     detail: str = Field(examples=["associate 0193... not found"])
     code: str = Field(description="Stable machine-readable code", examples=["not_found"])
     instance: str | None = Field(default=None, description="The request path")
+    request_id: str | None = Field(
+        default=None,
+        description="The request's id, as in the X-Request-ID response header: quote it when "
+        "you report a problem",
+    )
     errors: list[InvalidParam] | None = Field(
         default=None, description="The invalid fields (validation errors only)"
     )
@@ -59,7 +66,7 @@ class ProblemError(Exception):
         """Headers of the response: the class's, unless a problem's vary per instance."""
         return self.headers
 
-    def body(self, instance: str | None = None) -> dict[str, Any]:
+    def body(self, instance: str | None = None, request_id: str | None = None) -> dict[str, Any]:
         return {
             "type": TYPE_PREFIX + self.code,
             "title": self.title,
@@ -67,6 +74,7 @@ class ProblemError(Exception):
             "detail": self.detail,
             "code": self.code,
             "instance": instance,
+            "request_id": request_id,
             **self.extra,
         }
 
@@ -199,8 +207,10 @@ class UnknownReference(NotFound):
 
 def problem_response(error: ProblemError, request: Request) -> JSONResponse:
     """Render a ProblemError as application/problem+json."""
+    record = request_record(request.scope)
+    note_problem(request.scope, error.code, error.status, error.detail)
     return JSONResponse(
-        error.body(instance=request.url.path),
+        error.body(request.url.path, record.request_id if record is not None else None),
         status_code=error.status,
         headers=error.response_headers() or None,
         media_type=PROBLEM_MEDIA_TYPE,
@@ -274,11 +284,30 @@ def _allowed_methods(request: Request) -> list[str]:
 
 async def on_unhandled(request: Request, exc: Exception) -> JSONResponse:
     """Answer an error no handler took: 503 when the database is away, else a logged 500."""
+    record = request_record(request.scope)
+    request_id = record.request_id if record is not None else None
     if database_unavailable(exc):
-        logger.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
-        return problem_response(DatabaseUnavailable(), request)
-    logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return problem_response(ProblemError(), request)
+        logger.warning(
+            "database unavailable on %s %s: %s",
+            request.method,
+            request.url.path,
+            exc,
+            extra={"request_id": request_id},
+        )
+        response = problem_response(DatabaseUnavailable(), request)
+    else:
+        logger.exception(
+            "unhandled error on %s %s",
+            request.method,
+            request.url.path,
+            exc_info=exc,
+            extra={"request_id": request_id},
+        )
+        response = problem_response(ProblemError(), request)
+    if request_id is not None:
+        # This answer may be sent from outside the middleware that adds the header to the others.
+        response.headers[REQUEST_ID_HEADER] = request_id
+    return response
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -6,6 +6,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.kit.errors import PROBLEM_MEDIA_TYPE, PayloadTooLarge
+from app.kit.request_context import note_problem, request_record
 
 
 class BodySizeLimit:
@@ -49,7 +50,10 @@ class BodySizeLimit:
 
     async def _reject(self, scope: Scope, send: Send) -> None:
         error = PayloadTooLarge(f"request bodies are limited to {self.max_bytes} bytes")
-        body = json.dumps(error.body(instance=scope["path"])).encode()
+        record = request_record(scope)
+        note_problem(scope, error.code, error.status, error.detail)
+        request_id = record.request_id if record is not None else None
+        body = json.dumps(error.body(scope["path"], request_id)).encode()
         await send(
             {
                 "type": "http.response.start",

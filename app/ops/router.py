@@ -5,16 +5,18 @@ from typing import Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel
 from sqlalchemy import text
 
 from app.db.migrations import is_at_head
 from app.db.session import get_database
-from app.webhooks.metrics import refresh_queue_gauges
+from app.ops.metrics import metrics_text
 
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["operations"])
+# /metrics on the API port; not included when CONVENE_METRICS_PORT gives it a port of its own.
+metrics_router = APIRouter(tags=["operations"])
 
 
 class Health(BaseModel):
@@ -54,17 +56,12 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
 
 
-@router.get(
+@metrics_router.get(
     "/metrics",
     response_class=Response,
     responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text"}},
 )
 async def metrics(request: Request) -> Response:
-    """Prometheus metrics: webhook deliveries by outcome, queue depth, oldest due, latency."""
-    try:
-        async with get_database(request).sessionmaker() as session:
-            await refresh_queue_gauges(session)
-    except Exception:
-        # The counters are still worth serving; the queue gauges keep their last reading.
-        logger.warning("could not read the webhook queue for /metrics", exc_info=True)
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    """Prometheus metrics: HTTP requests and latency per route, webhook delivery and queue."""
+    body = await metrics_text(get_database(request), request.app.state.queue_gauges)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -113,6 +113,7 @@ class Dispatcher:
             pool_size=3,
             max_overflow=0,
             isolation_level="READ COMMITTED" if pgbouncer else "AUTOCOMMIT",
+            hide_parameters=True,
             connect_args={
                 "server_settings": {"application_name": APPLICATION_NAME, "timezone": "UTC"},
                 **pooler_args(self.settings),

@@ -82,6 +82,7 @@ class Election:
             async_url(self.url),
             poolclass=NullPool,
             isolation_level="AUTOCOMMIT",
+            hide_parameters=True,
             connect_args={
                 "timeout": _TIMEOUT_SECONDS,
                 "command_timeout": _TIMEOUT_SECONDS,
