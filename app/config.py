@@ -10,6 +10,7 @@ import limits
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.kit.cors import ANY_ORIGIN, normalise_origin
 from app.kit.keyring import Keyring, decode_key, local_keyring
 
 # Secrets that show up in examples and must never sign production tokens.
@@ -74,6 +75,8 @@ class Settings(BaseSettings):
     admin_token_max_lifetime_seconds: int = Field(default=86_400, ge=60, le=31 * 86_400)
 
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    cors_origins: list[str] = []
+    cors_allow_credentials: bool = False
 
     webhook_dispatcher: DispatcherMode = "all"
     webhook_allow_http: bool = False
@@ -144,6 +147,24 @@ class Settings(BaseSettings):
         if not value.startswith(_RATE_LIMIT_SCHEMES):
             raise ValueError("the rate limit storage is memory:// or a redis:// (rediss://) URL")
         return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _exact_origins(cls, values: list[str]) -> list[str]:
+        origins = list(dict.fromkeys(normalise_origin(value) for value in values))
+        if ANY_ORIGIN in origins and len(origins) > 1:
+            raise ValueError('"*" allows every origin: list it alone, or list origins without it')
+        return origins
+
+    @model_validator(mode="after")
+    def _no_credentials_for_every_origin(self) -> "Settings":
+        # Browsers refuse credentials with `*`; echoing any origin instead would let every
+        # site on the web call the API with the user's cookies.
+        if self.cors_allow_credentials and ANY_ORIGIN in self.cors_origins:
+            raise ValueError(
+                'CONVENE_CORS_ORIGINS ["*"] cannot be combined with CONVENE_CORS_ALLOW_CREDENTIALS'
+            )
+        return self
 
     @model_validator(mode="after")
     def _one_key_source(self) -> "Settings":

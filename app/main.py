@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 
 from app import __doc__ as summary
+from app.apidocs.pages import install_docs
 from app.auth.tokens import TokenVerifier
 from app.availability.cost import availability_cost
 from app.availability.router import router as availability_router
@@ -17,6 +18,7 @@ from app.db.errors import install_database_error_handler
 from app.directory.router import router as directory_router
 from app.followups.router import router as followups_router
 from app.invitations.router import router as invitations_router
+from app.kit.cors import install_cors
 from app.kit.errors import install_error_handlers
 from app.kit.limits import BodySizeLimit
 from app.kit.openapi import install_openapi, operation_id
@@ -113,6 +115,8 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         lifespan=lifespan,
         generate_unique_id_function=operation_id,
         dependencies=[Depends(reject_unknown_query_params)],
+        docs_url=None,  # install_docs serves both pages from packaged assets
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.token_verifier = TokenVerifier(settings)
@@ -143,6 +147,9 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     app.include_router(ops_router)
     if settings.metrics_port is None:
         app.include_router(metrics_router)
+    install_docs(app)
     install_openapi(app)
     document_rate_limit_headers(app)
+    # Last, so it is the outermost middleware: preflights are answered before any other.
+    install_cors(app, settings.cors_origins, settings.cors_allow_credentials)
     return app
