@@ -204,7 +204,7 @@ def cmd_rotate_keys(args: argparse.Namespace, settings: Settings) -> int:
     keyring = settings.secret_keyring
 
     async def reseal(url: str) -> Resealing:
-        engine = create_async_engine(async_url(url), poolclass=NullPool)
+        engine = create_async_engine(async_url(url), poolclass=NullPool, hide_parameters=True)
         try:
             return await reseal_all(engine, keyring)
         finally:

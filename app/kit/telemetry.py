@@ -48,7 +48,9 @@ class RequestTelemetry:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", ()), header]
+                # An error handler may have set the id already (for answers sent from outside).
+                kept = [h for h in message.get("headers", ()) if h[0] != _ID_HEADER]
+                message["headers"] = [*kept, header]
             await send(message)
 
         token = current_request_id.set(record.request_id)

@@ -106,6 +106,7 @@ class RetentionJob:
             async_url(self.url),
             poolclass=NullPool,
             isolation_level="AUTOCOMMIT",
+            hide_parameters=True,
             connect_args={
                 "timeout": _CONNECT_TIMEOUT_SECONDS,
                 "server_settings": {

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.config import Settings
 from app.main import create_app
 from app.webhooks.metrics import QueueGauges
-from tests.fixtures.factories import TEST_SECRET
+from tests.fixtures.factories import TEST_SECRET, TEST_SECRET_KEYS
 from tests.fixtures.servers import convene_env, free_port, serve_process
 from tests.fixtures.statements import statements
 
@@ -166,6 +166,7 @@ def test_serve_logs_json_lines_and_moves_metrics_to_their_own_port(
     env = convene_env(
         CONVENE_DATABASE_URL=make_database(),
         CONVENE_JWT_SECRET=TEST_SECRET,
+        CONVENE_SECRET_KEYS=json.dumps(TEST_SECRET_KEYS),  # production needs them
         CONVENE_ENVIRONMENT="production",
         CONVENE_METRICS_PORT=str(metrics_port),
     )
