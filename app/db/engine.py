@@ -1,10 +1,11 @@
 """The async engines and session factories, built in the app's lifespan (never at import)."""
 
+import os
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import NullPool, event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -163,3 +164,21 @@ class Database:
         for engine in (self.engine, self.read_engine):
             if engine is not None:
                 await engine.dispose()
+
+
+def session_engine(url: str, role: str, connect_timeout: float, **connect: Any) -> AsyncEngine:
+    """An engine for a process's own session (a lock holder): direct, unpooled, autocommit.
+
+    One connection per `connect()`, closed with its block, which ends the session and so
+    releases any session lock; no transaction is left open while a lock is held. `connect`
+    adds asyncpg connect arguments (`command_timeout`, `server_settings`).
+    """
+    server_settings = {"application_name": f"{role} pid {os.getpid()}"}
+    server_settings.update(connect.pop("server_settings", {}))
+    return create_async_engine(
+        async_url(url),
+        poolclass=NullPool,
+        isolation_level="AUTOCOMMIT",
+        hide_parameters=True,
+        connect_args={"timeout": connect_timeout, "server_settings": server_settings, **connect},
+    )

@@ -10,14 +10,13 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-import os
 
-from sqlalchemy import NullPool, text
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.config import Settings
-from app.db.engine import async_url, direct_url
+from app.db.engine import direct_url, session_engine
 from app.retention.purges import PURGES, Purge
 
 logger = logging.getLogger(__name__)
@@ -102,17 +101,9 @@ class RetentionJob:
     def _engine(self) -> AsyncEngine:
         # One connection per round, closed with it (which would release the lock even if
         # the unlock never ran); each batch commits by itself; a lock wait gives up soon.
-        return create_async_engine(
-            async_url(self.url),
-            poolclass=NullPool,
-            isolation_level="AUTOCOMMIT",
-            hide_parameters=True,
-            connect_args={
-                "timeout": _CONNECT_TIMEOUT_SECONDS,
-                "server_settings": {
-                    "application_name": f"convene-retention pid {os.getpid()}",
-                    "lock_timeout": "5s",
-                    "statement_timeout": "60s",
-                },
-            },
+        return session_engine(
+            self.url,
+            "convene-retention",
+            _CONNECT_TIMEOUT_SECONDS,
+            server_settings={"lock_timeout": "5s", "statement_timeout": "60s"},
         )

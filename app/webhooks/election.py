@@ -11,16 +11,15 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-import os
 from collections.abc import Callable
 from typing import Protocol
 
-from sqlalchemy import NullPool, text
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.config import Settings
-from app.db.engine import async_url, direct_url
+from app.db.engine import direct_url, session_engine
 from app.webhooks.dispatcher import Dispatcher
 
 logger = logging.getLogger(__name__)
@@ -78,16 +77,8 @@ class Election:
         # Direct (a session lock cannot live behind a transaction pooler), one connection that
         # closes with its block (which ends the session and so releases the lock), and no
         # transaction left open while the lock is held.
-        return create_async_engine(
-            async_url(self.url),
-            poolclass=NullPool,
-            isolation_level="AUTOCOMMIT",
-            hide_parameters=True,
-            connect_args={
-                "timeout": _TIMEOUT_SECONDS,
-                "command_timeout": _TIMEOUT_SECONDS,
-                "server_settings": {"application_name": f"convene-election pid {os.getpid()}"},
-            },
+        return session_engine(
+            self.url, "convene-election", _TIMEOUT_SECONDS, command_timeout=_TIMEOUT_SECONDS
         )
 
     async def _pause(self) -> bool:
