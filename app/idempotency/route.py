@@ -6,15 +6,15 @@ endpoint: a successful answer is stored by the request's own session, so it comm
 same transaction as the change, or neither does. Without the header it costs nothing.
 """
 
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request, Response
-from fastapi.routing import APIRoute
 
 from app.auth.dependencies import CurrentPrincipal
+from app.auth.route import AuthenticatedRoute, Handler
 from app.db.session import SessionDep
 from app.idempotency.errors import IdempotencyKeyInProgress, IdempotencyKeyReused
 from app.idempotency.pending import HEADER, PATTERN, claimed_by_token_check, pending, read_pending
@@ -118,7 +118,7 @@ def _with_problems(responses: Mapping[int | str, Any]) -> dict[int | str, Any]:
     return merged
 
 
-class IdempotentRoute(APIRoute):
+class IdempotentRoute(AuthenticatedRoute):
     """An APIRoute that makes POST, PATCH and DELETE take an Idempotency-Key."""
 
     # Whether kept answers are sealed at rest, as for answers that carry a webhook secret.
@@ -134,8 +134,7 @@ class IdempotentRoute(APIRoute):
             kwargs["responses"] = _with_problems(kwargs.get("responses") or {})
         super().__init__(path, endpoint, **kwargs)
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
+    def wrap_handler(self, handler: Handler) -> Handler:
         if not self.idempotent:
             return handler
 
