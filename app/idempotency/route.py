@@ -20,7 +20,7 @@ from app.idempotency.errors import IdempotencyKeyInProgress, IdempotencyKeyReuse
 from app.idempotency.pending import HEADER, PATTERN, claimed_by_token_check, pending, read_pending
 from app.idempotency.repository import IdempotencyRepository, Kept
 from app.kit.keyring import Keyring
-from app.kit.openapi import problems
+from app.kit.openapi import merge_problems, problems
 
 REPLAYED = "Idempotent-Replayed"
 KEPT_FOR = timedelta(hours=24)
@@ -108,14 +108,7 @@ def replayed(kept: Kept) -> Response:
 
 def _with_problems(responses: Mapping[int | str, Any]) -> dict[int | str, Any]:
     """The route's documented responses, with the key's 409 and 422 added to theirs."""
-    merged: dict[int | str, Any] = {int(status): dict(doc) for status, doc in responses.items()}
-    for status, doc in problems(IdempotencyKeyInProgress, IdempotencyKeyReused).items():
-        status = int(status)
-        if status in merged and "description" in merged[status]:
-            merged[status]["description"] += " / " + doc["description"]
-        else:
-            merged[status] = {**doc, **merged.get(status, {})}
-    return merged
+    return merge_problems(dict(responses), problems(IdempotencyKeyInProgress, IdempotencyKeyReused))
 
 
 class IdempotentRoute(AuthenticatedRoute):
