@@ -55,6 +55,17 @@ class ResourceTaken(Conflict):
         "bookings in the way and `first_free_at` the first time everyone is free."
     )
     model = ResourceTakenProblem
+    example = {
+        "conflicts": [
+            {
+                "resource_id": "0193a3c4-5b6d-7e8f-9a0b-1c2d3e4f5a6c",
+                "follow_up_id": "0193a3c4-5b6d-7e8f-9a0b-1c2d3e4f5a70",
+                "start_at": "2026-03-30T07:30:00Z",
+                "end_at": "2026-03-30T08:30:00Z",
+            }
+        ],
+        "first_free_at": "2026-03-30T08:30:00Z",
+    }
 
 
 async def book_new(session: AsyncSession, follow_up: FollowUp) -> None:

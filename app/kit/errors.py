@@ -60,6 +60,8 @@ class ProblemError(Exception):
     headers: ClassVar[dict[str, str]] = {}
     # The body's schema: Problem, or a subclass naming the members this problem adds.
     model: ClassVar[type[Problem]] = Problem
+    # The members `model` adds, as the document's example shows them.
+    example: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, detail: str | None = None, **extra: Any) -> None:
         self.detail = detail or self.title

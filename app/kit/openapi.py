@@ -9,6 +9,7 @@ from fastapi.routing import APIRoute
 
 from app.kit.errors import (
     PROBLEM_MEDIA_TYPE,
+    TYPE_PREFIX,
     Forbidden,
     MethodNotAllowed,
     NotFound,
@@ -45,7 +46,12 @@ def problems(*errors: type[ProblemError]) -> dict[int | str, dict[str, Any]]:
     return {
         status: {
             "description": " / ".join(f"`{e.code}`: {e.description}" for e in group),
-            "content": {PROBLEM_MEDIA_TYPE: {"schema": _schema_ref(_model_of(group).__name__)}},
+            "content": {
+                PROBLEM_MEDIA_TYPE: {
+                    "schema": _schema_ref(_model_of(group).__name__),
+                    "examples": {e.code: {"value": _problem_example(e)} for e in group},
+                }
+            },
             _CODES: [e.code for e in group],
         }
         for status, group in sorted(by_status.items())
@@ -62,9 +68,17 @@ def merge_problems(
         if mine is not None and "description" in mine:
             mine["description"] += " / " + doc["description"]
             mine[_CODES] = [*mine.get(_CODES, ()), *doc[_CODES]]
+            _merge_examples(mine, doc)
         else:
             merged[int(status)] = {**doc, **(mine or {})}
     return merged
+
+
+def _merge_examples(response: dict[str, Any], other: dict[str, Any]) -> None:
+    for media_type, media in other.get("content", {}).items():
+        mine = response.setdefault("content", {}).setdefault(media_type, dict(media))
+        if mine is not media:
+            mine["examples"] = {**mine.get("examples", {}), **media.get("examples", {})}
 
 
 AUTHENTICATED = (Unauthorized, ValidationFailed, ServiceUnavailable)
@@ -201,6 +215,44 @@ def _tidy_parameters(schema: dict[str, Any]) -> None:
                 parameter["required"] = True
 
 
+def _lift_body_examples(schema: dict[str, Any]) -> None:
+    """A request body model's examples go to the media type, each a whole, valid request.
+
+    Left on the model they would be examples of a schema, which tools also combine with
+    other parts into requests no one wrote.
+    """
+    schemas = schema["components"]["schemas"]
+    lifted: set[str] = set()
+    for operation in _operations(schema):
+        for media in operation.get("requestBody", {}).get("content", {}).values():
+            body = media.get("schema", {})
+            refs = [body, *body.get("anyOf", [])]
+            names = [r["$ref"].rsplit("/", 1)[1] for r in refs if "$ref" in r]
+            examples = {
+                f"{name}{index or ''}": {"value": value}
+                for name in names
+                for index, value in enumerate(schemas[name].get("examples", []))
+            }
+            if examples:
+                media["examples"] = examples
+                lifted.update(names)
+    for name in lifted:
+        schemas[name].pop("examples", None)
+
+
+def _problem_example(error: type[ProblemError]) -> dict[str, Any]:
+    return {
+        "type": TYPE_PREFIX + error.code,
+        "title": error.title,
+        "status": error.status,
+        "detail": error.title,
+        "code": error.code,
+        "instance": "/v1/follow-ups",
+        "request_id": "4bf92f3577b34da6a3ce929d0e0e4736",
+        **error.example,
+    }
+
+
 def install_openapi(app: FastAPI) -> None:
     """Generate the schema once, with the problem schemas and shared responses it refers to."""
 
@@ -217,6 +269,7 @@ def install_openapi(app: FastAPI) -> None:
             schemas = schema.setdefault("components", {}).setdefault("schemas", {})
             _add_problem_schemas(schemas)
             schema["components"]["schemas"] = dict(sorted(schemas.items()))
+            _lift_body_examples(schema)
             _tidy_parameters(schema)
             _share_header_parameters(schema)
             _share_problem_responses(schema)
