@@ -7,6 +7,7 @@ no call may answer 5xx or break the documented schema (status, content type, bod
 import json
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -84,21 +85,65 @@ def _cases() -> list[tuple[str, str, GenerationMode]]:
 
 
 # Rules JSON Schema cannot state, where schema-valid input may rightly be refused: working
-# hours' order and overlap, a follow-up's end after its start (all-day: on midnights), the
-# diary's and availability's windows and calendar counts, durations, If-Match (428
-# without it, 412 when stale), a webhook URL's resolved address (the SSRF guard), the
-# tenant's webhook cap, and recovery's 31-day window.
+# hours' order and overlap, a follow-up's move against its stored times and If-Match (428
+# without it, 412 when stale), durations against their window, a webhook URL's resolved
+# address (the SSRF guard) and the tenant's webhook cap.
 CROSS_FIELD_RULES = {
     ("post", "/v1/associates"),
     ("patch", "/v1/associates/{associate_id}"),
-    ("post", "/v1/follow-ups"),
-    ("get", "/v1/follow-ups"),
     ("patch", "/v1/follow-ups/{follow_up_id}"),
-    ("get", "/v1/availability"),
     ("get", "/v1/availability/first-free"),
     ("post", "/v1/webhooks"),
     ("patch", "/v1/webhooks/{webhook_id}"),
-    ("post", "/v1/webhooks/{webhook_id}/recover"),
+}
+
+
+def _minute_after(instant: str) -> str:
+    return (datetime.fromisoformat(instant.upper()) + timedelta(minutes=1)).isoformat()
+
+
+def _window(names: tuple[str, str]) -> Callable[[dict[str, Any]], None]:
+    """Make `end` a minute after `start`: the one rule of a window the schema cannot state."""
+    start, end = names
+
+    def repair(values: dict[str, Any]) -> None:
+        if isinstance(values.get(start), str):
+            values[end] = _minute_after(values[start])
+
+    return repair
+
+
+def _calendars(query: dict[str, Any]) -> None:
+    """1 to 100 calendars across associate_ids and resource_ids (each alone says at most 100)."""
+    associates = list(dict.fromkeys(query.get("associate_ids") or []))
+    resources = list(dict.fromkeys(query.get("resource_ids") or []))[: 100 - len(associates)]
+    query["associate_ids"] = associates or ([] if resources else [str(uuid.uuid4())])
+    query["resource_ids"] = resources
+
+
+def _availability(query: dict[str, Any]) -> None:
+    _window(("start", "end"))(query)
+    _calendars(query)
+
+
+def _recent(body: dict[str, Any]) -> None:
+    """Recovery reaches back at most 31 days, and not into the future."""
+    body["since"] = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+
+
+def _timed(body: dict[str, Any]) -> None:
+    """A timed follow-up ends after it starts (all-day ones on midnights: not generated)."""
+    body["all_day"] = False
+    _window(("start_at", "end_at"))(body)
+
+
+# For the operations with a rule across fields, each positive case is made to keep it, so the
+# positive-data check holds them to everything else the document states.
+REPAIRS: dict[tuple[str, str], tuple[str, Callable[[dict[str, Any]], None]]] = {
+    ("get", "/v1/follow-ups"): ("query", _window(("start", "end"))),
+    ("get", "/v1/availability"): ("query", _availability),
+    ("post", "/v1/follow-ups"): ("body", _timed),
+    ("post", "/v1/webhooks/{webhook_id}/recover"): ("body", _recent),
 }
 
 # The API declares time zones with this format; generate real ones.
@@ -128,6 +173,12 @@ def test_api_conforms_to_its_schema(
             # A key reused for another request is rightly refused (422), a rule across requests
             # that the schema cannot state: keep the generated key's shape, make it unique.
             case.headers["Idempotency-Key"] = (uuid.uuid4().hex + key)[:255]
+        repair = REPAIRS.get((method, path))
+        if repair is not None and mode is GenerationMode.POSITIVE:
+            part, fix = repair
+            values = case.query if part == "query" else case.body
+            if isinstance(values, dict):
+                fix(values)
         case.call_and_validate(base_url=api_base, headers=bearer(token), excluded_checks=excluded)
 
     check()

@@ -28,16 +28,26 @@ class NotAnAssociate(Forbidden):
 _bearer = HTTPBearer(auto_error=False, description="A JWT with `sub`, `tid` and `scope`.")
 
 
-async def get_principal(
-    request: Request,
-    session: SessionDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
-    """The verified caller; a member's `sub` must be an active associate of the tenant."""
+async def verify_bearer(request: Request) -> Principal:
+    """The token's principal, verified once per request (the route does it before the body)."""
+    verified: Principal | None = getattr(request.state, "verified_principal", None)
+    if verified is not None:
+        return verified
+    credentials = await _bearer(request)
     if credentials is None:
         raise Unauthorized("send a bearer token in the Authorization header")
     verifier: TokenVerifier = request.app.state.token_verifier
-    principal = await verifier.verify(credentials.credentials)
+    verified = request.state.verified_principal = await verifier.verify(credentials.credentials)
+    return verified
+
+
+async def get_principal(
+    request: Request,
+    session: SessionDep,
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The verified caller; a member's `sub` must be an active associate of the tenant."""
+    principal = await verify_bearer(request)
     note_caller(request.scope, principal.tenant_id, principal.subject)
     if principal.is_admin:
         return principal

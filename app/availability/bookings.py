@@ -10,17 +10,41 @@ constraint on the strict rows backs this up in the database itself.
 import uuid
 from datetime import UTC, datetime
 
-from pydantic import TypeAdapter
+from pydantic import BaseModel, Field, TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.availability.booking_repository import BookingRepository, StrictOverlap, Taken
 from app.availability.service import first_free_for
-from app.kit.errors import Conflict
+from app.kit.errors import Conflict, Problem
 from app.models import FollowUp, Participant
 from app.models.states import CalendarKind, FollowUpStatus, ParticipantKind
 
 _ALL = (CalendarKind.ASSOCIATE, CalendarKind.RESOURCE)
 _TIME = TypeAdapter(datetime)
+
+
+class TakenBooking(BaseModel):
+    """Another follow-up's booking in the way of a resource that refuses double booking."""
+
+    resource_id: uuid.UUID
+    follow_up_id: uuid.UUID | None = Field(
+        description="The follow-up holding it, when the caller may see it; else null"
+    )
+    start_at: datetime
+    end_at: datetime
+
+
+class ResourceTakenProblem(Problem):
+    """A problem+json body; with code `resource_taken` it also lists what is in the way."""
+
+    conflicts: list[TakenBooking] | None = Field(
+        default=None, description="`resource_taken` only: the bookings in the way"
+    )
+    first_free_at: datetime | None = Field(
+        default=None,
+        description="`resource_taken` only: the first start, at or after the one asked for, "
+        "when everyone is free for the follow-up's duration; null when none within a year",
+    )
 
 
 class ResourceTaken(Conflict):
@@ -30,6 +54,18 @@ class ResourceTaken(Conflict):
         "A resource that refuses double booking is booked then; `conflicts` lists the "
         "bookings in the way and `first_free_at` the first time everyone is free."
     )
+    model = ResourceTakenProblem
+    example = {
+        "conflicts": [
+            {
+                "resource_id": "0193a3c4-5b6d-7e8f-9a0b-1c2d3e4f5a6c",
+                "follow_up_id": "0193a3c4-5b6d-7e8f-9a0b-1c2d3e4f5a70",
+                "start_at": "2026-03-30T07:30:00Z",
+                "end_at": "2026-03-30T08:30:00Z",
+            }
+        ],
+        "first_free_at": "2026-03-30T08:30:00Z",
+    }
 
 
 async def book_new(session: AsyncSession, follow_up: FollowUp) -> None:

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from app.auth.dependencies import CurrentPrincipal
+from app.auth.route import AuthenticatedRoute
 from app.availability import schemas, service
 from app.availability.schemas import MAX_CALENDARS, MAX_SLOTS
 from app.db.session import ReadSessionDep
@@ -16,7 +17,7 @@ from app.kit.responses import serialized
 from app.kit.schemas import Instant
 from app.kit.windows import check_window
 
-router = APIRouter(prefix="/v1/availability", tags=["availability"])
+router = APIRouter(prefix="/v1/availability", tags=["availability"], route_class=AuthenticatedRoute)
 
 MIN_DURATION = timedelta(minutes=1)
 MAX_DURATION = timedelta(days=31)

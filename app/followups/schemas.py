@@ -47,6 +47,12 @@ class AssociateRef(InputModel):
     associate_id: uuid.UUID
     role: InviteeRole = InviteeRole.REQUIRED
 
+    model_config = {
+        "json_schema_extra": {
+            "examples": [{"associate_id": "0193a3c4-5b6d-7e8f-9a0b-1c2d3e4f5a6b"}]
+        }
+    }
+
 
 class ResourceRef(InputModel):
     """Book a room or piece of equipment: accepted at once."""
@@ -54,12 +60,22 @@ class ResourceRef(InputModel):
     resource_id: uuid.UUID
     role: InviteeRole = InviteeRole.REQUIRED
 
+    model_config = {
+        "json_schema_extra": {"examples": [{"resource_id": "0193a3c4-5b6d-7e8f-9a0b-1c2d3e4f5a6c"}]}
+    }
+
 
 class PersonRef(InputModel):
     """Invite a person of a contact: no diary, the follow-up shows in the contact's archive."""
 
     person_id: uuid.UUID
     role: InviteeRole = InviteeRole.REQUIRED
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [{"person_id": "0193a3c4-5b6d-7e8f-9a0b-1c2d3e4f5a6d", "role": "optional"}]
+        }
+    }
 
 
 ParticipantRef = AssociateRef | ResourceRef | PersonRef
@@ -142,6 +158,12 @@ class CancelRequest(InputModel):
 
 class AssignRequest(InputModel):
     associate_id: uuid.UUID = Field(description="The new owner")
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [{"associate_id": "0193a3c4-5b6d-7e8f-9a0b-1c2d3e4f5a6b"}]
+        }
+    }
 
 
 class ParticipantFields(OutputModel):

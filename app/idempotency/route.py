@@ -6,21 +6,21 @@ endpoint: a successful answer is stored by the request's own session, so it comm
 same transaction as the change, or neither does. Without the header it costs nothing.
 """
 
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request, Response
-from fastapi.routing import APIRoute
 
 from app.auth.dependencies import CurrentPrincipal
+from app.auth.route import AuthenticatedRoute, Handler
 from app.db.session import SessionDep
 from app.idempotency.errors import IdempotencyKeyInProgress, IdempotencyKeyReused
 from app.idempotency.pending import HEADER, PATTERN, claimed_by_token_check, pending, read_pending
 from app.idempotency.repository import IdempotencyRepository, Kept
 from app.kit.keyring import Keyring
-from app.kit.openapi import problems
+from app.kit.openapi import merge_problems, problems
 
 REPLAYED = "Idempotent-Replayed"
 KEPT_FOR = timedelta(hours=24)
@@ -108,17 +108,10 @@ def replayed(kept: Kept) -> Response:
 
 def _with_problems(responses: Mapping[int | str, Any]) -> dict[int | str, Any]:
     """The route's documented responses, with the key's 409 and 422 added to theirs."""
-    merged: dict[int | str, Any] = {int(status): dict(doc) for status, doc in responses.items()}
-    for status, doc in problems(IdempotencyKeyInProgress, IdempotencyKeyReused).items():
-        status = int(status)
-        if status in merged and "description" in merged[status]:
-            merged[status]["description"] += " / " + doc["description"]
-        else:
-            merged[status] = {**doc, **merged.get(status, {})}
-    return merged
+    return merge_problems(dict(responses), problems(IdempotencyKeyInProgress, IdempotencyKeyReused))
 
 
-class IdempotentRoute(APIRoute):
+class IdempotentRoute(AuthenticatedRoute):
     """An APIRoute that makes POST, PATCH and DELETE take an Idempotency-Key."""
 
     # Whether kept answers are sealed at rest, as for answers that carry a webhook secret.
@@ -134,8 +127,7 @@ class IdempotentRoute(APIRoute):
             kwargs["responses"] = _with_problems(kwargs.get("responses") or {})
         super().__init__(path, endpoint, **kwargs)
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
+    def wrap_handler(self, handler: Handler) -> Handler:
         if not self.idempotent:
             return handler
 

@@ -36,7 +36,9 @@ class Problem(BaseModel):
     title: str = Field(examples=["Not found"])
     status: int = Field(examples=[404])
     detail: str = Field(examples=["associate 0193... not found"])
-    code: str = Field(description="Stable machine-readable code", examples=["not_found"])
+    code: str = Field(
+        description="Stable machine-readable code: one of `ProblemCode`", examples=["not_found"]
+    )
     instance: str | None = Field(default=None, description="The request path")
     request_id: str | None = Field(
         default=None,
@@ -56,6 +58,10 @@ class ProblemError(Exception):
     title: ClassVar[str] = "Internal server error"
     description: ClassVar[str] = "The server failed; nothing about its internals is shown."
     headers: ClassVar[dict[str, str]] = {}
+    # The body's schema: Problem, or a subclass naming the members this problem adds.
+    model: ClassVar[type[Problem]] = Problem
+    # The members `model` adds, as the document's example shows them.
+    example: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, detail: str | None = None, **extra: Any) -> None:
         self.detail = detail or self.title
@@ -105,6 +111,7 @@ class MethodNotAllowed(ProblemError):
     status = 405
     code = "method_not_allowed"
     title = "Method not allowed"
+    description = "This path does not serve this method; `Allow` lists the ones it does."
 
 
 class Conflict(ProblemError):
@@ -138,6 +145,7 @@ class PayloadTooLarge(ProblemError):
     status = 413
     code = "payload_too_large"
     title = "Request body too large"
+    description = "The body is larger than the server accepts (`CONVENE_MAX_BODY_BYTES`, 1 MiB)."
 
 
 class ServiceUnavailable(ProblemError):

@@ -112,12 +112,21 @@ def _in_range_utc(value: datetime) -> datetime:
     return utc
 
 
+# An RFC 3339 instant written between 1900-01-02 and 2199-12-30: whatever its offset, it
+# lies inside the range the server keeps (1900-01-01 to 2199-12-31 UTC). The two edge days
+# are left out because an offset can carry a time on them across the range's bound.
+INSTANT_PATTERN = (
+    r"^(?!1900-01-01|2199-12-31)(19\d\d|2[01]\d\d)-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
+    r"[Tt]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d+)?)?([Zz]|[+-]([01]\d|2[0-3]):?[0-5]\d)$"
+)
+
 Instant = Annotated[
     AwareDatetime,
     AfterValidator(_in_range_utc),
+    Documented(INSTANT_PATTERN),
     Field(
-        description="ISO 8601 with an offset (naive times are refused); returned in UTC",
-        examples=["2026-03-30T09:00:00+02:00"],
+        description="ISO 8601 with an offset (naive times are refused), between 1900-01-01 "
+        "and 2199-12-31 UTC; returned in UTC"
     ),
 ]
 
@@ -139,7 +148,7 @@ LocalTime = Annotated[
     BeforeValidator(_parse_local_time),
     PlainSerializer(lambda value: value.strftime("%H:%M"), return_type=str),
     WithJsonSchema(
-        {"type": "string", "pattern": _LOCAL_TIME.pattern, "examples": ["09:00"]},
+        {"type": "string", "pattern": _LOCAL_TIME.pattern},
     ),
 ]
 

@@ -122,3 +122,22 @@ class AttemptOutcome(StrEnum):
     CONNECTION_ERROR = "connection_error"
     REFUSED = "refused"
     ERROR = "error"
+
+
+class Liveness(StrEnum):
+    """What /healthz answers while the process is alive."""
+
+    OK = "ok"
+
+
+class ReadinessStatus(StrEnum):
+    READY = "ready"
+    UNAVAILABLE = "unavailable"
+
+
+class DatabaseState(StrEnum):
+    """The database as /readyz found it."""
+
+    OK = "ok"
+    UNREACHABLE = "unreachable"
+    NOT_MIGRATED = "not_migrated"

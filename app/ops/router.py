@@ -1,7 +1,6 @@
 """Liveness (/healthz), readiness (/readyz: database reachable, migrated) and /metrics."""
 
 import logging
-from typing import Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
@@ -11,6 +10,7 @@ from sqlalchemy import text
 
 from app.db.migrations import is_at_head
 from app.db.session import get_database
+from app.models.states import DatabaseState, Liveness, ReadinessStatus
 from app.ops.metrics import metrics_text
 
 logger = logging.getLogger(__name__)
@@ -20,18 +20,18 @@ metrics_router = APIRouter(tags=["operations"])
 
 
 class Health(BaseModel):
-    status: Literal["ok"]
+    status: Liveness
 
 
 class Readiness(BaseModel):
-    status: Literal["ready", "unavailable"]
-    database: Literal["ok", "unreachable", "not_migrated"]
+    status: ReadinessStatus
+    database: DatabaseState
 
 
 @router.get("/healthz", response_model=Health)
 async def healthz() -> Health:
     """The process is alive."""
-    return Health(status="ok")
+    return Health(status=Liveness.OK)
 
 
 @router.get(
@@ -41,19 +41,20 @@ async def healthz() -> Health:
 )
 async def readyz(request: Request) -> JSONResponse:
     """The database answers and its schema is at the migrations' head."""
-    database = "ok"
+    database = DatabaseState.OK
     try:
         async with get_database(request).sessionmaker() as session:
             connection = await session.connection()
             await connection.execute(text("SELECT 1"))
             if not await is_at_head(connection):
-                database = "not_migrated"
+                database = DatabaseState.NOT_MIGRATED
     except Exception:
         logger.warning("readiness check failed", exc_info=True)
-        database = "unreachable"
-    ready = database == "ok"
-    body = Readiness(status="ready" if ready else "unavailable", database=database)
-    return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
+        database = DatabaseState.UNREACHABLE
+    ready = database == DatabaseState.OK
+    status = ReadinessStatus.READY if ready else ReadinessStatus.UNAVAILABLE
+    body = Readiness(status=status, database=database)
+    return JSONResponse(body.model_dump(mode="json"), status_code=200 if ready else 503)
 
 
 @metrics_router.get(

@@ -7,7 +7,8 @@ from fastapi import FastAPI, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.auth.dependencies import CurrentPrincipal
-from app.kit.errors import PROBLEM_MEDIA_TYPE, ProblemError
+from app.kit.errors import ProblemError
+from app.kit.openapi import problems
 from app.ratelimits.limiter import RateLimiter
 
 # Where the dependency leaves the header fields for RateLimitHeaders to add to the response.
@@ -99,11 +100,7 @@ RETRY_AFTER = {
 }
 
 RESPONSES: dict[int | str, dict[str, Any]] = {
-    429: {
-        "description": f"`{RateLimited.code}`: {RateLimited.description}",
-        "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
-        "headers": {"Retry-After": RETRY_AFTER, **HEADERS},
-    }
+    429: {**problems(RateLimited)[429], "headers": {"Retry-After": RETRY_AFTER, **HEADERS}}
 }
 """The `responses=` entry of every rate-limited operation."""
 

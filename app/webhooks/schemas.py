@@ -29,9 +29,11 @@ WebhookUrl = Annotated[
         pattern=r"^https?://[^\s\x00-\x1f\x7f]+$",
     ),
     BeforeValidator(_url_characters),
-    Documented(f"^https?://[^\\s{SINGLE_LINE.refused_class}]+$"),
+    # The document states the default rule; CONVENE_WEBHOOK_ALLOW_HTTP also lets http in.
+    Documented(f"^https://[^\\s{SINGLE_LINE.refused_class}]+$"),
     Field(
-        description="Where events are POSTed: https, resolving only to public addresses",
+        description="Where events are POSTed: https (http only where the server allows it, "
+        "for local development), resolving only to public addresses",
         examples=["https://hooks.example.com/convene"],
     ),
 ]
@@ -41,6 +43,7 @@ EventTypes = Annotated[
         min_length=1,
         max_length=len(EventType),
         description="The event types this endpoint receives (no repeats)",
+        json_schema_extra={"uniqueItems": True},
         examples=[["invitation.accepted", "invitation.declined", "invitation.tentative"]],
     ),
 ]
@@ -56,6 +59,18 @@ class WebhookCreate(InputModel):
     url: WebhookUrl
     event_types: EventTypes
     description: Description | None = None
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "url": "https://198.51.100.7/convene",
+                    "event_types": ["invitation.accepted", "invitation.declined"],
+                    "description": "CRM sync",
+                }
+            ]
+        }
+    }
 
     @model_validator(mode="after")
     def _distinct_types(self) -> Self:
@@ -141,7 +156,6 @@ class RecoverRequest(InputModel):
     since: Instant = Field(
         description="Resend every failed delivery of an event since then (at most 31 days ago), "
         "and queue events the endpoint missed while it was disabled",
-        examples=["2026-11-20T00:00:00Z"],
     )
 
 

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tests.directory import test_access as directory
 from tests.fixtures.factories import Caller
+from tests.fixtures.openapi import resolved
 from tests.followups import test_access as followups
 from tests.followups.support import make_world as followups_world
 from tests.idempotency.support import assert_replayed, every_row, key
@@ -50,8 +51,10 @@ def test_every_write_documents_the_key_and_its_outcomes(app: FastAPI) -> None:
                 assert not refs, (method, path)
                 continue
             assert refs == [{"$ref": "#/components/parameters/IdempotencyKey"}], (method, path)
-            assert "idempotency_key_in_progress" in operation["responses"]["409"]["description"]
-            assert "idempotency_key_reused" in operation["responses"]["422"]["description"]
+            conflict = resolved(document, operation["responses"]["409"])
+            invalid = resolved(document, operation["responses"]["422"])
+            assert "idempotency_key_in_progress" in conflict["description"]
+            assert "idempotency_key_reused" in invalid["description"]
 
 
 async def _twice(send: Any, connection: AsyncConnection, tenant: uuid.UUID) -> None:
