@@ -27,7 +27,7 @@ def blocks(found: Body) -> dict[str, list[Block]]:
     """Each calendar's busy blocks as (start, end, status, follow_up_id), in the given order."""
     shown: dict[str, list[Block]] = {}
     for calendar in found["calendars"]:
-        assert set(calendar) == {"kind", "id", "busy"}
+        assert set(calendar) == {"kind", "id", "name", "busy"}
         shown[calendar["id"]] = [
             (when(b["start_at"]), when(b["end_at"]), b["status"], b["follow_up_id"])
             for b in calendar["busy"]
