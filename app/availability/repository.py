@@ -47,10 +47,11 @@ LIMIT :count
 # with their follow-up, the others merged per status; then the window's free time (the window
 # minus those, already fewer than the blocks). Also the asked ids the tenant has (an
 # associate id among the associates, a resource id among the resources), so the caller can
-# refuse the others. The JSON is concatenated rather than built
-# with json_build_object: every value is a uuid, an instant or a fixed word, so nothing needs
-# escaping, and the text comes out exactly as pydantic writes the response model (compact,
-# keys in field order, instants in UTC with `Z` and microseconds only when there are some).
+# refuse the others; a calendar's name comes from the same lookup. The JSON is concatenated
+# rather than built with json_build_object: every value but the name is a uuid, an instant or
+# a fixed word, so nothing else needs escaping (the name goes through to_json), and the text
+# comes out exactly as pydantic writes the response model (compact, keys in field order,
+# instants in UTC with `Z` and microseconds only when there are some).
 FREE_BUSY = text("""
 WITH asked AS (
     SELECT a.id, min(a.n) AS n,
@@ -59,14 +60,19 @@ WITH asked AS (
          WITH ORDINALITY AS a(id, n)
     GROUP BY a.id
 ),
-calendars AS (
+named AS (
     SELECT a.id, a.n, a.associate,
-           (a.associate AND EXISTS (SELECT 1 FROM associates s
-                                    WHERE s.tenant_id = :tenant_id AND s.id = a.id))
-           OR (a.id = ANY(CAST(:resource_ids AS uuid[]))
-               AND EXISTS (SELECT 1 FROM resources r
-                           WHERE r.tenant_id = :tenant_id AND r.id = a.id)) AS known
+           coalesce(
+               CASE WHEN a.associate
+                    THEN (SELECT s.name FROM associates s
+                          WHERE s.tenant_id = :tenant_id AND s.id = a.id) END,
+               CASE WHEN a.id = ANY(CAST(:resource_ids AS uuid[]))
+                    THEN (SELECT r.name FROM resources r
+                          WHERE r.tenant_id = :tenant_id AND r.id = a.id) END) AS name
     FROM asked a
+),
+calendars AS (
+    SELECT id, n, associate, name, name IS NOT NULL AS known FROM named
 ),
 blocks AS (
     SELECT b.calendar_id, b.follow_up_id, b.tentative,
@@ -121,7 +127,9 @@ SELECT (SELECT coalesce(array_agg(id), '{}') FROM calendars WHERE known) AS know
        '{"calendars":['
        || (SELECT coalesce(string_agg(
                   '{"kind":"' || CASE WHEN c.associate THEN 'associate' ELSE 'resource' END
-                  || '","id":"' || c.id::text || '","busy":[' || coalesce(b.items, '') || ']}',
+                  || '","id":"' || c.id::text
+                  || '","name":' || coalesce(to_json(c.name)::text, 'null')
+                  || ',"busy":[' || coalesce(b.items, '') || ']}',
                   ',' ORDER BY c.n), '')
            FROM calendars c LEFT JOIN busy b ON b.calendar_id = c.id)
        || '],"free":['
@@ -229,13 +237,6 @@ class AvailabilityRepository:
             )
         ).one()
         return FreeBusy(known=set(row.known), body=row.body)
-
-    async def conflicted_participants(self, follow_up_id: uuid.UUID) -> set[uuid.UUID]:
-        """The follow-up's participants whose calendar is also busy elsewhere at that time."""
-        rows = await self.session.scalars(
-            CONFLICTS, {"tenant_id": self.tenant_id, "follow_up_id": follow_up_id}
-        )
-        return set(rows.all())
 
     async def known_calendars(
         self, associate_ids: Sequence[uuid.UUID], resource_ids: Sequence[uuid.UUID]

@@ -23,6 +23,10 @@ class BusyBlock(BaseModel):
 class Calendar(BaseModel):
     kind: CalendarKind
     id: uuid.UUID
+    name: str = Field(
+        description="The colleague's or resource's name, as the directory holds it now",
+        examples=["Fjord room"],
+    )
     busy: list[BusyBlock]
 
 

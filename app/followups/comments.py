@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from app.followups import schemas
-from app.models import FollowUp, Response
+from app.models import FollowUp
 
 
 def reads_every_comment(follow_up: FollowUp, viewer: uuid.UUID) -> bool:
@@ -31,7 +31,7 @@ def shown_participants(
 
 
 def shown_responses(
-    follow_up: FollowUp, viewer: uuid.UUID, responses: Sequence[Response]
+    follow_up: FollowUp, viewer: uuid.UUID, responses: Sequence[Any]
 ) -> list[schemas.ResponseRecord]:
     """The response history as the viewer sees it: others' comments as null, unless organizer."""
     everything = reads_every_comment(follow_up, viewer)

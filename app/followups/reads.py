@@ -12,10 +12,11 @@ from app.followups import schemas
 from app.followups.comments import shown_responses
 from app.followups.errors import FollowUpCancelled, NotOrganizer
 from app.followups.repository import FollowUpRepository, ResponseRepository
+from app.followups.views import follow_up_fields
 from app.kit.errors import NotFound
 from app.kit.pagination import Paged, PageParams
-from app.models import FollowUp, Response
-from app.models.states import FollowUpStatus, ParticipantRole, ParticipantStatus
+from app.models import FollowUp
+from app.models.states import FollowUpStatus
 
 
 async def visible(
@@ -53,16 +54,12 @@ async def diary(
         actor.associate_id, start, end, status, page
     )
     return Paged(
-        [_with_mine(follow_up, role, status) for follow_up, role, status in rows.items],
+        [
+            {**follow_up_fields(follow_up, owner_name), "my_role": role, "my_status": status}
+            for follow_up, role, status, owner_name in rows.items
+        ],
         rows.next_cursor,
     )
-
-
-def _with_mine(
-    follow_up: FollowUp, role: ParticipantRole, status: ParticipantStatus
-) -> dict[str, Any]:
-    fields = schemas.FollowUpFields.model_validate(follow_up).model_dump()
-    return {**fields, "my_role": role, "my_status": status}
 
 
 async def responses(
@@ -70,19 +67,21 @@ async def responses(
 ) -> Paged[schemas.ResponseRecord]:
     """The follow-up's answers, oldest first; comments where the caller may read them."""
     follow_up = await visible(session, actor, follow_up_id)
-    rows = await ResponseRepository(session, actor.tenant_id).page(
-        page, Response.follow_up_id == follow_up_id
-    )
+    rows = await ResponseRepository(session, actor.tenant_id).history(follow_up_id, page)
     return Paged(shown_responses(follow_up, actor.associate_id, rows.items), rows.next_cursor)
 
 
 async def activities(
     session: AsyncSession, principal: Principal, contact_id: uuid.UUID, page: PageParams
-) -> Paged[FollowUp]:
+) -> Paged[dict[str, Any]]:
     """A contact's activity archive; members see the follow-ups they own or take part in."""
     if not await ContactRepository(session, principal.tenant_id).exists(contact_id):
         raise NotFound(f"contact {contact_id} not found")
     visible_to = None if principal.is_admin else principal.associate_id
-    return await FollowUpRepository(session, principal.tenant_id).activities(
+    rows = await FollowUpRepository(session, principal.tenant_id).activities(
         contact_id, visible_to, page
+    )
+    return Paged(
+        [follow_up_fields(follow_up, owner_name) for follow_up, owner_name in rows.items],
+        rows.next_cursor,
     )

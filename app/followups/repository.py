@@ -23,7 +23,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from app.db.repository import TenantRepository
 from app.kit.pagination import Paged, PageParams, paged, paged_rows
-from app.models import Booking, FollowUp, Participant, Person, Response
+from app.models import Associate, Booking, FollowUp, Participant, Person, Resource, Response
 from app.models.states import FollowUpStatus, ParticipantKind, ParticipantRole, ParticipantStatus
 
 # A follow-up if the associate owns or takes part in it (the owner is a participant too).
@@ -38,6 +38,45 @@ VISIBLE = select(FollowUp).where(
 )
 # The same, locked for a change: changes to one follow-up queue up.
 VISIBLE_FOR_UPDATE = VISIBLE.with_for_update(of=FollowUp)
+
+
+def _name_of(model: type[Associate | Resource | Person], id_: Any) -> Any:
+    """The directory object's name with this id, in the participant's tenant, as a subselect."""
+    return (
+        select(model.name)
+        .where(model.tenant_id == Participant.tenant_id, model.id == id_)
+        .scalar_subquery()
+    )
+
+
+# A participant's name, the one way names are composed: its colleague's, resource's or
+# person's `name` (one of the three ids is set), read in the statement that reads the row.
+DISPLAY_NAME = func.coalesce(
+    _name_of(Associate, Participant.associate_id),
+    _name_of(Resource, Participant.resource_id),
+    _name_of(Person, Participant.person_id),
+).label("display_name")
+# A follow-up's organizer's name, read in the statement that reads the follow-up.
+OWNER_NAME = (
+    select(Associate.name)
+    .where(Associate.tenant_id == FollowUp.tenant_id, Associate.id == FollowUp.owner_id)
+    .scalar_subquery()
+    .label("owner_name")
+)
+# What a response shows: its columns and the answering colleague's name.
+RESPONSE_COLUMNS = (
+    Response.id,
+    Response.participant_id,
+    Response.associate_id,
+    select(Associate.name)
+    .where(Associate.tenant_id == Response.tenant_id, Associate.id == Response.associate_id)
+    .scalar_subquery()
+    .label("display_name"),
+    Response.status,
+    Response.previous_status,
+    Response.comment,
+    Response.created_at,
+)
 
 
 class FollowUpRepository(TenantRepository[FollowUp]):
@@ -83,10 +122,10 @@ class FollowUpRepository(TenantRepository[FollowUp]):
         end: datetime,
         status: FollowUpStatus | None,
         page: PageParams,
-    ) -> Paged[Row[FollowUp, ParticipantRole, ParticipantStatus]]:
-        """The associate's follow-ups overlapping [start, end), with their role and answer."""
+    ) -> Paged[Row[FollowUp, ParticipantRole, ParticipantStatus, str]]:
+        """The associate's follow-ups overlapping [start, end), their role, answer, owner's name."""
         query = (
-            select(FollowUp, Participant.role, Participant.status)
+            select(FollowUp, Participant.role, Participant.status, OWNER_NAME)
             .join(
                 Participant,
                 (Participant.tenant_id == FollowUp.tenant_id)
@@ -113,8 +152,11 @@ class FollowUpRepository(TenantRepository[FollowUp]):
 
     async def activities(
         self, contact_id: uuid.UUID, visible_to: uuid.UUID | None, page: PageParams
-    ) -> Paged[FollowUp]:
-        """Follow-ups linked to the contact or with any of its persons, latest start first."""
+    ) -> Paged[Row[FollowUp, str]]:
+        """Follow-ups linked to the contact or with any of its persons, latest start first.
+
+        Each row holds the follow-up and its owner's name.
+        """
         person = aliased(Person)
         with_its_persons = exists().where(
             Participant.tenant_id == FollowUp.tenant_id,
@@ -123,7 +165,7 @@ class FollowUpRepository(TenantRepository[FollowUp]):
             person.contact_id == contact_id,
             person.tenant_id == self.tenant_id,
         )
-        query = select(FollowUp).where(
+        query = select(FollowUp, OWNER_NAME).where(
             self._in_tenant(), or_(FollowUp.contact_id == contact_id, with_its_persons)
         )
         if visible_to is not None:
@@ -133,8 +175,8 @@ class FollowUpRepository(TenantRepository[FollowUp]):
                 tuple_(FollowUp.start_at, FollowUp.id) < tuple_(page.after.at, page.after.id)
             )
         order = (FollowUp.start_at.desc(), FollowUp.id.desc())
-        rows = (await self.session.scalars(query.order_by(*order).limit(page.limit + 1))).all()
-        return paged(rows, page, at="start_at")
+        rows = (await self.session.execute(query.order_by(*order).limit(page.limit + 1))).all()
+        return paged_rows(rows, page, at="start_at")
 
 
 _OWN, _OTHER = aliased(Booking), aliased(Booking)
@@ -152,6 +194,7 @@ INVITATION_COLUMNS = (
     Participant.associate_id,
     Participant.resource_id,
     Participant.person_id,
+    DISPLAY_NAME,
     _as_text(Participant.role),
     _as_text(Participant.status),
     Participant.comment,
@@ -166,6 +209,7 @@ INVITATION_FOLLOW_UP_COLUMNS = tuple(
     for column in (
         FollowUp.id,
         FollowUp.owner_id,
+        OWNER_NAME,
         FollowUp.title,
         _as_text(FollowUp.kind),
         _as_text(FollowUp.status),
@@ -181,25 +225,29 @@ INVITATION_FOLLOW_UP_COLUMNS = tuple(
 # Everyone in a follow-up, the organizer first, each flagged when its booking overlaps another
 # follow-up's booking of the same calendar. Built once: composing it per call costs more CPU
 # than running it.
-PARTICIPANTS_WITH_CONFLICTS = (
-    select(
-        *INVITATION_COLUMNS,
-        exists()
-        .where(
-            _OWN.tenant_id == Participant.tenant_id,
-            _OWN.participant_id == Participant.id,
-            _OTHER.tenant_id == _OWN.tenant_id,
-            _OTHER.calendar_id == _OWN.calendar_id,
-            _OTHER.during.op("&&")(_OWN.during),
-            _OTHER.follow_up_id != _OWN.follow_up_id,
-        )
-        .label("conflict"),
+_CONFLICT = (
+    exists()
+    .where(
+        _OWN.tenant_id == Participant.tenant_id,
+        _OWN.participant_id == Participant.id,
+        _OTHER.tenant_id == _OWN.tenant_id,
+        _OTHER.calendar_id == _OWN.calendar_id,
+        _OTHER.during.op("&&")(_OWN.during),
+        _OTHER.follow_up_id != _OWN.follow_up_id,
     )
+    .label("conflict")
+)
+PARTICIPANTS_WITH_CONFLICTS = (
+    select(*INVITATION_COLUMNS, _CONFLICT)
     .where(
         Participant.tenant_id == bindparam("tenant_id"),
         Participant.follow_up_id == bindparam("follow_up_id"),
     )
     .order_by(Participant.role != ParticipantRole.ORGANIZER, Participant.id)
+)
+# One participant's conflict flag and name: what a participant just written lacks to be shown.
+CONFLICT_AND_NAME = select(_CONFLICT, DISPLAY_NAME).where(
+    Participant.tenant_id == bindparam("tenant_id"), Participant.id == bindparam("participant_id")
 )
 
 
@@ -225,6 +273,13 @@ class ParticipantRepository(TenantRepository[Participant]):
         return await self._rows(
             PARTICIPANTS_WITH_CONFLICTS, tenant_id=self.tenant_id, follow_up_id=follow_up_id
         )
+
+    async def conflict_and_name(self, participant_id: uuid.UUID) -> Row[Any]:
+        """The participant's `conflict` flag and `display_name`, as one row."""
+        (row,) = await self._rows(
+            CONFLICT_AND_NAME, tenant_id=self.tenant_id, participant_id=participant_id
+        )
+        return row
 
     async def count(self, follow_up_id: uuid.UUID) -> int:
         query = select(func.count()).where(
@@ -298,3 +353,12 @@ class ParticipantRepository(TenantRepository[Participant]):
 class ResponseRepository(TenantRepository[Response]):
     model = Response
     noun = "response"
+
+    async def history(self, follow_up_id: uuid.UUID, page: PageParams) -> Paged[Row[Any]]:
+        """The follow-up's answers, oldest first, as rows with the answering colleague's name."""
+        query = select(*RESPONSE_COLUMNS).where(
+            self._in_tenant(), Response.follow_up_id == follow_up_id
+        )
+        if page.after is not None:
+            query = query.where(Response.id > page.after.id)
+        return paged(await self._rows(query.order_by(Response.id).limit(page.limit + 1)), page)

@@ -272,7 +272,7 @@ async def list_responses(
 )
 async def list_contact_activities(
     contact_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal, page: TimedPageDep
-) -> Paged[FollowUp]:
+) -> Paged[dict[str, Any]]:
     """The contact's activity archive: follow-ups linked to it or with any of its persons.
 
     Latest first. Members see the ones they own or take part in; admins see all.

@@ -172,6 +172,13 @@ class ParticipantFields(OutputModel):
     associate_id: uuid.UUID | None
     resource_id: uuid.UUID | None
     person_id: uuid.UUID | None
+    display_name: str = Field(
+        description=(
+            "Who or what takes part: the colleague's, the resource's or the external person's "
+            "name, as the directory holds it now (deactivated ones included)"
+        ),
+        examples=["Fjord room"],
+    )
     role: ParticipantRole
     status: ParticipantStatus
     comment: str | None = Field(description=COMMENT_SHOWN)
@@ -198,6 +205,9 @@ class FollowUpSummary(OutputModel):
 
     id: uuid.UUID
     owner_id: uuid.UUID
+    owner_name: str = Field(
+        description="The organizer's name, as the directory holds it now", examples=["Ada Lovelace"]
+    )
     title: str
     kind: FollowUpKind
     status: FollowUpStatus
@@ -229,6 +239,10 @@ class ResponseRecord(OutputModel):
     id: uuid.UUID
     participant_id: uuid.UUID | None = Field(description="Null once the participant was removed")
     associate_id: uuid.UUID
+    display_name: str = Field(
+        description="The answering colleague's name, as the directory holds it now",
+        examples=["Bo Berg"],
+    )
     status: Answer
     previous_status: ParticipantStatus
     comment: str | None = Field(description=COMMENT_SHOWN)

@@ -9,7 +9,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.availability.repository import AvailabilityRepository
 from app.availability.service import first_free_for
 from app.followups import schemas
 from app.followups.comments import shown_participants
@@ -39,24 +38,41 @@ async def follow_up_view(
         }
         for row in rows
     ]
+    # The owner takes part as organizer, so their name comes with the participants.
+    owner_name = next(row.display_name for row in rows if row.associate_id == follow_up.owner_id)
     return {
-        **{name: getattr(follow_up, name) for name in schemas.FollowUpFields.model_fields},
+        **follow_up_fields(follow_up, owner_name),
         "has_conflict": any(row.conflict for row in rows),
         "participants": shown_participants(follow_up, viewer, participants),
     }
 
 
+def follow_up_fields(follow_up: FollowUp, owner_name: str) -> dict[str, Any]:
+    """A `schemas.FollowUpFields` as plain data: the follow-up's columns and its owner's name."""
+    fields = {
+        name: getattr(follow_up, name)
+        for name in schemas.FollowUpFields.model_fields
+        if name != "owner_name"
+    }
+    return {**fields, "owner_name": owner_name}
+
+
 async def participant_view(session: AsyncSession, participant: Participant) -> schemas.Participant:
-    """One participant with its conflict flag (and first free time, for a resource)."""
-    availability = AvailabilityRepository(session, participant.tenant_id)
-    conflict = participant.id in await availability.conflicted_participants(
-        participant.follow_up_id
+    """One participant with its name and conflict flag (and first free time, for a resource)."""
+    shown = await ParticipantRepository(session, participant.tenant_id).conflict_and_name(
+        participant.id
     )
     first_free_at = None
-    if conflict and participant.kind == ParticipantKind.RESOURCE:
+    if shown.conflict and participant.kind == ParticipantKind.RESOURCE:
         follow_up = await FollowUpRepository(session, participant.tenant_id).get(
             participant.follow_up_id
         )
         assert follow_up is not None
         first_free_at = await first_free_for(session, follow_up)
-    return built(schemas.Participant, participant, conflict=conflict, first_free_at=first_free_at)
+    return built(
+        schemas.Participant,
+        participant,
+        conflict=shown.conflict,
+        display_name=shown.display_name,
+        first_free_at=first_free_at,
+    )

@@ -77,10 +77,12 @@ WITH f AS (
                   'tenant_id', upd.tenant_id, 'follow_up_id', upd.follow_up_id,
                   'previous_status', upd.previous_status) AS data
 ), """
-# What ANSWER returns: the invitation as answered, with its conflict flag.
+# What ANSWER returns: the invitation as answered, with its name and conflict flag.
 _ANSWER_RESULT = """
-SELECT upd.id, upd.kind, upd.associate_id, upd.resource_id, upd.person_id, upd.role,
-       upd.status, upd.comment, upd.responded_at, upd.seen_at, upd.rescheduled,
+SELECT upd.id, upd.kind, upd.associate_id, upd.resource_id, upd.person_id,
+       (SELECT a.name FROM associates a
+        WHERE a.tenant_id = upd.tenant_id AND a.id = upd.associate_id) AS display_name,
+       upd.role, upd.status, upd.comment, upd.responded_at, upd.seen_at, upd.rescheduled,
        upd.acknowledged_at, upd.previous_status, event.seq,
        :blocks AND EXISTS (
            SELECT FROM bookings o

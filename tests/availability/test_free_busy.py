@@ -27,7 +27,7 @@ def blocks(found: Body) -> dict[str, list[Block]]:
     """Each calendar's busy blocks as (start, end, status, follow_up_id), in the given order."""
     shown: dict[str, list[Block]] = {}
     for calendar in found["calendars"]:
-        assert set(calendar) == {"kind", "id", "busy"}
+        assert set(calendar) == {"kind", "id", "name", "busy"}
         shown[calendar["id"]] = [
             (when(b["start_at"]), when(b["end_at"]), b["status"], b["follow_up_id"])
             for b in calendar["busy"]
@@ -317,17 +317,17 @@ async def test_window_edges_keep_their_microseconds(admin: Caller) -> None:
 
 
 async def test_calendars_without_bookings_leave_the_window_free(admin: Caller) -> None:
-    first, second = await admin.new_member(), await admin.new_member()
-    shared = await room(admin)
+    first, second = await admin.new_member(name="First"), await admin.new_member(name="Second")
+    shared = await room(admin, name="Shared")
     await book(first, at(7), at(8))  # before the window
 
     found = await availability(first, at(8), at(9), associates=[second, first], resources=[shared])
 
     assert found == {
         "calendars": [
-            {"kind": "associate", "id": second.subject, "busy": []},
-            {"kind": "associate", "id": first.subject, "busy": []},
-            {"kind": "resource", "id": shared, "busy": []},
+            {"kind": "associate", "id": second.subject, "name": "Second", "busy": []},
+            {"kind": "associate", "id": first.subject, "name": "First", "busy": []},
+            {"kind": "resource", "id": shared, "name": "Shared", "busy": []},
         ],
         "free": [{"start_at": "2026-05-04T08:00:00Z", "end_at": "2026-05-04T09:00:00Z"}],
     }
