@@ -8,7 +8,7 @@ from fastapi import APIRouter, Header, Path, Request, Response, status
 from app.auth.dependencies import CurrentAssociate, NotAnAssociate
 from app.calendars import feeds, ical, schemas, service
 from app.db.session import SessionDep
-from app.idempotency.route import IdempotentRoute
+from app.idempotency.route import SealingIdempotentRoute
 from app.kit.errors import NotFound, ValidationFailed
 from app.kit.etags import http_date, not_modified
 from app.kit.openapi import AUTHENTICATED, problems
@@ -19,7 +19,8 @@ from app.models import CalendarFeed
 from app.ratelimits.dependencies import RESPONSES as RATE_LIMITED
 from app.ratelimits.dependencies import charge
 
-router = APIRouter(prefix="/v1", route_class=IdempotentRoute)
+# Sealing: a retried create answers with the feed's secret URL again, kept sealed meanwhile.
+router = APIRouter(prefix="/v1", route_class=SealingIdempotentRoute)
 # The feed itself: no bearer token (the URL is the secret), so its own rate-limit charge.
 feed_router = APIRouter(prefix="/v1", tags=["feeds"])
 

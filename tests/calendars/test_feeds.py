@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.calendars.feeds import token_hash
-from app.models import CalendarFeed
+from app.models import CalendarFeed, IdempotencyKey
 from tests.calendars.support import book_at, events_of, new_feed
 from tests.fixtures.factories import Caller
 from tests.fixtures.problems import assert_invalid, assert_problem, assert_unauthorized
@@ -35,6 +35,22 @@ async def test_create_shows_the_url_once_and_stores_only_a_hash(
     listed = ok(await member.get("/v1/feeds"))
     assert [f["id"] for f in listed["items"]] == [created["id"]]
     assert "url" not in listed["items"][0]
+
+
+async def test_a_retried_create_keeps_its_answer_sealed(
+    member: Caller, connection: AsyncConnection
+) -> None:
+    """The replay shows the same URL; the kept answer does not hold the secret in clear."""
+    headers = {"Idempotency-Key": f"test-{uuid.uuid4()}"}
+    first = await member.post("/v1/feeds", json={}, headers=headers)
+    again = await member.post("/v1/feeds", json={}, headers=headers)
+
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json()["url"] == first.json()["url"]
+    secret = first.json()["url"].removesuffix(".ics")[-43:]
+    kept = (await connection.execute(select(IdempotencyKey.body))).scalars().all()
+    assert kept
+    assert not [body for body in kept if secret.encode() in body]
 
 
 async def test_defaults(member: Caller) -> None:
