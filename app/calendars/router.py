@@ -9,7 +9,7 @@ from app.auth.dependencies import CurrentAssociate, NotAnAssociate
 from app.calendars import feeds, ical, schemas, service
 from app.db.session import SessionDep
 from app.idempotency.route import SealingIdempotentRoute
-from app.kit.errors import NotFound, ValidationFailed
+from app.kit.errors import NotFound, ServiceUnavailable, ValidationFailed
 from app.kit.etags import http_date, not_modified
 from app.kit.openapi import AUTHENTICATED, problems
 from app.kit.pagination import Page, Paged, PageDep
@@ -111,7 +111,7 @@ async def delete_feed(feed_id: uuid.UUID, session: SessionDep, actor: CurrentAss
             "headers": FEED_HEADERS,
         },
         304: {"description": "Not modified since the ETag or date sent"},
-        **problems(NotFound, ValidationFailed),
+        **problems(NotFound, ValidationFailed, ServiceUnavailable),
         **RATE_LIMITED,
     },
     openapi_extra={"security": []},
@@ -120,8 +120,14 @@ async def get_feed_ics(
     token: Annotated[str, Path(pattern=feeds.TOKEN_PATTERN, description="The feed's secret")],
     request: Request,
     session: SessionDep,
-    if_none_match: Annotated[str | None, Header(max_length=1024)] = None,
-    if_modified_since: Annotated[str | None, Header(max_length=64)] = None,
+    if_none_match: Annotated[
+        str | None,
+        Header(alias="If-None-Match", max_length=1024, description="ETags the client holds"),
+    ] = None,
+    if_modified_since: Annotated[
+        str | None,
+        Header(alias="If-Modified-Since", max_length=64, description="The client copy's date"),
+    ] = None,
 ) -> Response:
     """A colleague's diary as a subscribed calendar; no bearer token: the URL is the secret.
 
