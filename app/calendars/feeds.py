@@ -4,11 +4,13 @@ The token names its tenant and feed, so it is looked up by primary key; only its
 stored, compared in constant time.
 """
 
+import asyncio
 import hashlib
 import hmac
 import re
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -28,9 +30,11 @@ from app.models.states import ParticipantStatus
 TOKEN_PREFIX = "cvf_"  # noqa: S105 (a prefix, not a secret)
 TOKEN_PATTERN = r"^cvf_[0-9a-f]{64}[A-Za-z0-9_-]{43}$"  # noqa: S105
 _TOKEN = re.compile(TOKEN_PATTERN)
-# The most follow-ups one feed holds, the nearest to now; a window of 2 x 366 days of a
-# busy diary stays a body of a few megabytes.
-MAX_FEED_EVENTS = 2000
+# The most follow-ups one feed holds, the nearest to now: about 1.5 s of CPU to build (in a
+# thread) and a megabyte of body with five attendees each.
+MAX_FEED_EVENTS = 1000
+# Part of every feed's ETag: bump it when the same rows would give other bytes.
+FORMAT_VERSION = 1
 REFRESH = timedelta(minutes=15)
 
 
@@ -104,10 +108,11 @@ async def opened(session: AsyncSession, token: str) -> OpenFeed:
 
 
 @dataclass(frozen=True)
-class Rendered:
-    """A feed's body, its strong ETag and when it last changed."""
+class FeedState:
+    """What a feed holds now, its strong ETag and when it last changed; not yet rendered."""
 
-    body: bytes
+    name: str
+    views: list[ical.EventView]
     etag: str
     changed_at: datetime
 
@@ -118,26 +123,46 @@ def _window(feed: Any, now: datetime) -> tuple[datetime, datetime]:
     return today - timedelta(days=feed.past_days), today + timedelta(days=feed.future_days + 1)
 
 
-async def rendered(session: AsyncSession, feed: OpenFeed) -> Rendered:
-    """The feed's calendar now; records a new body's hash and time for Last-Modified."""
+def _fingerprint(name: str, follow_ups: Sequence[Any], attendees: Sequence[Any]) -> bytes:
+    """A hash of everything the body is made of, so a poll can be answered 304 unrendered.
+
+    Same rows, same bytes: the format version is in it, so a release that writes the same
+    rows differently changes the tag too.
+    """
+    digest = hashlib.sha256(f"{FORMAT_VERSION}\n{name}\n".encode())
+    for row in (*follow_ups, *attendees):
+        digest.update(repr(tuple(row)).encode())
+    return digest.digest()[:16]
+
+
+async def current(session: AsyncSession, feed: OpenFeed) -> FeedState:
+    """What the feed holds now; records a new fingerprint and its time for Last-Modified."""
     row, now = feed.row, utc_now()
     start, end = _window(row, now)
     calendars = CalendarRepository(session, feed.tenant_id)
-    follow_ups = await calendars.diary_window(row.associate_id, start, end, now, MAX_FEED_EVENTS)
-    attendees = attendees_by_follow_up(
-        await calendars.attendees([f.id for f in follow_ups]) if follow_ups else ()
+    follow_ups = sorted(
+        await calendars.diary_window(row.associate_id, start, end, now, MAX_FEED_EVENTS),
+        key=lambda f: (f.start_at, f.id),
     )
+    attendee_rows = await calendars.attendees([f.id for f in follow_ups]) if follow_ups else ()
+    attendees = attendees_by_follow_up(attendee_rows)
     views = [
         event_view(
             f, attendees.get(f.id, []), transparent=f.own_status == ParticipantStatus.DECLINED
         )
-        for f in sorted(follow_ups, key=lambda f: (f.start_at, f.id))
+        for f in follow_ups
     ]
     name = row.name or f"{row.associate_name} (Convene)"
-    body = ical.ics(ical.calendar(views, name=name, refresh=REFRESH))
-    digest = hashlib.sha256(body).digest()[:16]
+    digest = _fingerprint(name, follow_ups, attendee_rows)
     changed_at = row.changed_at
     if row.content_hash != digest or changed_at is None:
         changed_at = now
         await FeedRepository(session, feed.tenant_id).changed(row.id, digest, now)
-    return Rendered(body, f'"{digest.hex()}"', changed_at)
+    return FeedState(name, views, f'"{digest.hex()}"', changed_at)
+
+
+async def rendered(state: FeedState) -> bytes:
+    """The feed's body; built in a thread, as a large diary takes a while of CPU."""
+    return await asyncio.to_thread(
+        lambda: ical.ics(ical.calendar(state.views, name=state.name, refresh=REFRESH))
+    )

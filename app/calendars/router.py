@@ -132,19 +132,19 @@ async def get_feed_ics(
     """A colleague's diary as a subscribed calendar; no bearer token: the URL is the secret.
 
     Follow-ups they own or take part in, from `past_days` back to `future_days` ahead (at
-    most 2,000, the nearest to now); declined ones and cancelled ones are shown free.
+    most 1,000, the nearest to now); declined ones and cancelled ones are shown free.
     Answers 304 to a matching If-None-Match or an If-Modified-Since not before the last
     change. Rate-limited like any read, charged to the URL and its tenant.
     """
     feed = await feeds.opened(session, token)
     note_caller(request.scope, feed.tenant_id, f"feed:{feed.row.id}")
     await charge(request, token, feed.tenant_id)
-    shown = await feeds.rendered(session, feed)
+    state = await feeds.current(session, feed)
     headers: dict[str, Any] = {
-        "ETag": shown.etag,
-        "Last-Modified": http_date(shown.changed_at),
+        "ETag": state.etag,
+        "Last-Modified": http_date(state.changed_at),
         "Cache-Control": "private, no-cache",
     }
-    if not_modified(if_none_match, if_modified_since, shown.etag, shown.changed_at):
+    if not_modified(if_none_match, if_modified_since, state.etag, state.changed_at):
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
-    return _calendar(shown.body, headers)
+    return _calendar(await feeds.rendered(state), headers)
