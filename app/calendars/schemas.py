@@ -4,17 +4,19 @@ from typing import Annotated
 
 from pydantic import Field
 
-from app.kit.schemas import InputModel, Name, Stored
+from app.kit.schemas import JSON_INTEGER, InputModel, Name, Stored
 
 MAX_WINDOW_DAYS = 366
 
 PastDays = Annotated[
     int,
-    Field(strict=True, ge=0, le=MAX_WINDOW_DAYS, description="Days back the feed shows"),
+    Field(ge=0, le=MAX_WINDOW_DAYS, description="Days back the feed shows"),
+    JSON_INTEGER,
 ]
 FutureDays = Annotated[
     int,
-    Field(strict=True, ge=1, le=MAX_WINDOW_DAYS, description="Days ahead the feed shows"),
+    Field(ge=1, le=MAX_WINDOW_DAYS, description="Days ahead the feed shows"),
+    JSON_INTEGER,
 ]
 
 
