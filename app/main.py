@@ -12,6 +12,8 @@ from app.apidocs.pages import install_docs
 from app.auth.tokens import TokenVerifier
 from app.availability.cost import availability_cost
 from app.availability.router import router as availability_router
+from app.calendars.router import feed_router
+from app.calendars.router import router as calendars_router
 from app.config import Settings
 from app.db.engine import Database, create_engine
 from app.db.errors import install_database_error_handler
@@ -48,6 +50,7 @@ TAGS = [
     {"name": "invitations", "description": "The invitee's side: inbox, seen, answers"},
     {"name": "notifications", "description": "The on-screen inbox"},
     {"name": "availability", "description": "Group free/busy and the first free slot"},
+    {"name": "feeds", "description": "Colleagues' diaries as iCalendar subscriptions"},
     {"name": "webhooks", "description": "Signed event delivery to subscribers (admin)"},
     {"name": "events", "description": "The tenant's event feed, for catching up (admin)"},
     {"name": "operations", "description": "Health, readiness and metrics"},
@@ -133,6 +136,8 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     charged = [Depends(rate_limited())]
     for router in (
         directory_router,
+        # Before follow-ups: `/follow-ups/{id}.ics` would otherwise match `/follow-ups/{id}`.
+        calendars_router,
         followups_router,
         invitations_router,
         notifications_router,
@@ -144,6 +149,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         dependencies=[Depends(rate_limited(availability_cost))],
         responses=RATE_LIMITED,
     )
+    app.include_router(feed_router)
     app.include_router(ops_router)
     if settings.metrics_port is None:
         app.include_router(metrics_router)

@@ -44,7 +44,13 @@ def api_base(
 
 
 # Operations that act as an associate; an admin token (a service account) never does.
-AS_ASSOCIATE = ("/v1/follow-ups", "/v1/invitations", "/v1/notifications", "/v1/availability")
+AS_ASSOCIATE = (
+    "/v1/follow-ups",
+    "/v1/invitations",
+    "/v1/notifications",
+    "/v1/availability",
+    "/v1/feeds",
+)
 
 
 @pytest.fixture(scope="module")

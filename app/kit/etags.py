@@ -1,6 +1,8 @@
-"""ETags and If-Match: optimistic concurrency for updates (RFC 9110 section 13.1.1)."""
+"""ETags and conditional requests: If-Match for updates, If-None-Match for reads (RFC 9110)."""
 
 import uuid
+from datetime import UTC, datetime
+from email.utils import format_datetime, parsedate_to_datetime
 from typing import Annotated
 
 from fastapi import Header
@@ -36,3 +38,29 @@ def check_if_match(if_match: str | None, version: int) -> None:
     # Weak tags never match for If-Match (strong comparison).
     if "*" not in candidates and current not in candidates:
         raise PreconditionFailed(f"the current version is {current}; read it again")
+
+
+def not_modified(
+    if_none_match: str | None, if_modified_since: str | None, tag: str, modified_at: datetime
+) -> bool:
+    """Whether a GET's conditions say the client's copy is current (RFC 9110 13.2.2).
+
+    If-None-Match decides when sent (weak comparison); else If-Modified-Since, to the second.
+    """
+    if if_none_match is not None:
+        candidates = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
+        return "*" in candidates or tag.removeprefix("W/") in candidates
+    if if_modified_since is None:
+        return False
+    try:
+        since = parsedate_to_datetime(if_modified_since)
+    except (TypeError, ValueError):
+        return False  # an invalid date is ignored (RFC 9110 13.1.3)
+    if since.tzinfo is None:
+        return False
+    return modified_at.replace(microsecond=0) <= since
+
+
+def http_date(instant: datetime) -> str:
+    """An instant as an HTTP date (IMF-fixdate), as Last-Modified carries it."""
+    return format_datetime(instant.astimezone(UTC), usegmt=True)

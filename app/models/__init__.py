@@ -4,6 +4,7 @@ from app.db.base import Base
 from app.models.activity import Event, Notification
 from app.models.bookings import Booking
 from app.models.directory import Associate, Contact, Person, Resource
+from app.models.feeds import CalendarFeed
 from app.models.followups import FollowUp, Participant, Response
 from app.models.idempotency import IdempotencyKey
 from app.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -12,6 +13,7 @@ __all__ = [
     "Associate",
     "Base",
     "Booking",
+    "CalendarFeed",
     "Contact",
     "Event",
     "FollowUp",

@@ -1,5 +1,6 @@
 """The rate limit as a FastAPI dependency after authentication, and its header fields."""
 
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -37,23 +38,31 @@ def rate_limited(cost: Cost | None = None) -> Callable[..., Awaitable[None]]:
     """
 
     async def charge_rate_limits(request: Request, principal: CurrentPrincipal) -> None:
-        limiter: RateLimiter = request.app.state.rate_limiter
-        if not limiter.enabled:
-            return
         token = request.headers.get("authorization", "").partition(" ")[2].strip()
         units = cost(request) if cost is not None else 1
-        verdict = await limiter.charge(token, principal.tenant_id, units)
-        if verdict is None:
-            return
-        request.scope[SCOPE_KEY] = verdict.headers
-        if verdict.refused is not None:
-            policy = verdict.refused
-            raise RateLimited(
-                f"the {policy.name} quota of {policy.quota} per {policy.window} s is used up; "
-                f"retry in {verdict.retry_after} s"
-            )
+        await charge(request, token, principal.tenant_id, units)
 
     return charge_rate_limits
+
+
+async def charge(request: Request, secret: str, tenant_id: uuid.UUID, units: int = 1) -> None:
+    """Charge `units` to the quotas of this secret (a token, a feed's URL) and of the tenant.
+
+    429 when either is used up; the header fields go on the response whatever answers.
+    """
+    limiter: RateLimiter = request.app.state.rate_limiter
+    if not limiter.enabled:
+        return
+    verdict = await limiter.charge(secret, tenant_id, units)
+    if verdict is None:
+        return
+    request.scope[SCOPE_KEY] = verdict.headers
+    if verdict.refused is not None:
+        policy = verdict.refused
+        raise RateLimited(
+            f"the {policy.name} quota of {policy.quota} per {policy.window} s is used up; "
+            f"retry in {verdict.retry_after} s"
+        )
 
 
 class RateLimitHeaders:

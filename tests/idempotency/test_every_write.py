@@ -18,6 +18,7 @@ from tests.webhooks import test_access as webhooks
 WRITES = {"POST", "PATCH", "DELETE"}
 FOLLOWUP_WRITES = [e for e in followups.ENDPOINTS if e.method in WRITES]
 WEBHOOK_WRITES = [e for e in webhooks.ENDPOINTS if e.method in WRITES]
+FEED_WRITES = [("POST", "/v1/feeds"), ("DELETE", "/v1/feeds/{feed_id}")]
 
 
 def test_the_cases_cover_every_write_of_the_document(app: FastAPI) -> None:
@@ -27,7 +28,7 @@ def test_the_cases_cover_every_write_of_the_document(app: FastAPI) -> None:
         for method in operations
         if method.upper() in WRITES
     }
-    covered = {e.route for e in [*FOLLOWUP_WRITES, *WEBHOOK_WRITES]}
+    covered = {e.route for e in [*FOLLOWUP_WRITES, *WEBHOOK_WRITES]} | set(FEED_WRITES)
     covered |= {
         (
             e.verb,
@@ -108,6 +109,23 @@ async def test_directory_writes_replay(
     call = await directory.arrange(admin, endpoint)
     await _twice(
         lambda headers: directory.send(admin.client, endpoint, call, {**admin.headers, **headers}),
+        connection,
+        tenant,
+    )
+
+
+@pytest.mark.parametrize(("method", "path"), FEED_WRITES)
+async def test_feed_writes_replay(
+    member: Caller, connection: AsyncConnection, tenant: uuid.UUID, method: str, path: str
+) -> None:
+    if method == "DELETE":
+        feed = await member.create("/v1/feeds", {})
+        path = path.replace("{feed_id}", feed["id"])
+    body = {"name": "Work"} if method == "POST" else None
+    await _twice(
+        lambda headers: member.client.request(
+            method, path, json=body, headers={**member.headers, **headers}
+        ),
         connection,
         tenant,
     )

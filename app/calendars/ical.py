@@ -1,0 +1,167 @@
+"""Follow-ups as iCalendar (RFC 5545) VEVENTs, built with `icalendar`, never from templates.
+
+A follow-up is first turned into an `EventView` (plain data, no session), then into one
+VEVENT by `vevent()`: the one place where a series' RRULE, EXDATE and RECURRENCE-ID
+overrides will be added.
+"""
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from icalendar import Calendar, Event, vCalAddress, vDuration
+
+from app.models.states import (
+    FollowUpStatus,
+    ParticipantKind,
+    ParticipantRole,
+    ParticipantStatus,
+    ResourceKind,
+)
+
+PRODID = "-//Convene//Convene//EN"
+UID_DOMAIN = "convene"
+MEDIA_TYPE = "text/calendar; charset=utf-8"
+
+# What each participant status says in PARTSTAT: not answered yet is NEEDS-ACTION.
+PARTSTAT = {
+    ParticipantStatus.NOT_READ: "NEEDS-ACTION",
+    ParticipantStatus.SEEN: "NEEDS-ACTION",
+    ParticipantStatus.ACCEPTED: "ACCEPTED",
+    ParticipantStatus.DECLINED: "DECLINED",
+    ParticipantStatus.TENTATIVE: "TENTATIVE",
+    ParticipantStatus.NOT_APPLICABLE: "NEEDS-ACTION",
+}
+ROLE = {
+    ParticipantRole.ORGANIZER: "CHAIR",
+    ParticipantRole.REQUIRED: "REQ-PARTICIPANT",
+    ParticipantRole.OPTIONAL: "OPT-PARTICIPANT",
+}
+CUTYPE = {ResourceKind.ROOM: "ROOM", ResourceKind.EQUIPMENT: "RESOURCE"}
+
+
+@dataclass(frozen=True)
+class Attendee:
+    """One participant as a calendar shows it: who, how to reach them, their answer."""
+
+    id: uuid.UUID
+    kind: ParticipantKind
+    role: ParticipantRole
+    status: ParticipantStatus
+    name: str
+    email: str | None
+    resource_kind: ResourceKind | None = None
+
+    @property
+    def address(self) -> str:
+        """A mailto: URI when there is an address, else the directory object's urn:uuid."""
+        return f"mailto:{self.email}" if self.email else f"urn:uuid:{self.id}"
+
+    @property
+    def cutype(self) -> str:
+        if self.kind == ParticipantKind.RESOURCE:
+            return CUTYPE[self.resource_kind or ResourceKind.EQUIPMENT]
+        return "INDIVIDUAL"
+
+
+@dataclass(frozen=True)
+class EventView:
+    """What one VEVENT says about one follow-up; `transparent` when it blocks no time."""
+
+    id: uuid.UUID
+    seq: int
+    title: str
+    description: str | None
+    location: str | None
+    start_at: datetime
+    end_at: datetime
+    time_zone: str
+    all_day: bool
+    status: FollowUpStatus
+    created_at: datetime
+    updated_at: datetime
+    attendees: Sequence[Attendee]
+    transparent: bool = False
+
+    @property
+    def uid(self) -> str:
+        return f"{self.id}@{UID_DOMAIN}"
+
+
+def _address(attendee: Attendee, *, organizer: bool = False) -> vCalAddress:
+    address = vCalAddress(attendee.address)
+    address.params["CN"] = attendee.name
+    if not organizer:
+        address.params["CUTYPE"] = attendee.cutype
+        address.params["ROLE"] = ROLE[attendee.role]
+        address.params["PARTSTAT"] = PARTSTAT[attendee.status]
+    return address
+
+
+def _when(view: EventView, instant: datetime) -> datetime | date:
+    local = instant.astimezone(ZoneInfo(view.time_zone))
+    # An all-day span runs midnight to midnight in its zone (checked on write): dates.
+    return local.date() if view.all_day else local
+
+
+def vevent(view: EventView) -> Event:
+    """The VEVENT of one follow-up, with its organizer and every participant as an ATTENDEE."""
+    event = Event()
+    event.add("uid", view.uid)
+    # The last revision of the information (RFC 5545 3.8.7.2 for a calendar without METHOD).
+    event.add("dtstamp", max(view.created_at, view.updated_at))
+    event.add("created", view.created_at)
+    event.add("last-modified", view.updated_at)
+    event.add("sequence", view.seq)
+    event.add("dtstart", _when(view, view.start_at))
+    event.add("dtend", _when(view, view.end_at))
+    event.add("summary", view.title)
+    if view.location:
+        event.add("location", view.location)
+    if view.description:
+        event.add("description", view.description)
+    cancelled = view.status == FollowUpStatus.CANCELLED
+    event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
+    event.add("transp", "TRANSPARENT" if cancelled or view.transparent else "OPAQUE")
+    for attendee in view.attendees:
+        if attendee.role == ParticipantRole.ORGANIZER:
+            event.add("organizer", _address(attendee, organizer=True))
+    for attendee in view.attendees:
+        event.add("attendee", _address(attendee))
+    return event
+
+
+def calendar(
+    events: Iterable[EventView], *, name: str | None = None, refresh: timedelta | None = None
+) -> Calendar:
+    """A VCALENDAR of these follow-ups with a VTIMEZONE for every zone they name.
+
+    `name` and `refresh` (how often to poll) are for subscribed feeds.
+    """
+    cal = Calendar()
+    cal.add("prodid", PRODID)
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    if name is not None:
+        cal.add("name", name)
+        cal.add("x-wr-calname", name)
+    if refresh is not None:
+        cal.add("refresh-interval", refresh, parameters={"VALUE": "DURATION"})
+        cal.add("x-published-ttl", vDuration(refresh))
+    years: list[int] = []
+    for view in events:
+        cal.add_component(vevent(view))
+        years += (view.start_at.year, view.end_at.year)
+    if years:
+        # Transitions of the years the events touch only, so the same events give the same
+        # bytes (the feed's ETag) and a long-lived zone is not hundreds of lines.
+        cal.add_missing_timezones(date(min(years) - 1, 1, 1), date(max(years) + 1, 12, 31))
+    return cal
+
+
+def ics(cal: Calendar) -> bytes:
+    """The calendar as the bytes of a text/calendar body (CRLF lines, folded at 75 octets)."""
+    body: bytes = cal.to_ical()
+    return body

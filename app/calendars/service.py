@@ -1,0 +1,70 @@
+"""One follow-up as an iCalendar file, for whoever may read its JSON."""
+
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.principals import Actor
+from app.calendars import ical
+from app.calendars.repository import CalendarRepository
+from app.followups import reads
+from app.models.states import (
+    FollowUpStatus,
+    ParticipantKind,
+    ParticipantRole,
+    ParticipantStatus,
+    ResourceKind,
+)
+
+
+def attendees_by_follow_up(rows: Iterable[Any]) -> dict[uuid.UUID, list[ical.Attendee]]:
+    """The rows of `CalendarRepository.attendees` as Attendees, grouped by follow-up."""
+    grouped: dict[uuid.UUID, list[ical.Attendee]] = {}
+    for row in rows:
+        grouped.setdefault(row.follow_up_id, []).append(
+            ical.Attendee(
+                id=row.id,
+                kind=ParticipantKind(row.kind),
+                role=ParticipantRole(row.role),
+                status=ParticipantStatus(row.status),
+                name=row.name,
+                email=row.email,
+                resource_kind=ResourceKind(row.resource_kind) if row.resource_kind else None,
+            )
+        )
+    return grouped
+
+
+def event_view(
+    follow_up: Any, attendees: Sequence[ical.Attendee], *, transparent: bool = False
+) -> ical.EventView:
+    """The EventView of a follow-up (a model or a row with its columns)."""
+    return ical.EventView(
+        id=follow_up.id,
+        seq=follow_up.seq,
+        title=follow_up.title,
+        description=follow_up.description,
+        location=follow_up.location,
+        start_at=follow_up.start_at,
+        end_at=follow_up.end_at,
+        time_zone=follow_up.time_zone,
+        all_day=follow_up.all_day,
+        status=FollowUpStatus(follow_up.status),
+        created_at=follow_up.created_at,
+        updated_at=follow_up.updated_at,
+        attendees=attendees,
+        transparent=transparent,
+    )
+
+
+async def follow_up_ics(session: AsyncSession, actor: Actor, follow_up_id: uuid.UUID) -> bytes:
+    """The follow-up as a VCALENDAR with one VEVENT; 404 where its JSON would be 404.
+
+    It holds no answer's comment, so every participant is shown the same calendar.
+    """
+    follow_up = await reads.visible(session, actor, follow_up_id)
+    rows = await CalendarRepository(session, actor.tenant_id).attendees([follow_up.id])
+    attendees = attendees_by_follow_up(rows).get(follow_up.id, [])
+    return ical.ics(ical.calendar([event_view(follow_up, attendees)]))
