@@ -5,7 +5,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 ASSETS = Path(__file__).parent / "static"
 PAGE_PATH = "/ui/"
@@ -34,18 +34,19 @@ PAGE_HEADERS = {
 }
 
 
+RAW_PAGE_HEADERS = [(name.lower().encode(), value.encode()) for name, value in PAGE_HEADERS.items()]
+
+
 class PageAssets(StaticFiles):
     """The page's static files, with the page's headers (nosniff above all) on each."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async def send_with_headers(message: dict[str, object]) -> None:
+        async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))  # type: ignore[call-overload]
-                headers += [(k.lower().encode(), v.encode()) for k, v in PAGE_HEADERS.items()]
-                message = {**message, "headers": headers}
+                message = {**message, "headers": [*message.get("headers", []), *RAW_PAGE_HEADERS]}
             await send(message)
 
-        await super().__call__(scope, receive, send_with_headers)  # type: ignore[arg-type]
+        await super().__call__(scope, receive, send_with_headers)
 
 
 def install_ui(app: FastAPI) -> None:

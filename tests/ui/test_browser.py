@@ -123,7 +123,7 @@ def _check_the_page(
         assert "token" not in page.url, "the token stayed in the address bar"
         for name in ("Bo Holm", "Cleo Park", "Fjord room", "Boardroom"):
             page.get_by_label(name).check()
-        page.get_by_label("Week of").fill(monday.isoformat())
+        page.get_by_label("Date").fill(monday.isoformat())
         expect(page.get_by_role("status")).to_have_text(f"5 diaries, week of {monday.isoformat()}.")
 
         # One row per diary, and in each the blocks the API reports, titled where it may.
@@ -183,9 +183,9 @@ def _check_the_page(
         page.keyboard.press("Enter")
         expect(dialog).to_be_visible()
         expect(page.get_by_label("Title")).to_be_focused()
-        page.keyboard.type("Roadmap <b>review</b>")
+        page.keyboard.type("Roadmap <b>Q1</b>")
         page.keyboard.press("Enter")
-        expect(page.get_by_role("status")).to_contain_text("Booked “Roadmap <b>review</b>”")
+        expect(page.get_by_role("status")).to_contain_text("Booked “Roadmap <b>Q1</b>”")
         booking = next(r for r in posts if r.url.endswith("/v1/follow-ups"))
         assert re.fullmatch(r"[0-9a-f-]{36}", booking.headers["idempotency-key"])
         body: dict[str, Any] = json.loads(booking.post_data or "")
@@ -197,25 +197,41 @@ def _check_the_page(
         for calendar_id in (*people, *rooms):
             row = page.locator(f'.row[data-id="{calendar_id}"]')
             # The title is text, never markup.
-            expect(row.locator(".block .label", has_text="Roadmap <b>review</b>")).to_have_count(1)
+            expect(row.locator(".block .label", has_text="Roadmap <b>Q1</b>")).to_have_count(1)
         assert page.locator(".block b").count() == 0
 
         inbox = bo.get("/v1/invitations", params={"status": "not_read"}).json()["items"]
-        invited = [i for i in inbox if i["follow_up"]["title"] == "Roadmap <b>review</b>"]
+        invited = [i for i in inbox if i["follow_up"]["title"] == "Roadmap <b>Q1</b>"]
         assert len(invited) == 1
         assert _instant(invited[0]["follow_up"]["start_at"]) == _instant(slots[0]["start_at"])
 
-        wide = _keep(page, tmp_path, "group-view-1280.png")
+        kept = [_keep(page, tmp_path, "group-view-week-1280.png")]
+
+        # One day at a time, the titles are read whole; "Later" skips to the next day.
+        page.get_by_label("Show").select_option("day")
+        expect(page.get_by_role("status")).to_have_text(f"5 diaries, {monday.isoformat()}.")
+        titles = ada_row.locator(".block")
+        expect(titles.locator(".label")).to_have_text(["Weekly planning", "Roadmap <b>Q1</b>"])
+        for block in titles.all():
+            fits = "e => e.scrollWidth <= e.clientWidth && e.scrollHeight <= e.clientHeight"
+            assert block.evaluate(fits), block.text_content()
+        kept.append(_keep(page, tmp_path, "group-view-day-1280.png"))
         page.set_viewport_size({"width": 390, "height": 844})
         # Narrow: the page itself does not scroll sideways; the grid scrolls in its box.
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
         expect(page.get_by_role("button", name="First available", exact=True)).to_be_visible()
-        narrow = _keep(page, tmp_path, "group-view-390.png")
+        kept.append(_keep(page, tmp_path, "group-view-day-390.png"))
+        page.get_by_role("button", name="Later").click()
+        tuesday = (monday + timedelta(days=1)).isoformat()
+        expect(page.get_by_role("status")).to_have_text(f"5 diaries, {tuesday}.")
+        page.get_by_label("Show").select_option("week")
+        kept.append(_keep(page, tmp_path, "group-view-week-390.png"))
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
         browser.close()
-    assert wide.stat().st_size > 10_000
-    assert narrow.stat().st_size > 10_000
+    for path in kept:
+        assert path.stat().st_size > 10_000, path
     assert errors == []
-    print(f"screenshots: {wide} {narrow}")
+    print("screenshots:", *kept)
 
 
 def _note_error(errors: list[str], message: ConsoleMessage) -> None:

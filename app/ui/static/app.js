@@ -3,7 +3,7 @@
 import { Api, ApiError, tokenSubject } from "./api.js";
 import { renderGrid } from "./grid.js";
 import {
-  DAYS,
+  WEEK_DAYS,
   addDays,
   durationMinutes,
   isoDate,
@@ -43,8 +43,14 @@ function newKey() {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
-function monday() {
-  return mondayOf(parseIsoDate($("week-of").value));
+function oneDay() {
+  return $("span").value === "day";
+}
+
+// The first day shown, and how many: Monday to Friday of the date's week, or that one day.
+function shown() {
+  const date = parseIsoDate($("date").value);
+  return oneDay() ? { first: date, days: 1 } : { first: mondayOf(date), days: WEEK_DAYS };
 }
 
 function hours() {
@@ -95,8 +101,8 @@ async function refresh() {
     say("Pick colleagues or rooms to see their diaries.");
     return;
   }
-  const start = monday();
-  const end = addDays(start, DAYS);
+  const { first: start, days } = shown();
+  const end = addDays(start, days);
   say("Loading…");
   try {
     const answer = await state.api.get("/v1/availability", {
@@ -124,13 +130,14 @@ async function refresh() {
       })),
     }));
     state.highlight = renderGrid($("grid"), {
-      monday: start,
+      first: start,
+      days,
       hours: hours(),
       diaries,
       free: answer.free.map((f) => ({ start: new Date(f.start_at), end: new Date(f.end_at) })),
       onSlot: openBooking,
     });
-    say(`${diaries.length} diaries, week of ${isoDate(start)}.`);
+    say(`${diaries.length} diaries, ${oneDay() ? "" : "week of "}${isoDate(start)}.`);
   } catch (error) {
     if (drawn === state.drawn) {
       say("");
@@ -141,15 +148,15 @@ async function refresh() {
 
 async function firstAvailable() {
   $("error").textContent = "";
-  const start = monday();
+  const { first: start, days } = shown();
   const after = new Date(Math.max(Date.now(), start.getTime()));
-  const before = addDays(start, DAYS);
+  const before = addDays(start, days);
   if (!state.highlight) {
     say("Pick colleagues or rooms first, and wait for their diaries.");
     return;
   }
   if (after >= before) {
-    say("This week is over: pick a later one.");
+    say(`This ${oneDay() ? "day" : "week"} is over: pick a later one.`);
     return;
   }
   try {
@@ -162,7 +169,7 @@ async function firstAvailable() {
       working_hours: "true",
     });
     if (!slots.length) {
-      say("No time this week when everyone is free that long (inside working hours).");
+      say("No time shown here when everyone is free that long (inside working hours).");
       return;
     }
     const slot = { start: new Date(slots[0].start_at), end: new Date(slots[0].end_at) };
@@ -254,16 +261,25 @@ async function start(token) {
   await refresh();
 }
 
-function moveWeek(days) {
-  $("week-of").value = isoDate(addDays(monday(), days));
+// A week at a time, or a working day at a time in the one-day view.
+function move(step) {
+  let date = parseIsoDate($("date").value);
+  if (!oneDay()) {
+    date = addDays(mondayOf(date), 7 * step);
+  } else {
+    do date = addDays(date, step);
+    while (date.getDay() === 0 || date.getDay() === 6);
+  }
+  $("date").value = isoDate(date);
   refresh();
 }
 
 function main() {
-  $("week-of").value = isoDate(mondayOf(new Date()));
-  $("week-of").addEventListener("change", () => $("week-of").value && refresh());
-  $("previous-week").addEventListener("click", () => moveWeek(-7));
-  $("next-week").addEventListener("click", () => moveWeek(7));
+  $("date").value = isoDate(new Date());
+  $("date").addEventListener("change", () => $("date").value && refresh());
+  $("previous").addEventListener("click", () => move(-1));
+  $("next").addEventListener("click", () => move(1));
+  $("span").addEventListener("change", refresh);
   $("hours").addEventListener("change", refresh);
   $("first-available").addEventListener("click", firstAvailable);
   $("book-form").addEventListener("submit", book);

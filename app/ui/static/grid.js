@@ -1,7 +1,7 @@
 // The week grid: one row per diary, its busy and tentative blocks, and the free time.
 // Every text goes in through textContent: titles are other people's input.
 
-import { DAYS, addDays, day, minutes, span, time } from "./week.js";
+import { addDays, day, minutes, span, time } from "./week.js";
 
 const SNAP = minutes(15);
 
@@ -17,9 +17,9 @@ function hidden(text) {
 }
 
 // The shown hours of each day, as [start, end) instants (DST-safe: local wall clock).
-function dayWindows(monday, [from, to]) {
-  return Array.from({ length: DAYS }, (_, i) => {
-    const date = addDays(monday, i);
+function dayWindows(first, count, [from, to]) {
+  return Array.from({ length: count }, (_, i) => {
+    const date = addDays(first, i);
     const start = new Date(date.getFullYear(), date.getMonth(), date.getDate(), from);
     const end = new Date(date.getFullYear(), date.getMonth(), date.getDate(), to);
     return { date, start, end };
@@ -37,8 +37,8 @@ function pieces(windows, start, end) {
     found.push({
       start: new Date(from),
       end: new Date(to),
-      left: (i + (from - window.start) / length) / DAYS,
-      width: (to - from) / length / DAYS,
+      left: (i + (from - window.start) / length) / windows.length,
+      width: (to - from) / length / windows.length,
     });
   });
   return found;
@@ -50,7 +50,8 @@ function place(node, piece) {
   node.style.width = `${(piece.width * 100).toFixed(3)}%`;
 }
 
-// Blocks that overlap another block of the same diary are conflicts.
+// Blocks that overlap another block of the same diary are conflicts; the later of two
+// overlapping blocks is drawn in the lower half, so that both stay readable.
 function markConflicts(blocks) {
   const sorted = [...blocks].sort((a, b) => a.start - b.start);
   let latest = null;
@@ -58,6 +59,7 @@ function markConflicts(blocks) {
     if (latest && block.start < latest.end) {
       block.conflict = true;
       latest.conflict = true;
+      block.lower = !latest.lower;
     }
     if (!latest || block.end > latest.end) latest = block;
   }
@@ -90,7 +92,8 @@ function diaryRow(diary, windows) {
   for (const block of markConflicts(diary.blocks)) {
     const label = block.title ?? (block.status === "busy" ? "Busy" : "Tentative");
     for (const piece of pieces(windows, block.start, block.end)) {
-      const node = element("span", `block ${block.status}${block.conflict ? " conflict" : ""}`);
+      const lane = block.conflict ? (block.lower ? " conflict lower" : " conflict upper") : "";
+      const node = element("span", `block ${block.status}${lane}`);
       node.dataset.status = block.status;
       if (block.followUpId) node.dataset.followUp = block.followUpId;
       node.append(element("span", "label", label));
@@ -140,10 +143,11 @@ function freeRow(free, windows, onSlot) {
 }
 
 // Draw the grid into `container`; returns a function that highlights a first free slot.
-export function renderGrid(container, { monday, hours, diaries, free, onSlot }) {
-  const windows = dayWindows(monday, hours);
-  const grid = element("div", "grid");
+export function renderGrid(container, { first, days, hours, diaries, free, onSlot }) {
+  const windows = dayWindows(first, days, hours);
+  const grid = element("div", `grid ${days === 1 ? "one-day" : "week"}`);
   grid.style.setProperty("--hours", String(hours[1] - hours[0]));
+  grid.style.setProperty("--days", String(days));
   grid.append(header(windows));
   for (const diary of diaries) grid.append(diaryRow(diary, windows));
   const freeTrack = freeRow(free, windows, onSlot);

@@ -1,6 +1,6 @@
 // Dates of the shown week, in the browser's time zone.
 
-export const DAYS = 5; // Monday to Friday
+export const WEEK_DAYS = 5; // Monday to Friday
 const MINUTE = 60 * 1000;
 
 export function mondayOf(date) {
