@@ -108,6 +108,15 @@ def _check_the_page(
             locale="en-GB",
             timezone_id="Europe/Copenhagen",
         )
+        # A pasted token that the API refuses is said so, next to where it was pasted.
+        refused = context.new_page()
+        refused.goto(link.split("#", 1)[0])
+        refused.get_by_label("Token").fill("not-a-token")
+        refused.keyboard.press("Enter")
+        expect(refused.get_by_role("alert")).to_contain_text("The token was refused")
+        expect(refused.get_by_label("Token")).to_be_visible()
+        refused.close()
+
         page = context.new_page()
         errors: list[str] = []  # a CSP violation is reported as a console error
         page.on("console", lambda m: _note_error(errors, m))

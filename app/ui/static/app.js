@@ -30,8 +30,16 @@ function say(text) {
   $("status").textContent = text;
 }
 
+const REFUSED = "The token was refused (expired, or not valid here): paste a valid one.";
+
 function fail(error) {
-  $("error").textContent = error instanceof ApiError ? `${error.message}` : String(error);
+  if (error.status === 401) {
+    // An expired token: ask for a new one where it was given.
+    $("token-error").textContent = REFUSED;
+    $("token-form").hidden = false;
+    $("token").focus();
+  }
+  $("error").textContent = error instanceof Error ? error.message : String(error);
 }
 
 // A version 4 UUID; crypto.randomUUID exists only on https or localhost.
@@ -137,7 +145,8 @@ async function refresh() {
       free: answer.free.map((f) => ({ start: new Date(f.start_at), end: new Date(f.end_at) })),
       onSlot: openBooking,
     });
-    say(`${diaries.length} diaries, ${oneDay() ? "" : "week of "}${isoDate(start)}.`);
+    const count = diaries.length === 1 ? "1 diary" : `${diaries.length} diaries`;
+    say(`${count}, ${oneDay() ? "" : "week of "}${isoDate(start)}.`);
   } catch (error) {
     if (drawn === state.drawn) {
       say("");
@@ -247,8 +256,7 @@ async function start(token) {
       state.api.all("/v1/resources"),
     ]);
   } catch (error) {
-    $("token-error").textContent =
-      error.status === 401 ? "The token was refused: paste a valid one." : String(error.message);
+    $("token-error").textContent = error.status === 401 ? REFUSED : String(error.message);
     $("token-form").hidden = false;
     return;
   }
@@ -289,11 +297,16 @@ function main() {
     start($("token").value.trim());
     $("token").value = "";
   });
-  // `convene demo` prints the page's URL with #token=…; keep it out of the address bar.
-  const fromUrl = new URLSearchParams(location.hash.slice(1)).get("token");
-  if (fromUrl) {
+  window.addEventListener("hashchange", tokenFromFragment);
+  tokenFromFragment();
+}
+
+// `convene demo` prints the page's URL with #token=…; keep it out of the address bar.
+function tokenFromFragment() {
+  const token = new URLSearchParams(location.hash.slice(1)).get("token");
+  if (token) {
     history.replaceState(null, "", location.pathname + location.search);
-    start(fromUrl);
+    start(token);
   }
 }
 
