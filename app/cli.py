@@ -297,18 +297,23 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     print(f"export CONVENE_TENANT={tenant}")
     secret = settings.signing_secret
     ttl = timedelta(hours=args.ttl_hours)
+    page = None
     for name, associate_id in demo.associates.items():
         key = name.split()[0].upper()
         print(f"export {key}_ID={associate_id}  # {name}")
         if secret:
             token = issue_token(secret, tenant_id=tenant, subject=str(associate_id), ttl=ttl)
             print(f"export {key}={token}")
+            # The fragment never reaches a server; the page reads it and drops it.
+            page = page or f"# group view as {name}: {args.url.rstrip('/')}/ui/#token={token}"
     if secret:
         admin_ttl = min(ttl, timedelta(seconds=settings.admin_token_max_lifetime_seconds))
         admin = issue_token(
             secret, tenant_id=tenant, subject="convene-demo", admin=True, ttl=admin_ttl
         )
         print(f"export ADMIN={admin}")
+    if page:
+        print(page)
     return 0
 
 
@@ -345,6 +350,13 @@ def _positive(value: str) -> int:
     return number
 
 
+def version() -> str:
+    """The installed package's version."""
+    from importlib.metadata import version as installed
+
+    return installed("convene")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     # --data-dir is accepted before or after the subcommand (`convene serve --data-dir d`).
@@ -356,6 +368,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="where the embedded Postgres and development secret live (default ./.convene)",
     )
     parser = argparse.ArgumentParser(prog="convene", description=__doc__, parents=[common])
+    parser.add_argument(
+        "--version", action="version", version=f"convene {version()}", help="print the version"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", parents=[common], help="serve the API")
@@ -376,7 +391,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     worker = sub.add_parser("worker", parents=[common], help="deliver webhooks (no API)")
     worker.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port")
-    worker.add_argument("--metrics-host", default="127.0.0.1")
+    worker.add_argument(
+        "--metrics-host",
+        default="127.0.0.1",
+        help="address the metrics port listens on (127.0.0.1; 0.0.0.0 in a container)",
+    )
     worker.set_defaults(handler=cmd_worker)
 
     migrate = sub.add_parser("migrate", parents=[common], help="apply database migrations")
@@ -394,16 +413,25 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--associate", type=uuid.UUID, help="the associate the token acts as")
     token.add_argument("--admin", action="store_true", help="add the admin scope")
     token.add_argument("--subject", default="convene-cli", help="sub of an admin service token")
-    token.add_argument("--ttl-hours", type=float, default=12.0)
+    token.add_argument("--ttl-hours", type=float, default=12.0, help="lifetime in hours (12)")
     token.set_defaults(handler=cmd_token)
 
     demo = sub.add_parser("demo", parents=[common], help="load a demo tenant and print tokens")
     demo.add_argument("--tenant", type=uuid.UUID, help="tenant id (default: the dev tenant)")
-    demo.add_argument("--ttl-hours", type=float, default=12.0)
+    demo.add_argument(
+        "--ttl-hours", type=float, default=12.0, help="lifetime of the printed tokens (12)"
+    )
+    demo.add_argument(
+        "--url",
+        default="http://127.0.0.1:8000",
+        help="where the API is served, for the printed group view link (http://127.0.0.1:8000)",
+    )
     demo.set_defaults(handler=cmd_demo)
 
     openapi = sub.add_parser("openapi", parents=[common], help="write the OpenAPI document")
-    openapi.add_argument("--output", type=Path, default=OPENAPI_PATH)
+    openapi.add_argument(
+        "--output", type=Path, default=OPENAPI_PATH, help="the file to write or check"
+    )
     openapi.add_argument("--check", action="store_true", help="fail when the file is stale")
     openapi.set_defaults(handler=cmd_openapi)
     return parser
