@@ -15,7 +15,7 @@ from app.followups.repository import FollowUpRepository, ResponseRepository
 from app.kit.errors import NotFound
 from app.kit.pagination import Paged, PageParams
 from app.models import FollowUp, Response
-from app.models.states import FollowUpStatus, ParticipantRole, ParticipantStatus
+from app.models.states import FollowUpStatus
 
 
 async def visible(
@@ -48,21 +48,16 @@ async def diary(
     status: FollowUpStatus | None,
     page: PageParams,
 ) -> Paged[dict[str, Any]]:
-    """The caller's follow-ups overlapping the window, each with the caller's role and answer."""
+    """The caller's follow-ups and occurrences in the window, with the caller's role and answer."""
     rows = await FollowUpRepository(session, actor.tenant_id).diary(
         actor.associate_id, start, end, status, page
     )
-    return Paged(
-        [_with_mine(follow_up, role, status) for follow_up, role, status in rows.items],
-        rows.next_cursor,
-    )
+    return Paged([_entry(row._asdict()) for row in rows.items], rows.next_cursor)
 
 
-def _with_mine(
-    follow_up: FollowUp, role: ParticipantRole, status: ParticipantStatus
-) -> dict[str, Any]:
-    fields = schemas.FollowUpFields.model_validate(follow_up).model_dump()
-    return {**fields, "my_role": role, "my_status": status}
+def _entry(row: dict[str, Any]) -> dict[str, Any]:
+    rule = row.pop("recurrence_rule")
+    return {**row, "recurrence": None if rule is None else {"rrule": rule}}
 
 
 async def responses(

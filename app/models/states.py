@@ -51,6 +51,15 @@ class Answer(StrEnum):
     TENTATIVE = "tentative"
 
 
+class Frequency(StrEnum):
+    """How often a recurrence rule repeats (RFC 5545 FREQ, the subset we expand)."""
+
+    DAILY = "daily"
+    WEEKLY = "weekly"
+    MONTHLY = "monthly"
+    YEARLY = "yearly"
+
+
 class CalendarKind(StrEnum):
     """Whose time a booking blocks: a colleague's diary or a resource's."""
 
@@ -90,6 +99,8 @@ class EventType(StrEnum):
     FOLLOW_UP_RESCHEDULED = "follow_up.rescheduled"
     FOLLOW_UP_CANCELLED = "follow_up.cancelled"
     FOLLOW_UP_ASSIGNED = "follow_up.assigned"
+    OCCURRENCE_RESCHEDULED = "occurrence.rescheduled"
+    OCCURRENCE_CANCELLED = "occurrence.cancelled"
     PARTICIPANT_ADDED = "participant.added"
     PARTICIPANT_REMOVED = "participant.removed"
 
