@@ -99,10 +99,10 @@ class EventType(StrEnum):
     FOLLOW_UP_RESCHEDULED = "follow_up.rescheduled"
     FOLLOW_UP_CANCELLED = "follow_up.cancelled"
     FOLLOW_UP_ASSIGNED = "follow_up.assigned"
-    OCCURRENCE_RESCHEDULED = "occurrence.rescheduled"
-    OCCURRENCE_CANCELLED = "occurrence.cancelled"
     PARTICIPANT_ADDED = "participant.added"
     PARTICIPANT_REMOVED = "participant.removed"
+    OCCURRENCE_RESCHEDULED = "occurrence.rescheduled"
+    OCCURRENCE_CANCELLED = "occurrence.cancelled"
 
 
 # Sent by an admin's ping to one endpoint: not subscribable, so not an EventType.

@@ -19,8 +19,32 @@ down_revision: str | None = "5e1f2a7c9d30"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+# The event types, frozen as they are with this revision (occurrences' events added).
+_EVENT_TYPES = (
+    "invitation.accepted",
+    "invitation.declined",
+    "invitation.tentative",
+    "invitation.seen",
+    "invitation.acknowledged",
+    "follow_up.created",
+    "follow_up.updated",
+    "follow_up.rescheduled",
+    "follow_up.cancelled",
+    "follow_up.assigned",
+    "participant.added",
+    "participant.removed",
+)
+_OCCURRENCE_EVENTS = ("occurrence.rescheduled", "occurrence.cancelled")
+
+
+def _check_event_types(types: Sequence[str]) -> None:
+    op.drop_constraint(op.f("ck_events_type"), "events", type_="check")
+    listed = ", ".join(f"'{value}'" for value in types)
+    op.create_check_constraint(op.f("ck_events_type"), "events", f"type IN ({listed})")
+
 
 def upgrade() -> None:
+    _check_event_types((*_EVENT_TYPES, *_OCCURRENCE_EVENTS, "webhook.ping"))
     op.add_column("follow_ups", sa.Column("recurrence_rule", sa.String(500), nullable=True))
     op.add_column(
         "follow_ups", sa.Column("booked_until", sa.DateTime(timezone=True), nullable=True)
@@ -75,6 +99,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.execute(
+        sa.text("DELETE FROM events WHERE type = ANY(:types)").bindparams(
+            types=list(_OCCURRENCE_EVENTS)
+        )
+    )
+    _check_event_types((*_EVENT_TYPES, "webhook.ping"))
     # A series keeps only its first occurrence's booking per participant.
     op.execute("""
         DELETE FROM bookings b
