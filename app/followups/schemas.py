@@ -71,6 +71,8 @@ def _valid_rule(rule: str) -> str:
     return rule
 
 
+# NAME=VALUE parts joined by `;`, an optional `RRULE:` before them; the parts are checked after.
+RULE_SHAPE = r"^([Rr][Rr][Uu][Ll][Ee]:)?[A-Za-z]+=[A-Za-z0-9,+-]+(;[A-Za-z]+=[A-Za-z0-9,+-]+)*$"
 RULE_DESCRIPTION = (
     "An RFC 5545 RRULE, expanded in the follow-up's time zone from start_at (its first "
     "occurrence): FREQ=DAILY|WEEKLY|MONTHLY|YEARLY with INTERVAL, BYDAY (ordinals like 2TU or "
@@ -85,7 +87,12 @@ class Recurrence(InputModel):
 
     rrule: Annotated[
         str,
-        Field(min_length=1, max_length=MAX_RULE_LENGTH, description=RULE_DESCRIPTION),
+        Field(
+            min_length=1,
+            max_length=MAX_RULE_LENGTH,
+            pattern=RULE_SHAPE,
+            description=RULE_DESCRIPTION,
+        ),
         AfterValidator(_valid_rule),
     ]
 

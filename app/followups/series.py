@@ -206,9 +206,9 @@ async def extend(session: AsyncSession, follow_up: FollowUp, now: datetime) -> i
         until = added[-1].start_at + _TICK
     since = follow_up.booked_until
     await OccurrenceRepository(session, follow_up.tenant_id).add(follow_up.id, added)
-    await FollowUpRepository(session, follow_up.tenant_id).update(
-        follow_up, {"booked_until": until}
-    )
+    # Bookkeeping, not a change of the follow-up: no updated_at, no seq, no event.
+    follow_up.booked_until = until
+    await session.flush()
     await bookings.book_extension(session, follow_up, Spans(since=since))
     return len(added)
 

@@ -15,6 +15,7 @@ from tests.fixtures.factories import Caller, bearer
 from tests.fixtures.problems import assert_invalid, assert_problem, assert_unauthorized
 from tests.fixtures.responses import ok
 from tests.followups.support import etag_of, participant, tenant_rows
+from tests.idempotency.support import assert_replayed, every_row, key
 
 START = datetime(2026, 5, 4, 8, tzinfo=UTC)
 SECOND = START + timedelta(days=7)
@@ -160,3 +161,31 @@ async def test_a_malformed_move_is_422(
     )
     assert_problem(response, 422, "invalid_span")
     assert await _rows(connection, tenant) == before
+
+
+# The occurrence writes, for the idempotency tests' census of every write of the document.
+OCCURRENCE = "/v1/follow-ups/{follow_up_id}/occurrences/{original_start}"
+WRITES = {("PATCH", OCCURRENCE), ("POST", f"{OCCURRENCE}/cancel")}
+
+
+@pytest.mark.parametrize("cancel", [False, True], ids=["move", "cancel"])
+async def test_an_occurrence_write_sent_twice_with_one_key_is_replayed(
+    series: Series, connection: AsyncConnection, tenant: uuid.UUID, cancel: bool
+) -> None:
+    organizer = series.organizer
+    etag = await etag_of(organizer, series.follow_up_id)
+
+    async def send(headers: dict[str, str]) -> httpx.Response:
+        if cancel:
+            return await organizer.post(f"{series.url()}/cancel", headers=headers)
+        return await organizer.patch(series.url(), json=MOVE, headers={**headers, "If-Match": etag})
+
+    headers = key()
+    first = await send(headers)
+    assert first.status_code == 200, first.text
+    before = await every_row(connection, tenant)
+
+    again = await send(headers)
+
+    assert_replayed(first, again)
+    assert await every_row(connection, tenant) == before

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from tests.directory import test_access as directory
 from tests.fixtures.factories import Caller
 from tests.followups import test_access as followups
+from tests.followups import test_series_access as occurrences
 from tests.followups.support import make_world as followups_world
 from tests.idempotency.support import assert_replayed, every_row, key
 from tests.webhooks import test_access as webhooks
@@ -26,7 +27,7 @@ def test_the_cases_cover_every_write_of_the_document(app: FastAPI) -> None:
         for method in operations
         if method.upper() in WRITES
     }
-    covered = {e.route for e in [*FOLLOWUP_WRITES, *WEBHOOK_WRITES]}
+    covered = {e.route for e in [*FOLLOWUP_WRITES, *WEBHOOK_WRITES]} | occurrences.WRITES
     covered |= {
         (
             e.verb,
