@@ -141,10 +141,12 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     """Deliver webhooks (no API) against CONVENE_DATABASE_URL; run as many as you like.
 
-    Each worker also takes part in the retention job (one of them runs each round).
+    Each worker also takes part in the retention job (one of them runs each round) and the
+    series job (booking unbounded series further ahead).
     """
     import asyncio
 
+    from app.followups.horizon import HorizonJob
     from app.retention.job import RetentionJob
     from app.webhooks.dispatcher import Dispatcher
 
@@ -162,10 +164,12 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         start_http_server(args.metrics_port, addr=args.metrics_host, registry=metrics_registry())
     dispatcher = Dispatcher(settings.database_url, settings)
     retention = RetentionJob(settings.database_url, settings)
+    horizon = HorizonJob(settings.database_url, settings)
 
     async def stop() -> None:
         await dispatcher.stop()
         await retention.stop()
+        await horizon.stop()
 
     async def work() -> None:
         loop = asyncio.get_running_loop()
@@ -173,11 +177,13 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
             loop.add_signal_handler(signum, lambda: asyncio.ensure_future(stop()))
         logger.info("webhook worker started")
         purging = asyncio.create_task(retention.run(), name="retention job")
+        booking = asyncio.create_task(horizon.run(), name="series job")
         try:
             await dispatcher.run()
         finally:
             await retention.stop()
-            await asyncio.gather(purging, return_exceptions=True)
+            await horizon.stop()
+            await asyncio.gather(purging, booking, return_exceptions=True)
         logger.info("webhook worker stopped")
 
     asyncio.run(work())

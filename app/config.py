@@ -115,6 +115,9 @@ class Settings(BaseSettings):
     retention_attempts_days: float = Field(default=30.0, ge=0)
     retention_notifications_days: float = Field(default=90.0, ge=0)
 
+    series_interval_seconds: float = Field(default=3600.0, ge=1)
+    series_batch_size: int = Field(default=100, ge=1, le=10_000)
+
     @field_validator("webhook_dispatcher", mode="before")
     @classmethod
     def _dispatcher_from_boolean(cls, value: object) -> object:

@@ -18,7 +18,9 @@ from app.config import Settings
 from app.db.engine import Database, create_engine
 from app.db.errors import install_database_error_handler
 from app.directory.router import router as directory_router
+from app.followups.horizon import HorizonJob
 from app.followups.router import router as followups_router
+from app.followups.series_router import router as series_router
 from app.invitations.router import router as invitations_router
 from app.kit.cors import install_cors
 from app.kit.errors import install_error_handlers
@@ -82,8 +84,14 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         dispatcher = in_process_dispatcher(settings, url)
         # Retention runs where delivery does; its lock makes one process do each round.
         retention = RetentionJob(url, settings) if dispatcher is not None else None
+        horizon = HorizonJob(url, settings) if dispatcher is not None else None
         running = []
-        for name, job in (("webhook-dispatcher", dispatcher), ("retention job", retention)):
+        jobs = (
+            ("webhook-dispatcher", dispatcher),
+            ("retention job", retention),
+            ("series job", horizon),
+        )
+        for name, job in jobs:
             if job is not None:
                 task = asyncio.create_task(job.run(), name=name)
                 task.add_done_callback(_log_failure)
@@ -98,7 +106,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
                 metrics_server = server
             yield
         finally:
-            for job in (dispatcher, retention):
+            for _, job in jobs:
                 if job is not None:
                     await job.stop()
             await asyncio.gather(*running, return_exceptions=True)  # logged already
@@ -140,6 +148,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         # Before follow-ups: `/follow-ups/{id}.ics` would otherwise match `/follow-ups/{id}`.
         calendars_router,
         followups_router,
+        series_router,
         invitations_router,
         notifications_router,
         webhooks_router,

@@ -16,26 +16,49 @@ MAX_LISTED_CONFLICTS = 50
 # The exclusion constraint that backs up the strict resources' row locks.
 STRICT_NO_OVERLAP = "ex_bookings_strict_no_overlap"
 
-# Delete the follow-up's bookings of these calendar kinds (of one participant, when given).
+# The spans a follow-up blocks, as `s` (lateral on `f`): a single follow-up's own span, or
+# each live occurrence of a series (all; those from :since on; or the one at :occurrence).
+_SPANS = """
+CROSS JOIN LATERAL (
+    SELECT f.start_at AS occurrence_start, f.during
+    WHERE f.recurrence_rule IS NULL
+    UNION ALL
+    SELECT o.original_start, o.during
+    FROM occurrences o
+    WHERE o.tenant_id = f.tenant_id AND o.follow_up_id = f.id AND NOT o.cancelled
+      AND o.original_start >= coalesce(CAST(:since AS timestamptz), '-infinity')
+      AND (CAST(:occurrence AS timestamptz) IS NULL OR o.original_start = :occurrence)
+) s
+"""
+
+# Delete the follow-up's bookings of these calendar kinds (of one participant, from one
+# occurrence on, or of one occurrence, when given).
 DELETE_BOOKINGS = text("""
 DELETE FROM bookings
 WHERE tenant_id = :tenant_id
   AND follow_up_id = :follow_up_id
   AND calendar_kind = ANY(:kinds)
   AND (CAST(:participant_id AS uuid) IS NULL OR participant_id = :participant_id)
+  AND occurrence_start >= coalesce(CAST(:since AS timestamptz), '-infinity')
+  AND (CAST(:occurrence AS timestamptz) IS NULL OR occurrence_start = :occurrence)
 """)
 
-# Insert what the follow-up's participants of these kinds block (one participant, when given).
+# Insert what the follow-up's participants of these kinds block, in each span it blocks (one
+# participant, or some occurrences, when given).
 # Associates are busy when organizer or accepted, tentative while unanswered or tentative;
 # resources are always accepted; declined invitations and persons block nothing.
-INSERT_BOOKINGS = text("""
+INSERT_BOOKINGS = text(
+    """
 INSERT INTO bookings (participant_id, tenant_id, follow_up_id, calendar_kind, calendar_id,
-                      during, tentative, strict)
+                      during, tentative, strict, occurrence_start)
 SELECT p.id, p.tenant_id, p.follow_up_id, p.kind, coalesce(p.associate_id, p.resource_id),
-       f.during, p.status IN ('not_read', 'seen', 'tentative'),
-       coalesce(NOT r.allow_double_booking, false)
+       s.during, p.status IN ('not_read', 'seen', 'tentative'),
+       coalesce(NOT r.allow_double_booking, false), s.occurrence_start
 FROM participants p
 JOIN follow_ups f ON f.tenant_id = p.tenant_id AND f.id = p.follow_up_id
+"""
+    + _SPANS
+    + """
 LEFT JOIN resources r ON r.tenant_id = p.tenant_id AND r.id = p.resource_id
 WHERE p.tenant_id = :tenant_id
   AND p.follow_up_id = :follow_up_id
@@ -43,7 +66,12 @@ WHERE p.tenant_id = :tenant_id
   AND p.kind = ANY(:kinds)
   AND p.status <> 'declined'
   AND (CAST(:participant_id AS uuid) IS NULL OR p.id = :participant_id)
-""")
+"""
+)
+
+# The same, skipping a strict resource's booking where another follow-up holds it then (the
+# exclusion constraint decides, waiting for a concurrent booker's outcome).
+INSERT_FREE_BOOKINGS = text(INSERT_BOOKINGS.text + "ON CONFLICT DO NOTHING\n")
 
 # Lock the follow-up's resources that refuse double booking, in id order. NO KEY UPDATE:
 # bookers queue on it, yet it leaves alone the KEY SHARE lock this transaction's own
@@ -59,9 +87,11 @@ ORDER BY r.id
 FOR NO KEY UPDATE OF r
 """)
 
-# Other follow-ups' bookings of these calendars overlapping [start_at, end_at); the other
-# follow-up's id only where the viewer takes part in it.
-TAKEN = text("""
+# Other follow-ups' bookings of these calendars overlapping any span this follow-up blocks
+# (with the occurrence they collide with); the other follow-up's id only where the viewer
+# takes part in it.
+TAKEN = text(
+    """
 SELECT b.calendar_id,
        CASE WHEN EXISTS (SELECT FROM participants p
                          WHERE p.tenant_id = b.tenant_id
@@ -69,15 +99,21 @@ SELECT b.calendar_id,
                            AND p.associate_id = :viewer)
             THEN b.follow_up_id END AS follow_up_id,
        lower(b.during) AS start_at,
-       upper(b.during) AS end_at
-FROM bookings b
-WHERE b.tenant_id = :tenant_id
-  AND b.calendar_id = ANY(:calendar_ids)
-  AND b.during && tstzrange(:start_at, :end_at)
-  AND b.follow_up_id <> :follow_up_id
-ORDER BY b.calendar_id, b.during
+       upper(b.during) AS end_at,
+       s.occurrence_start
+FROM follow_ups f
+"""
+    + _SPANS
+    + """
+JOIN bookings b ON b.tenant_id = f.tenant_id
+               AND b.calendar_id = ANY(:calendar_ids)
+               AND b.during && s.during
+               AND b.follow_up_id <> f.id
+WHERE f.tenant_id = :tenant_id AND f.id = :follow_up_id
+ORDER BY b.calendar_id, b.during, s.occurrence_start
 LIMIT :limit
-""")
+"""
+)
 
 
 @dataclass(frozen=True)
@@ -88,6 +124,18 @@ class Taken:
     follow_up_id: uuid.UUID | None
     start_at: datetime
     end_at: datetime
+    occurrence_start: datetime
+
+
+@dataclass(frozen=True)
+class Spans:
+    """Which of a follow-up's spans an operation touches: all, from `since` on, or one."""
+
+    since: datetime | None = None
+    occurrence: datetime | None = None
+
+
+ALL_SPANS = Spans()
 
 
 class StrictOverlap(Exception):
@@ -106,12 +154,15 @@ class BookingRepository:
         follow_up_id: uuid.UUID,
         kinds: Collection[CalendarKind],
         participant_id: uuid.UUID | None,
+        spans: Spans,
     ) -> dict[str, object]:
         return {
             "tenant_id": self.tenant_id,
             "follow_up_id": follow_up_id,
             "kinds": [kind.value for kind in kinds],
             "participant_id": participant_id,
+            "since": spans.since,
+            "occurrence": spans.occurrence,
         }
 
     async def delete(
@@ -119,10 +170,11 @@ class BookingRepository:
         follow_up_id: uuid.UUID,
         kinds: Collection[CalendarKind],
         participant_id: uuid.UUID | None = None,
+        spans: Spans = ALL_SPANS,
     ) -> None:
-        """Delete the follow-up's bookings of these kinds (or of one participant)."""
+        """Delete the follow-up's bookings of these kinds (of one participant, some spans)."""
         await self.session.execute(
-            DELETE_BOOKINGS, self._scope(follow_up_id, kinds, participant_id)
+            DELETE_BOOKINGS, self._scope(follow_up_id, kinds, participant_id, spans)
         )
 
     async def insert(
@@ -131,16 +183,22 @@ class BookingRepository:
         kinds: Collection[CalendarKind],
         participant_id: uuid.UUID | None = None,
         *,
+        spans: Spans = ALL_SPANS,
         backstop: bool = False,
+        skip_taken: bool = False,
     ) -> None:
         """Insert what the participants block; StrictOverlap if a strict resource is taken.
 
         With `backstop` (strict resources are booked, which the exclusion constraint guards)
         the rows go in under a savepoint, so that a refused insert leaves the transaction
         usable for the 409 that follows. Without strict resources nothing can be refused:
-        no savepoint, two round trips fewer.
+        no savepoint, two round trips fewer. With `skip_taken` a strict resource's booking
+        that the constraint refuses is left out, not an error.
         """
-        params = self._scope(follow_up_id, kinds, participant_id)
+        params = self._scope(follow_up_id, kinds, participant_id, spans)
+        if skip_taken:
+            await self.session.execute(INSERT_FREE_BOOKINGS, params)
+            return
         if not backstop:
             await self.session.execute(INSERT_BOOKINGS, params)
             return
@@ -163,21 +221,20 @@ class BookingRepository:
         self,
         follow_up_id: uuid.UUID,
         calendar_ids: Sequence[uuid.UUID],
-        start_at: datetime,
-        end_at: datetime,
         viewer: uuid.UUID,
+        spans: Spans = ALL_SPANS,
     ) -> list[Taken]:
-        """Other follow-ups' bookings of these calendars in the span (at most 50)."""
+        """Other follow-ups' bookings of these calendars in the follow-up's spans (at most 50)."""
         rows = await self.session.execute(
             TAKEN,
             {
                 "tenant_id": self.tenant_id,
                 "follow_up_id": follow_up_id,
                 "calendar_ids": list(calendar_ids),
-                "start_at": start_at,
-                "end_at": end_at,
                 "viewer": viewer,
                 "limit": MAX_LISTED_CONFLICTS,
+                "since": spans.since,
+                "occurrence": spans.occurrence,
             },
         )
         return [Taken(*row) for row in rows.all()]

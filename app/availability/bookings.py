@@ -13,7 +13,13 @@ from datetime import UTC, datetime
 from pydantic import BaseModel, Field, TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.availability.booking_repository import BookingRepository, StrictOverlap, Taken
+from app.availability.booking_repository import (
+    ALL_SPANS,
+    BookingRepository,
+    Spans,
+    StrictOverlap,
+    Taken,
+)
 from app.availability.service import first_free_for
 from app.kit.errors import Conflict, Problem
 from app.models import FollowUp, Participant
@@ -52,7 +58,8 @@ class ResourceTaken(Conflict):
     title = "Resource taken"
     description = (
         "A resource that refuses double booking is booked then; `conflicts` lists the "
-        "bookings in the way and `first_free_at` the first time everyone is free."
+        "bookings in the way (for a series, each with the `occurrence_start` it collides "
+        "with) and `first_free_at` the first time everyone is free (null for a series)."
     )
     model = ResourceTakenProblem
     example = {
@@ -78,6 +85,32 @@ async def rebook_moved(session: AsyncSession, follow_up: FollowUp) -> None:
     repository = BookingRepository(session, follow_up.tenant_id)
     await repository.delete(follow_up.id, _ALL)
     await _insert_checked(session, repository, follow_up)
+
+
+async def rebook_occurrences(session: AsyncSession, follow_up: FollowUp, spans: Spans) -> None:
+    """Rewrite a series' bookings of some occurrences (one moved, or newly added); 409 if taken."""
+    repository = BookingRepository(session, follow_up.tenant_id)
+    await repository.delete(follow_up.id, _ALL, spans=spans)
+    await _insert_checked(session, repository, follow_up, spans=spans)
+
+
+async def release_occurrence(
+    session: AsyncSession, follow_up: FollowUp, original_start: datetime
+) -> None:
+    """A cancelled occurrence of a series blocks no time: delete its bookings."""
+    await BookingRepository(session, follow_up.tenant_id).delete(
+        follow_up.id, _ALL, spans=Spans(occurrence=original_start)
+    )
+
+
+async def book_extension(session: AsyncSession, follow_up: FollowUp, spans: Spans) -> None:
+    """Book occurrences the worker added to a series; a strict room taken then stays taken.
+
+    There is no one to answer 409 to: each new occurrence books what is free, and a room
+    that refuses double booking and is already booked then by another follow-up keeps that.
+    """
+    repository = BookingRepository(session, follow_up.tenant_id)
+    await repository.insert(follow_up.id, _ALL, spans=spans, skip_taken=True)
 
 
 async def release_all(session: AsyncSession, follow_up: FollowUp) -> None:
@@ -109,48 +142,54 @@ async def _insert_checked(
     repository: BookingRepository,
     follow_up: FollowUp,
     participant: Participant | None = None,
+    *,
+    spans: Spans = ALL_SPANS,
 ) -> None:
     """Insert under the strict resources' locks, refusing a taken one with 409."""
     kinds = _ALL if participant is None else [CalendarKind.RESOURCE]
     participant_id = participant.id if participant is not None else None
     strict = []
     if follow_up.status == FollowUpStatus.SCHEDULED:
-        strict = await _refuse_taken(session, repository, follow_up)
+        strict = await _refuse_taken(session, repository, follow_up, spans)
     try:
-        await repository.insert(follow_up.id, kinds, participant_id, backstop=bool(strict))
+        await repository.insert(
+            follow_up.id, kinds, participant_id, spans=spans, backstop=bool(strict)
+        )
     except StrictOverlap as exc:
-        await _refuse_taken(session, repository, follow_up)
+        await _refuse_taken(session, repository, follow_up, spans)
         raise ResourceTaken("a resource that refuses double booking is taken") from exc
 
 
 async def _refuse_taken(
-    session: AsyncSession, repository: BookingRepository, follow_up: FollowUp
+    session: AsyncSession, repository: BookingRepository, follow_up: FollowUp, spans: Spans
 ) -> list[uuid.UUID]:
     """Lock the follow-up's strict resources and refuse those taken then; returns their ids."""
     strict = await repository.lock_strict_resources(follow_up.id)
     if not strict:
         return strict
-    taken = await repository.taken(
-        follow_up.id, strict, follow_up.start_at, follow_up.end_at, viewer=follow_up.owner_id
-    )
+    taken = await repository.taken(follow_up.id, strict, follow_up.owner_id, spans)
     if taken:
-        first_free_at = await first_free_for(session, follow_up)
+        series = follow_up.recurrence_rule is not None
+        first_free_at = None if series else await first_free_for(session, follow_up)
         raise ResourceTaken(
             f"{len({t.resource_id for t in taken})} resource(s) refusing double booking "
             "are taken then",
-            conflicts=[_conflict(t) for t in taken],
+            conflicts=[_conflict(t, series) for t in taken],
             first_free_at=_json_time(first_free_at) if first_free_at else None,
         )
     return strict
 
 
-def _conflict(taken: Taken) -> dict[str, str | None]:
-    return {
+def _conflict(taken: Taken, series: bool) -> dict[str, str | None]:
+    conflict = {
         "resource_id": str(taken.resource_id),
         "follow_up_id": str(taken.follow_up_id) if taken.follow_up_id is not None else None,
         "start_at": _json_time(taken.start_at),
         "end_at": _json_time(taken.end_at),
     }
+    if series:
+        conflict["occurrence_start"] = _json_time(taken.occurrence_start)
+    return conflict
 
 
 def _json_time(value: datetime) -> str:

@@ -6,13 +6,14 @@ the same transaction as the change itself.
 
 import uuid
 
+from pydantic import MISSING
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principals import Actor
 from app.availability import bookings
 from app.db.base import utc_now
 from app.directory.repository import AssociateRepository
-from app.followups import rules, schemas
+from app.followups import rules, schemas, series
 from app.followups.reads import owned
 from app.followups.repository import FollowUpRepository, ParticipantRepository
 from app.kit.etags import check_if_match
@@ -37,6 +38,11 @@ async def create(session: AsyncSession, actor: Actor, body: schemas.FollowUpCrea
     if body.contact_id is not None:
         await rules.check_contact(session, actor.tenant_id, body.contact_id)
     invited = await rules.new_participants(session, actor.tenant_id, body.participants, owner.id)
+    planned = None
+    if body.recurrence is not None:
+        planned = series.plan(
+            body.recurrence.rrule, body.start_at, body.end_at, time_zone, utc_now()
+        )
 
     follow_up = FollowUp(
         owner_id=owner.id,
@@ -49,9 +55,13 @@ async def create(session: AsyncSession, actor: Actor, body: schemas.FollowUpCrea
         time_zone=time_zone,
         all_day=body.all_day,
         contact_id=body.contact_id,
+        recurrence_rule=planned.rule if planned else None,
+        booked_until=planned.booked_until if planned else None,
         participants=[rules.organizer(owner.id), *invited],
     )
     await FollowUpRepository(session, actor.tenant_id).add(follow_up)
+    if planned is not None:
+        await series.book(session, follow_up, planned)
     await bookings.book_new(session, follow_up)
     await notify(
         session,
@@ -68,6 +78,7 @@ async def create(session: AsyncSession, actor: Actor, body: schemas.FollowUpCrea
         start_at=follow_up.start_at,
         end_at=follow_up.end_at,
         participant_ids=[str(p.id) for p in follow_up.participants],
+        recurrence=follow_up.recurrence,
     )
     return follow_up
 
@@ -79,28 +90,49 @@ async def update(
     body: schemas.FollowUpUpdate,
     if_match: str | None,
 ) -> FollowUp:
-    """Change the fields given; a new time puts every invited colleague back to not_read."""
+    """Change the fields given; a new time (or rule) puts every invited colleague back to not_read.
+
+    A series whose time, zone or rule changes is booked again from its rule: its exceptions
+    go, and every occurrence is booked anew.
+    """
     follow_up = await owned(session, actor, follow_up_id)
     check_if_match(if_match, follow_up.seq)
-    changes = {
-        key: value for key, value in body.model_dump().items() if getattr(follow_up, key) != value
-    }
-    if not changes:
-        return follow_up
+    fields = body.model_dump()
+    recurrence = fields.pop("recurrence", MISSING)
+    changes = {key: value for key, value in fields.items() if getattr(follow_up, key) != value}
     merged = {
         key: changes.get(key, getattr(follow_up, key))
         for key in ("start_at", "end_at", "all_day", "time_zone")
     }
+    rule = follow_up.recurrence_rule
+    if recurrence is not MISSING:
+        rule = None if recurrence is None else series.canonical(recurrence["rrule"], merged)
+    if rule != follow_up.recurrence_rule:
+        changes["recurrence_rule"] = rule
+    if not changes:
+        return follow_up
     rules.check_span(merged["start_at"], merged["end_at"], merged["all_day"], merged["time_zone"])
     if changes.get("contact_id") is not None:
         await rules.check_contact(session, actor.tenant_id, changes["contact_id"])
-    moved = "start_at" in changes or "end_at" in changes
+    moved = bool({"start_at", "end_at", "recurrence_rule"} & changes.keys()) or (
+        rule is not None and "time_zone" in changes
+    )
+    planned = None
+    if moved and rule is not None:
+        planned = series.plan(
+            rule, merged["start_at"], merged["end_at"], merged["time_zone"], utc_now()
+        )
+    was_series = follow_up.recurrence_rule is not None
+    if moved:
+        changes["booked_until"] = planned.booked_until if planned else None
     previous = {"start_at": follow_up.start_at, "end_at": follow_up.end_at}
     await FollowUpRepository(session, actor.tenant_id).update(follow_up, changes)
     if not moved:
         await record_event(session, follow_up, EventType.FOLLOW_UP_UPDATED, fields=sorted(changes))
         return follow_up
     reset = await ParticipantRepository(session, actor.tenant_id).reset_answers(follow_up.id)
+    if was_series or planned is not None:
+        await series.book(session, follow_up, planned)
     await bookings.rebook_moved(session, follow_up)
     await notify(session, follow_up, NotificationKind.RESCHEDULED, reset, actor=actor.name)
     await record_event(
@@ -111,6 +143,7 @@ async def update(
         end_at=follow_up.end_at,
         previous_start_at=previous["start_at"],
         previous_end_at=previous["end_at"],
+        recurrence=follow_up.recurrence,
         reset_associate_ids=[str(associate_id) for associate_id, _ in reset],
     )
     return follow_up

@@ -50,3 +50,24 @@ class TooManyParticipants(ValidationFailed):
     code = "too_many_participants"
     title = "Too many participants"
     description = f"A follow-up has at most {MAX_PARTICIPANTS} participants."
+
+
+class InvalidRecurrence(ValidationFailed):
+    code = "invalid_recurrence"
+    title = "Invalid recurrence"
+    description = (
+        "The rule does not fit the follow-up: start_at is not its first occurrence, it makes "
+        "too many occurrences, or its occurrences would overlap."
+    )
+
+
+class NotASeries(ValidationFailed):
+    code = "not_a_series"
+    title = "Not a series"
+    description = "The follow-up does not repeat, so it has no occurrences."
+
+
+class OccurrenceCancelled(Conflict):
+    code = "occurrence_cancelled"
+    title = "Occurrence cancelled"
+    description = "That occurrence of the series is cancelled: it can no longer be moved."

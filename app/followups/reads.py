@@ -49,17 +49,16 @@ async def diary(
     status: FollowUpStatus | None,
     page: PageParams,
 ) -> Paged[dict[str, Any]]:
-    """The caller's follow-ups overlapping the window, each with the caller's role and answer."""
+    """The caller's follow-ups and occurrences in the window, with the caller's role and answer."""
     rows = await FollowUpRepository(session, actor.tenant_id).diary(
         actor.associate_id, start, end, status, page
     )
-    return Paged(
-        [
-            {**follow_up_fields(follow_up, owner_name), "my_role": role, "my_status": status}
-            for follow_up, role, status, owner_name in rows.items
-        ],
-        rows.next_cursor,
-    )
+    return Paged([_entry(row._asdict()) for row in rows.items], rows.next_cursor)
+
+
+def _entry(row: dict[str, Any]) -> dict[str, Any]:
+    rule = row.pop("recurrence_rule")
+    return {**row, "recurrence": None if rule is None else {"rrule": rule}}
 
 
 async def responses(

@@ -14,6 +14,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    text,
     tuple_,
     type_coerce,
     update,
@@ -22,6 +23,7 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.db.repository import TenantRepository
+from app.followups.schemas import MAX_SPAN
 from app.kit.pagination import Paged, PageParams, paged, paged_rows
 from app.models import Associate, Booking, FollowUp, Participant, Person, Resource, Response
 from app.models.states import FollowUpStatus, ParticipantKind, ParticipantRole, ParticipantStatus
@@ -77,6 +79,38 @@ RESPONSE_COLUMNS = (
     Response.comment,
     Response.created_at,
 )
+# The associate's diary in [start, end): each single follow-up, and each live occurrence of a
+# series (with its own span and original start), they own or take part in; keyset-paged by
+# (start, id). An occurrence lasts at most MAX_SPAN, which bounds the occurrences' scan.
+DIARY = text("""
+SELECT f.id, f.owner_id, f.title, f.kind, f.status, s.start_at, s.end_at, f.time_zone,
+       f.all_day, f.location, f.created_at, f.updated_at, f.description, f.contact_id,
+       f.cancel_reason, f.cancelled_at, f.recurrence_rule, s.original_start AS occurrence_start,
+       (SELECT a.name FROM associates a WHERE a.tenant_id = f.tenant_id AND a.id = f.owner_id)
+           AS owner_name,
+       p.role AS my_role, p.status AS my_status
+FROM participants p
+JOIN follow_ups f ON f.tenant_id = p.tenant_id AND f.id = p.follow_up_id
+CROSS JOIN LATERAL (
+    SELECT CAST(NULL AS timestamptz) AS original_start, f.start_at, f.end_at
+    WHERE f.recurrence_rule IS NULL
+    UNION ALL
+    SELECT o.original_start, o.start_at, o.end_at
+    FROM occurrences o
+    WHERE o.tenant_id = f.tenant_id AND o.follow_up_id = f.id AND NOT o.cancelled
+      AND o.start_at < :end
+      AND o.start_at > CAST(:start AS timestamptz) - CAST(:max_span AS interval)
+) s
+WHERE p.tenant_id = :tenant_id
+  AND p.associate_id = :associate_id
+  AND (f.during && tstzrange(:start, :end, '[)')
+       OR (f.recurrence_rule IS NOT NULL AND f.start_at < :end))
+  AND s.end_at > :start AND s.start_at < :end
+  AND (CAST(:status AS text) IS NULL OR f.status = :status)
+  AND (CAST(:after_at AS timestamptz) IS NULL OR (s.start_at, f.id) > (:after_at, :after_id))
+ORDER BY s.start_at, f.id
+LIMIT :limit
+""")
 
 
 class FollowUpRepository(TenantRepository[FollowUp]):
@@ -122,33 +156,21 @@ class FollowUpRepository(TenantRepository[FollowUp]):
         end: datetime,
         status: FollowUpStatus | None,
         page: PageParams,
-    ) -> Paged[Row[FollowUp, ParticipantRole, ParticipantStatus, str]]:
-        """The associate's follow-ups overlapping [start, end), their role, answer, owner's name."""
-        query = (
-            select(FollowUp, Participant.role, Participant.status, OWNER_NAME)
-            .join(
-                Participant,
-                (Participant.tenant_id == FollowUp.tenant_id)
-                & (Participant.follow_up_id == FollowUp.id),
-            )
-            .where(
-                self._in_tenant(),
-                Participant.associate_id == associate_id,
-                FollowUp.during.op("&&")(func.tstzrange(start, end, "[)")),
-            )
+    ) -> Paged[Row[Any]]:
+        """The associate's follow-ups and occurrences in [start, end), with role and answer."""
+        rows = await self._rows(
+            DIARY,
+            tenant_id=self.tenant_id,
+            associate_id=associate_id,
+            start=start,
+            end=end,
+            max_span=MAX_SPAN,
+            status=status,
+            after_at=page.after.at if page.after is not None else None,
+            after_id=page.after.id if page.after is not None else None,
+            limit=page.limit + 1,
         )
-        if status is not None:
-            query = query.where(FollowUp.status == status)
-        if page.after is not None:
-            query = query.where(
-                tuple_(FollowUp.start_at, FollowUp.id) > tuple_(page.after.at, page.after.id)
-            )
-        rows = (
-            await self.session.execute(
-                query.order_by(FollowUp.start_at, FollowUp.id).limit(page.limit + 1)
-            )
-        ).all()
-        return paged_rows(rows, page, at="start_at")
+        return paged(rows, page, at="start_at")
 
     async def activities(
         self, contact_id: uuid.UUID, visible_to: uuid.UUID | None, page: PageParams

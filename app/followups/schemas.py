@@ -4,8 +4,9 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from pydantic import MISSING, Field, StrictBool
+from pydantic import MISSING, AfterValidator, Field, StrictBool
 
+from app.followups.recurrence import MAX_OCCURRENCES, MAX_RULE_LENGTH, parse_rule
 from app.kit.schemas import (
     TRIMMED,
     InputModel,
@@ -81,6 +82,47 @@ class PersonRef(InputModel):
 ParticipantRef = AssociateRef | ResourceRef | PersonRef
 
 
+def _valid_rule(rule: str) -> str:
+    parse_rule(rule)  # a RecurrenceError is a ValueError: a 422 that says why
+    return rule
+
+
+# NAME=VALUE parts joined by `;`, an optional `RRULE:` before them; the parts are checked after.
+RULE_SHAPE = r"^([Rr][Rr][Uu][Ll][Ee]:)?[A-Za-z]+=[A-Za-z0-9,+-]+(;[A-Za-z]+=[A-Za-z0-9,+-]+)*$"
+RULE_DESCRIPTION = (
+    "An RFC 5545 RRULE, expanded in the follow-up's time zone from start_at (its first "
+    "occurrence): FREQ=DAILY|WEEKLY|MONTHLY|YEARLY with INTERVAL, BYDAY (ordinals like 2TU or "
+    "-1FR with MONTHLY and YEARLY), BYMONTHDAY, BYMONTH, and COUNT or UNTIL (a UTC time, or a "
+    f"date: the end of that day). At most {MAX_OCCURRENCES} occurrences; a series without "
+    "COUNT or UNTIL is booked about 18 months ahead, and further as time passes"
+)
+
+
+class Recurrence(InputModel):
+    """How a follow-up repeats."""
+
+    rrule: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=MAX_RULE_LENGTH,
+            pattern=RULE_SHAPE,
+            description=RULE_DESCRIPTION,
+        ),
+        AfterValidator(_valid_rule),
+    ]
+
+    model_config = {
+        "json_schema_extra": {"examples": [{"rrule": "FREQ=WEEKLY;BYDAY=MO,WE;COUNT=10"}]}
+    }
+
+
+class RecurrenceShown(OutputModel):
+    """How a series repeats, its rule in the canonical form it is stored in."""
+
+    rrule: str = Field(description="Upper case, parts in a fixed order, UNTIL in UTC")
+
+
 def check_span(start_at: datetime, end_at: datetime) -> None:
     """End after start, and not longer than MAX_SPAN."""
     if end_at <= start_at:
@@ -109,6 +151,9 @@ class FollowUpCreate(InputModel):
         default_factory=list,
         max_length=MAX_PARTICIPANTS - 1,
         description="Besides the owner, who takes part as organizer",
+    )
+    recurrence: Recurrence | None = Field(
+        default=None, description="Makes it a series; start_at and end_at are its first occurrence"
     )
 
     model_config = {
@@ -140,6 +185,13 @@ class FollowUpUpdate(InputModel):
     location: Location | None | MISSING = MISSING
     description: Description | None | MISSING = MISSING
     contact_id: uuid.UUID | None | MISSING = MISSING
+    recurrence: Recurrence | None | MISSING = Field(
+        default=MISSING,
+        description=(
+            "A new rule, or null for a single follow-up: the series is booked again from its "
+            "rule (exceptions are dropped) and every invited colleague answers again"
+        ),
+    )
 
     model_config = {
         "json_schema_extra": {
@@ -223,6 +275,7 @@ class FollowUpFields(FollowUpSummary, Stored):
     contact_id: uuid.UUID | None
     cancel_reason: str | None
     cancelled_at: datetime | None
+    recurrence: RecurrenceShown | None = Field(description="Null for a single follow-up")
 
 
 class FollowUp(FollowUpFields):
@@ -231,8 +284,40 @@ class FollowUp(FollowUpFields):
 
 
 class DiaryEntry(FollowUpFields):
+    """A follow-up in the diary; for a series, one of its occurrences in the window."""
+
+    occurrence_start: datetime | None = Field(
+        description=(
+            "For an occurrence of a series (whose id is `id`): its start as the rule gave it, "
+            "the key of `/occurrences/{original_start}`; start_at/end_at are its own span"
+        )
+    )
     my_role: ParticipantRole = Field(description="The caller's role in it")
     my_status: ParticipantStatus = Field(description="The caller's answer")
+
+
+class OccurrenceUpdate(InputModel):
+    start_at: Instant
+    end_at: Instant
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {"start_at": "2026-12-09T13:00:00+01:00", "end_at": "2026-12-09T14:00:00+01:00"}
+            ]
+        }
+    }
+
+
+class OccurrenceShown(OutputModel):
+    """One occurrence of a series."""
+
+    follow_up_id: uuid.UUID = Field(description="The series")
+    original_start: datetime = Field(description="Its start as the rule gave it: its key")
+    start_at: datetime
+    end_at: datetime
+    overridden: bool = Field(description="Moved on its own, apart from the series")
+    cancelled: bool
 
 
 class ResponseRecord(OutputModel):

@@ -17,13 +17,19 @@ from app.webhooks.events import CHANNEL, EVENT_FAN_OUT, jsonable
 # What ANSWER changes, up to the seq bump its event is recorded under.
 _ANSWER_CHANGES = """
 WITH f AS (
-    SELECT f.tenant_id, f.id, f.owner_id, f.title, f.during
+    SELECT f.tenant_id, f.id, f.owner_id, f.title, f.during, f.start_at, f.recurrence_rule
     FROM follow_ups f
     WHERE f.tenant_id = :tenant_id
       AND f.id = (SELECT follow_up_id FROM participants
                   WHERE tenant_id = :tenant_id AND id = :participant_id)
       AND f.status = 'scheduled'
     FOR NO KEY UPDATE OF f
+), spans AS (
+    SELECT f.start_at AS occurrence_start, f.during FROM f WHERE f.recurrence_rule IS NULL
+    UNION ALL
+    SELECT o.original_start, o.during
+    FROM occurrences o JOIN f ON o.tenant_id = f.tenant_id AND o.follow_up_id = f.id
+    WHERE NOT o.cancelled
 ), old AS (
     SELECT p.id, p.status, p.seen_at
     FROM participants p JOIN f ON f.tenant_id = p.tenant_id AND f.id = p.follow_up_id
@@ -44,12 +50,12 @@ WITH f AS (
               p.rescheduled, p.acknowledged_at, old.status AS previous_status
 ), booked AS (
     INSERT INTO bookings (participant_id, tenant_id, follow_up_id, calendar_kind, calendar_id,
-                          during, tentative, strict)
-    SELECT upd.id, upd.tenant_id, upd.follow_up_id, 'associate', upd.associate_id, f.during,
-           :tentative, false
-    FROM upd, f
+                          during, tentative, strict, occurrence_start)
+    SELECT upd.id, upd.tenant_id, upd.follow_up_id, 'associate', upd.associate_id, spans.during,
+           :tentative, false, spans.occurrence_start
+    FROM upd, spans
     WHERE :blocks
-    ON CONFLICT (tenant_id, participant_id) DO UPDATE
+    ON CONFLICT (tenant_id, participant_id, occurrence_start) DO UPDATE
         SET tentative = excluded.tentative, during = excluded.during
 ), unbooked AS (
     DELETE FROM bookings b USING upd
@@ -85,9 +91,9 @@ SELECT upd.id, upd.kind, upd.associate_id, upd.resource_id, upd.person_id,
        upd.role, upd.status, upd.comment, upd.responded_at, upd.seen_at, upd.rescheduled,
        upd.acknowledged_at, upd.previous_status, event.seq,
        :blocks AND EXISTS (
-           SELECT FROM bookings o
-           WHERE o.tenant_id = f.tenant_id AND o.calendar_id = upd.associate_id
-             AND o.during && f.during AND o.follow_up_id <> f.id
+           SELECT FROM spans JOIN bookings o
+               ON o.tenant_id = f.tenant_id AND o.calendar_id = upd.associate_id
+              AND o.during && spans.during AND o.follow_up_id <> f.id
        ) AS conflict,
        (SELECT count(*) FROM fanned) AS deliveries,
        (SELECT pg_notify(:channel, '') FROM (SELECT FROM fanned LIMIT 1) AS queued) AS notified
@@ -95,7 +101,8 @@ FROM upd, f, event
 """
 # Records an answer, all in one statement: lock the follow-up (so answers and organizer
 # changes to it queue up, and only for this statement before the commit), re-read the
-# invitation under that lock, write the answer, rewrite its booking, keep the response
+# invitation under that lock, write the answer, rewrite its bookings (one per span the
+# follow-up blocks: its own, or each live occurrence of a series), keep the response
 # history, tell the organizer, and record the event under the next seq with its deliveries.
 # No row: the invitation is not the caller's to answer now (the caller finds out why).
 ANSWER = text(_ANSWER_CHANGES + EVENT_FAN_OUT + _ANSWER_RESULT).columns(

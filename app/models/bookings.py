@@ -1,8 +1,9 @@
 """Busy time as data: one row per calendar (associate or resource) a live follow-up blocks."""
 
 import uuid
+from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKeyConstraint, Index, Uuid, text
+from sqlalchemy import Boolean, DateTime, ForeignKeyConstraint, Index, Uuid, text
 from sqlalchemy.dialects.postgresql import TSTZRANGE, ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -11,7 +12,7 @@ from app.models.states import CalendarKind
 
 
 class Booking(Base):
-    """A block of busy (or tentative) time in one calendar, derived from a participant.
+    """A block of busy (or tentative) time in one calendar, from a participant (and occurrence).
 
     Rows are rewritten from the participants by `app.availability.bookings.sync` in the
     transaction of every change, so they never drift from the follow-ups they come from.
@@ -53,6 +54,8 @@ class Booking(Base):
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     participant_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    # Which occurrence it books: a series' original start, a single follow-up's start.
+    occurrence_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
     follow_up_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     calendar_kind: Mapped[CalendarKind] = mapped_column(StrEnumText(CalendarKind))
     calendar_id: Mapped[uuid.UUID] = mapped_column(Uuid)

@@ -50,6 +50,8 @@ class FollowUp(TenantScoped, Base):
             postgresql_using="gist",
         ),
         Index(None, "tenant_id", "contact_id", postgresql_where=text("contact_id IS NOT NULL")),
+        # The worker's search for unbounded series to book further ahead, across tenants.
+        Index(None, "booked_until", postgresql_where=text("booked_until IS NOT NULL")),
     )
 
     owner_id: Mapped[uuid.UUID] = mapped_column(Uuid)
@@ -71,6 +73,12 @@ class FollowUp(TenantScoped, Base):
     contact_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     cancel_reason: Mapped[str | None] = mapped_column(String(1000))
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The RRULE of a series (canonical form), null for a single follow-up; start_at/end_at
+    # are then the first occurrence.
+    recurrence_rule: Mapped[str | None] = mapped_column(String(500))
+    # How far an unbounded series is booked (occurrences starting before this are rows); the
+    # worker moves it on. Null for a single follow-up and a series that ends by itself.
+    booked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Bumped by every recorded event of this follow-up, and every change records one: the
     # events' `seq`, and the version behind the ETag of the follow-up with its participants.
     seq: Mapped[int] = mapped_column(Integer, server_default="0")
@@ -78,6 +86,11 @@ class FollowUp(TenantScoped, Base):
     participants: Mapped[list["Participant"]] = relationship(
         lazy="raise", order_by="(Participant.role != 'organizer', Participant.id)"
     )
+
+    @property
+    def recurrence(self) -> dict[str, str] | None:
+        """The series' rule as the API shows it, or None for a single follow-up."""
+        return None if self.recurrence_rule is None else {"rrule": self.recurrence_rule}
 
 
 class Participant(TenantScoped, Base):

@@ -51,6 +51,15 @@ class Answer(StrEnum):
     TENTATIVE = "tentative"
 
 
+class Frequency(StrEnum):
+    """How often a recurrence rule repeats (RFC 5545 FREQ, the subset we expand)."""
+
+    DAILY = "daily"
+    WEEKLY = "weekly"
+    MONTHLY = "monthly"
+    YEARLY = "yearly"
+
+
 class CalendarKind(StrEnum):
     """Whose time a booking blocks: a colleague's diary or a resource's."""
 
@@ -92,6 +101,8 @@ class EventType(StrEnum):
     FOLLOW_UP_ASSIGNED = "follow_up.assigned"
     PARTICIPANT_ADDED = "participant.added"
     PARTICIPANT_REMOVED = "participant.removed"
+    OCCURRENCE_RESCHEDULED = "occurrence.rescheduled"
+    OCCURRENCE_CANCELLED = "occurrence.cancelled"
 
 
 # Sent by an admin's ping to one endpoint: not subscribable, so not an EventType.

@@ -310,3 +310,51 @@ async def test_concurrent_moves_onto_a_strict_rooms_time_admit_one(
         assert when(stored["start_at"]) == expected
         assert stored["has_conflict"] is False
     assert await _count(committed, Booking.calendar_id == uuid.UUID(strict_room)) == 10
+
+
+async def test_two_overlapping_series_booking_a_strict_room_at_once_admit_one(
+    committed: CommittedApp, admin: Caller
+) -> None:
+    """Two weekly series of one strict room whose third occurrences collide: one wins."""
+    strict_room = await room(admin, strict=True, name="Strict room")
+    first = await admin.new_member(name="Olga Organizer")
+    second = await admin.new_member(name="Pia Planner")
+    daily: dict[str, object] = {
+        "title": "Daily stand-up",
+        "start_at": iso(START),
+        "end_at": iso(START + HOUR),
+        "time_zone": "UTC",
+        "recurrence": {"rrule": "FREQ=DAILY;COUNT=5"},
+        "participants": [{"resource_id": strict_room}],
+    }
+    # Starts two days on, half an hour later: its first occurrence overlaps the third above.
+    later = START + timedelta(days=2, minutes=30)
+    weekly = {
+        **daily,
+        "title": "Weekly review",
+        "start_at": iso(later),
+        "end_at": iso(later + HOUR),
+        "recurrence": {"rrule": "FREQ=WEEKLY;COUNT=4"},
+    }
+
+    responses = await _concurrently(
+        committed,
+        [
+            (first, "POST", "/v1/follow-ups", daily, None),
+            (second, "POST", "/v1/follow-ups", weekly, None),
+        ],
+    )
+
+    assert sorted(r.status_code for r in responses) == [201, 409], [r.text for r in responses]
+    winner = next(r for r in responses if r.status_code == 201).json()
+    loser = next(r for r in responses if r.status_code == 409)
+    problem = assert_problem(loser, 409, "resource_taken")
+    (conflict,) = problem["conflicts"]
+    # The loser is told which of its occurrences collides: its first if it is the weekly,
+    # the third if it is the daily.
+    expected = later if winner["title"] == "Daily stand-up" else START + timedelta(days=2)
+    assert when(conflict["occurrence_start"]) == expected, problem
+    winning_count = 5 if winner["title"] == "Daily stand-up" else 4
+    room_id = uuid.UUID(strict_room)
+    assert await _count(committed, Booking.calendar_id == room_id) == winning_count
+    assert await _count(committed, FollowUp.tenant_id == admin.tenant_id) == 1

@@ -1,0 +1,115 @@
+"""The SQL of a series' occurrences, inside one tenant."""
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.followups.recurrence import Occurrence as Generated
+from app.models import FollowUp, Occurrence
+from app.models.states import FollowUpStatus
+
+# Add generated occurrences; one already there (an override, or a cancelled one) stays.
+INSERT_OCCURRENCES = text("""
+INSERT INTO occurrences (tenant_id, follow_up_id, original_start, start_at, end_at)
+SELECT :tenant_id, :follow_up_id, g.start_at, g.start_at, g.end_at
+FROM unnest(CAST(:starts AS timestamptz[]), CAST(:ends AS timestamptz[])) AS g(start_at, end_at)
+ON CONFLICT (tenant_id, follow_up_id, original_start) DO NOTHING
+""")
+
+# Drop every occurrence of a series (its rule or time changed, or it repeats no more).
+DELETE_OCCURRENCES = text("""
+DELETE FROM occurrences WHERE tenant_id = :tenant_id AND follow_up_id = :follow_up_id
+""")
+
+# Whether another live occurrence of the series overlaps [start_at, end_at).
+OVERLAPS_OTHER = text("""
+SELECT EXISTS (
+    SELECT FROM occurrences
+    WHERE tenant_id = :tenant_id AND follow_up_id = :follow_up_id
+      AND original_start <> :original_start AND NOT cancelled
+      AND during && tstzrange(:start_at, :end_at)
+)
+""")
+
+
+class OccurrenceRepository:
+    """Reads and writes the occurrences of one tenant's series."""
+
+    def __init__(self, session: AsyncSession, tenant_id: uuid.UUID) -> None:
+        self.session = session
+        self.tenant_id = tenant_id
+
+    async def add(self, follow_up_id: uuid.UUID, occurrences: Sequence[Generated]) -> None:
+        """Add generated occurrences (one statement); existing ones are kept as they are."""
+        if not occurrences:
+            return
+        await self.session.execute(
+            INSERT_OCCURRENCES,
+            {
+                "tenant_id": self.tenant_id,
+                "follow_up_id": follow_up_id,
+                "starts": [o.start_at for o in occurrences],
+                "ends": [o.end_at for o in occurrences],
+            },
+        )
+
+    async def delete_all(self, follow_up_id: uuid.UUID) -> None:
+        """Drop every occurrence of the series, exceptions included."""
+        await self.session.execute(
+            DELETE_OCCURRENCES, {"tenant_id": self.tenant_id, "follow_up_id": follow_up_id}
+        )
+
+    async def get(self, follow_up_id: uuid.UUID, original_start: datetime) -> Occurrence | None:
+        """The occurrence the rule started at `original_start`, if booked."""
+        query = select(Occurrence).where(
+            Occurrence.tenant_id == self.tenant_id,
+            Occurrence.follow_up_id == follow_up_id,
+            Occurrence.original_start == original_start,
+        )
+        return (await self.session.scalars(query)).one_or_none()
+
+    async def of(self, follow_up_id: uuid.UUID) -> Sequence[Occurrence]:
+        """Every booked occurrence of the series, cancelled ones too, by original start."""
+        query = (
+            select(Occurrence)
+            .where(Occurrence.tenant_id == self.tenant_id, Occurrence.follow_up_id == follow_up_id)
+            .order_by(Occurrence.original_start)
+        )
+        return (await self.session.scalars(query)).all()
+
+    async def overlaps_other(
+        self, occurrence: Occurrence, start_at: datetime, end_at: datetime
+    ) -> bool:
+        """Whether another live occurrence of its series overlaps the span."""
+        return bool(
+            await self.session.scalar(
+                OVERLAPS_OTHER,
+                {
+                    "tenant_id": self.tenant_id,
+                    "follow_up_id": occurrence.follow_up_id,
+                    "original_start": occurrence.original_start,
+                    "start_at": start_at,
+                    "end_at": end_at,
+                },
+            )
+        )
+
+
+async def due_for_extension(session: AsyncSession, until: datetime, batch: int) -> list[FollowUp]:
+    """Unbounded series (of any tenant) booked less far ahead than `until`, at most `batch`.
+
+    The worker's read, the one across tenants (each series is then extended inside its own):
+    oldest horizon first, locked for the extension; one another process is extending is
+    skipped, not waited for.
+    """
+    query = (
+        select(FollowUp)
+        .where(FollowUp.booked_until < until, FollowUp.status == FollowUpStatus.SCHEDULED)
+        .order_by(FollowUp.booked_until)
+        .limit(batch)
+        .with_for_update(key_share=True, skip_locked=True)
+    )
+    return list((await session.scalars(query)).all())

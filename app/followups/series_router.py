@@ -1,0 +1,83 @@
+"""HTTP routes of a series' occurrences: move one, cancel one (the organizer's exceptions)."""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Path, Response
+
+from app.auth.dependencies import CurrentAssociate
+from app.availability.bookings import ResourceTaken
+from app.db.session import SessionDep
+from app.followups import errors, schemas, series
+from app.followups.router import ETAG_HEADER, ORGANIZE
+from app.idempotency.route import IdempotentRoute
+from app.kit.errors import PreconditionFailed, PreconditionRequired
+from app.kit.etags import IfMatch, etag
+from app.kit.openapi import problems
+from app.kit.responses import built, serialized
+from app.kit.schemas import Instant
+from app.models import Occurrence
+
+router = APIRouter(prefix="/v1", tags=["follow-ups"], route_class=IdempotentRoute)
+
+OriginalStart = Annotated[
+    Instant,
+    Path(
+        description="The occurrence's start as the rule gave it (`occurrence_start` in the diary)"
+    ),
+]
+OCCURRENCE = (*ORGANIZE, errors.NotASeries, errors.OccurrenceCancelled)
+
+
+def _shown(occurrence: Occurrence, seq: int) -> Response:
+    """The occurrence, with the ETag of its follow-up (for the next If-Match)."""
+    return serialized(built(schemas.OccurrenceShown, occurrence), 200, {"ETag": etag(seq)})
+
+
+@router.patch(
+    "/follow-ups/{follow_up_id}/occurrences/{original_start}",
+    response_model=schemas.OccurrenceShown,
+    responses={
+        200: {"headers": ETAG_HEADER},
+        **problems(
+            *OCCURRENCE, PreconditionFailed, PreconditionRequired, errors.InvalidSpan, ResourceTaken
+        ),
+    },
+)
+async def move_occurrence(
+    follow_up_id: uuid.UUID,
+    original_start: OriginalStart,
+    body: schemas.OccurrenceUpdate,
+    session: SessionDep,
+    actor: CurrentAssociate,
+    if_match: IfMatch = None,
+) -> Response:
+    """Move one occurrence of a series (organizer only, with the follow-up's If-Match).
+
+    Its bookings move with it (409 if a room that refuses double booking is taken then);
+    the rest of the series stays, and the move survives the worker's further booking.
+    """
+    follow_up, occurrence = await series.move_occurrence(
+        session, actor, follow_up_id, original_start, body, if_match
+    )
+    return _shown(occurrence, follow_up.seq)
+
+
+@router.post(
+    "/follow-ups/{follow_up_id}/occurrences/{original_start}/cancel",
+    response_model=schemas.OccurrenceShown,
+    responses={200: {"headers": ETAG_HEADER}, **problems(*OCCURRENCE)},
+)
+async def cancel_occurrence(
+    follow_up_id: uuid.UUID,
+    original_start: OriginalStart,
+    session: SessionDep,
+    actor: CurrentAssociate,
+    body: Annotated[schemas.CancelRequest | None, Body()] = None,
+) -> Response:
+    """Cancel one occurrence of a series (organizer only): it blocks no time any more."""
+    reason = body.reason if body is not None else None
+    follow_up, occurrence = await series.cancel_occurrence(
+        session, actor, follow_up_id, original_start, reason
+    )
+    return _shown(occurrence, follow_up.seq)
