@@ -4,7 +4,7 @@ Bookings are keyed by occurrence as well as participant (a single follow-up's bo
 start), so a series blocks each occurrence's time with a row of its own.
 
 Revision ID: 7a3c9e21b6d4
-Revises: 5e1f2a7c9d30
+Revises: 7a3c9e1f4b28
 Create Date: 2026-11-30 08:00:00+00:00
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "7a3c9e21b6d4"
-down_revision: str | None = "5e1f2a7c9d30"
+down_revision: str | None = "7a3c9e1f4b28"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
