@@ -25,6 +25,7 @@ from app.models.states import (
     ParticipantStatus,
 )
 from app.notifications.service import notify
+from app.webhooks import payloads
 from app.webhooks.events import record_event
 
 
@@ -64,10 +65,12 @@ async def create(session: AsyncSession, actor: Actor, body: schemas.FollowUpCrea
         session,
         follow_up,
         EventType.FOLLOW_UP_CREATED,
-        owner_id=owner.id,
-        start_at=follow_up.start_at,
-        end_at=follow_up.end_at,
-        participant_ids=[str(p.id) for p in follow_up.participants],
+        payloads.FollowUpCreated(
+            owner_id=owner.id,
+            start_at=follow_up.start_at,
+            end_at=follow_up.end_at,
+            participant_ids=[p.id for p in follow_up.participants],
+        ),
     )
     return follow_up
 
@@ -98,7 +101,12 @@ async def update(
     previous = {"start_at": follow_up.start_at, "end_at": follow_up.end_at}
     await FollowUpRepository(session, actor.tenant_id).update(follow_up, changes)
     if not moved:
-        await record_event(session, follow_up, EventType.FOLLOW_UP_UPDATED, fields=sorted(changes))
+        await record_event(
+            session,
+            follow_up,
+            EventType.FOLLOW_UP_UPDATED,
+            payloads.FollowUpUpdated(fields=sorted(changes)),
+        )
         return follow_up
     reset = await ParticipantRepository(session, actor.tenant_id).reset_answers(follow_up.id)
     await bookings.rebook_moved(session, follow_up)
@@ -107,11 +115,13 @@ async def update(
         session,
         follow_up,
         EventType.FOLLOW_UP_RESCHEDULED,
-        start_at=follow_up.start_at,
-        end_at=follow_up.end_at,
-        previous_start_at=previous["start_at"],
-        previous_end_at=previous["end_at"],
-        reset_associate_ids=[str(associate_id) for associate_id, _ in reset],
+        payloads.FollowUpRescheduled(
+            start_at=follow_up.start_at,
+            end_at=follow_up.end_at,
+            previous_start_at=previous["start_at"],
+            previous_end_at=previous["end_at"],
+            reset_associate_ids=[associate_id for associate_id, _ in reset],
+        ),
     )
     return follow_up
 
@@ -135,7 +145,9 @@ async def cancel(
         rules.invited_associates(follow_up.participants),
         actor=actor.name,
     )
-    await record_event(session, follow_up, EventType.FOLLOW_UP_CANCELLED, reason=reason)
+    await record_event(
+        session, follow_up, EventType.FOLLOW_UP_CANCELLED, payloads.FollowUpCancelled(reason=reason)
+    )
     return follow_up
 
 
@@ -174,7 +186,6 @@ async def assign(
         session,
         follow_up,
         EventType.FOLLOW_UP_ASSIGNED,
-        owner_id=new_owner_id,
-        previous_owner_id=previous_owner_id,
+        payloads.FollowUpAssigned(owner_id=new_owner_id, previous_owner_id=previous_owner_id),
     )
     return follow_up

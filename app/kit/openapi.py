@@ -1,5 +1,6 @@
 """OpenAPI helpers: problem responses per route, readable operation ids, problem media type."""
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
@@ -66,8 +67,11 @@ def _share_header_parameters(schema: dict[str, Any]) -> None:
             parameters[index] = {"$ref": f"#/components/parameters/{component}"}
 
 
-def install_openapi(app: FastAPI) -> None:
-    """Generate the schema once, with the Problem schema every error response refers to."""
+def install_openapi(app: FastAPI, *extensions: Callable[[dict[str, Any]], None]) -> None:
+    """Generate the schema once, with the Problem schema every error response refers to.
+
+    Each extension then adds to the document what the routes do not describe (webhooks).
+    """
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -84,6 +88,8 @@ def install_openapi(app: FastAPI) -> None:
             schemas.update(problem_schema.pop("$defs", {}))
             schemas["Problem"] = problem_schema
             _share_header_parameters(schema)
+            for extend in extensions:
+                extend(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 
