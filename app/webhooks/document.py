@@ -89,9 +89,15 @@ def _operation(event_type: str, description: str, model: type[BaseModel]) -> dic
 
 
 def _merge(into: dict[str, Any], new: dict[str, Any]) -> None:
-    """Add components; one of the same name must be the same (an enum the API also uses)."""
+    """Add components; one of the same name must be the same (an enum the API also uses).
+
+    The API's own copy is kept: the document may have annotated it (descriptions, examples),
+    but an enum's values, or any other schema, must agree.
+    """
     for name, schema in new.items():
-        if into.setdefault(name, schema) != schema:
+        kept = into.setdefault(name, schema)
+        same = kept == schema or ("enum" in schema and kept.get("enum") == schema["enum"])
+        if not same:
             raise ValueError(f"two different schemas are named {name}")
 
 

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from app.models.states import PING, EventType
 from app.webhooks import payloads
+from app.webhooks.document import add_webhooks
 from app.webhooks.events import record_event
 from tests.fixtures.factories import create_person, create_resource
 from tests.webhooks.payload_schema import check_payload, document
@@ -125,3 +126,13 @@ async def test_every_type_delivered_matches_the_document(
         kinds = [p["data"]["kind"] for p in payloads_by_type["participant.added"]]
         assert kinds == ["resource", "person"]
         assert payloads_by_type["follow_up.cancelled"][0]["data"]["reason"] == "Postponed"
+
+
+def test_a_payload_schema_may_not_redefine_one_of_the_api() -> None:
+    answer = {"enum": ["accepted", "declined", "tentative"], "type": "string", "title": "Answer"}
+    annotated = {"components": {"schemas": {"Answer": {**answer, "description": "Said"}}}}
+    add_webhooks(annotated)  # the API's annotated copy of the same enum is kept
+    assert annotated["components"]["schemas"]["Answer"]["description"] == "Said"
+    clash = {"components": {"schemas": {"Answer": {**answer, "enum": ["yes", "no"]}}}}
+    with pytest.raises(ValueError, match="Answer"):
+        add_webhooks(clash)
