@@ -37,6 +37,7 @@ from app.ratelimits.dependencies import RateLimitHeaders, document_rate_limit_he
 from app.ratelimits.limiter import RateLimiter
 from app.retention.job import RetentionJob
 from app.ui.pages import install_ui
+from app.webhooks.document import add_webhooks
 from app.webhooks.election import in_process_dispatcher
 from app.webhooks.metrics import QueueGauges
 from app.webhooks.router import router as webhooks_router
@@ -165,7 +166,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         app.include_router(metrics_router)
     install_docs(app)
     install_ui(app)
-    install_openapi(app)
+    install_openapi(app, add_webhooks)
     document_rate_limit_headers(app)
     # Last, so it is the outermost middleware: preflights are answered before any other.
     install_cors(app, settings.cors_origins, settings.cors_allow_credentials)

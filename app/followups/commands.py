@@ -26,6 +26,7 @@ from app.models.states import (
     ParticipantStatus,
 )
 from app.notifications.service import notify
+from app.webhooks import payloads
 from app.webhooks.events import record_event
 
 
@@ -74,11 +75,15 @@ async def create(session: AsyncSession, actor: Actor, body: schemas.FollowUpCrea
         session,
         follow_up,
         EventType.FOLLOW_UP_CREATED,
-        owner_id=owner.id,
-        start_at=follow_up.start_at,
-        end_at=follow_up.end_at,
-        participant_ids=[str(p.id) for p in follow_up.participants],
-        recurrence=follow_up.recurrence,
+        payloads.FollowUpCreated(
+            owner_id=owner.id,
+            start_at=follow_up.start_at,
+            end_at=follow_up.end_at,
+            participant_ids=[p.id for p in follow_up.participants],
+            recurrence=None
+            if follow_up.recurrence is None
+            else payloads.SeriesRule(**follow_up.recurrence),
+        ),
     )
     return follow_up
 
@@ -128,7 +133,12 @@ async def update(
     previous = {"start_at": follow_up.start_at, "end_at": follow_up.end_at}
     await FollowUpRepository(session, actor.tenant_id).update(follow_up, changes)
     if not moved:
-        await record_event(session, follow_up, EventType.FOLLOW_UP_UPDATED, fields=sorted(changes))
+        await record_event(
+            session,
+            follow_up,
+            EventType.FOLLOW_UP_UPDATED,
+            payloads.FollowUpUpdated(fields=sorted(changes)),
+        )
         return follow_up
     reset = await ParticipantRepository(session, actor.tenant_id).reset_answers(follow_up.id)
     if was_series or planned is not None:
@@ -139,12 +149,16 @@ async def update(
         session,
         follow_up,
         EventType.FOLLOW_UP_RESCHEDULED,
-        start_at=follow_up.start_at,
-        end_at=follow_up.end_at,
-        previous_start_at=previous["start_at"],
-        previous_end_at=previous["end_at"],
-        recurrence=follow_up.recurrence,
-        reset_associate_ids=[str(associate_id) for associate_id, _ in reset],
+        payloads.FollowUpRescheduled(
+            start_at=follow_up.start_at,
+            end_at=follow_up.end_at,
+            previous_start_at=previous["start_at"],
+            previous_end_at=previous["end_at"],
+            reset_associate_ids=[associate_id for associate_id, _ in reset],
+            recurrence=None
+            if follow_up.recurrence is None
+            else payloads.SeriesRule(**follow_up.recurrence),
+        ),
     )
     return follow_up
 
@@ -168,7 +182,9 @@ async def cancel(
         rules.invited_associates(follow_up.participants),
         actor=actor.name,
     )
-    await record_event(session, follow_up, EventType.FOLLOW_UP_CANCELLED, reason=reason)
+    await record_event(
+        session, follow_up, EventType.FOLLOW_UP_CANCELLED, payloads.FollowUpCancelled(reason=reason)
+    )
     return follow_up
 
 
@@ -207,7 +223,6 @@ async def assign(
         session,
         follow_up,
         EventType.FOLLOW_UP_ASSIGNED,
-        owner_id=new_owner_id,
-        previous_owner_id=previous_owner_id,
+        payloads.FollowUpAssigned(owner_id=new_owner_id, previous_owner_id=previous_owner_id),
     )
     return follow_up

@@ -20,6 +20,7 @@ from app.models import Participant
 from app.models.states import EventType, NotificationKind, ParticipantRole, ParticipantStatus
 from app.notifications.service import notify
 from app.webhooks.events import record_event
+from app.webhooks.payloads import InvitationAcknowledged
 
 
 async def add_participant(
@@ -45,7 +46,7 @@ async def add_participant(
         actor=actor.name,
     )
     await record_event(
-        session, follow_up, EventType.PARTICIPANT_ADDED, **rules.participant_data(participant)
+        session, follow_up, EventType.PARTICIPANT_ADDED, rules.participant_facts(participant)
     )
     return participant
 
@@ -58,7 +59,7 @@ async def remove_participant(
     participant = await rules.participant_of(session, follow_up, participant_id)
     if participant.role == ParticipantRole.ORGANIZER:
         raise OrganizerParticipant("the organizer cannot be removed; assign the follow-up instead")
-    data = rules.participant_data(participant)
+    facts = rules.participant_facts(participant)
     await ParticipantRepository(session, actor.tenant_id).delete(participant)
     await notify(
         session,
@@ -67,7 +68,7 @@ async def remove_participant(
         rules.invited_associates([participant]),
         actor=actor.name,
     )
-    await record_event(session, follow_up, EventType.PARTICIPANT_REMOVED, **data)
+    await record_event(session, follow_up, EventType.PARTICIPANT_REMOVED, facts)
 
 
 async def acknowledge(
@@ -86,8 +87,10 @@ async def acknowledge(
             session,
             follow_up,
             EventType.INVITATION_ACKNOWLEDGED,
-            participant_id=participant.id,
-            associate_id=participant.associate_id,
-            acknowledged_at=participant.acknowledged_at,
+            InvitationAcknowledged(
+                participant_id=participant.id,
+                associate_id=participant.associate_id,
+                acknowledged_at=participant.acknowledged_at,
+            ),
         )
     return participant

@@ -22,6 +22,7 @@ from app.kit.errors import NotFound, UnknownReference, ValidationFailed
 from app.models import Associate, FollowUp, Participant
 from app.models.states import ParticipantKind, ParticipantRole, ParticipantStatus
 from app.notifications.service import Recipient
+from app.webhooks.payloads import PARTICIPANT_FACTS, ParticipantFacts
 
 Target = tuple[ParticipantKind, uuid.UUID | None]
 
@@ -78,10 +79,12 @@ def ref_target(ref: schemas.ParticipantRef) -> tuple[ParticipantKind, uuid.UUID]
     return ParticipantKind.PERSON, ref.person_id
 
 
-def participant_data(participant: Participant) -> dict[str, Any]:
-    """The participant as an event names it."""
+def participant_facts(participant: Participant) -> ParticipantFacts:
+    """The participant as an event names it: its id, kind and `<kind>_id`."""
     kind, target_id = target(participant)
-    return {"participant_id": participant.id, "kind": kind, f"{kind}_id": target_id}
+    return PARTICIPANT_FACTS.validate_python(
+        {"participant_id": participant.id, "kind": kind, f"{kind}_id": target_id}
+    )
 
 
 async def participant_of(

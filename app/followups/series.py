@@ -28,6 +28,7 @@ from app.kit.etags import check_if_match
 from app.models import FollowUp, Occurrence
 from app.models.states import EventType, NotificationKind
 from app.notifications.service import notify
+from app.webhooks import payloads
 from app.webhooks.events import record_event
 
 _TICK = timedelta(microseconds=1)
@@ -139,11 +140,13 @@ async def move_occurrence(
         session,
         follow_up,
         EventType.OCCURRENCE_RESCHEDULED,
-        occurrence_start=original_start,
-        start_at=body.start_at,
-        end_at=body.end_at,
-        previous_start_at=previous["start_at"],
-        previous_end_at=previous["end_at"],
+        payloads.OccurrenceRescheduled(
+            occurrence_start=original_start,
+            start_at=body.start_at,
+            end_at=body.end_at,
+            previous_start_at=previous["start_at"],
+            previous_end_at=previous["end_at"],
+        ),
     )
     await session.refresh(occurrence)
     return follow_up, occurrence
@@ -174,10 +177,12 @@ async def cancel_occurrence(
         session,
         follow_up,
         EventType.OCCURRENCE_CANCELLED,
-        occurrence_start=original_start,
-        start_at=occurrence.start_at,
-        end_at=occurrence.end_at,
-        reason=reason,
+        payloads.OccurrenceCancelled(
+            occurrence_start=original_start,
+            start_at=occurrence.start_at,
+            end_at=occurrence.end_at,
+            reason=reason,
+        ),
     )
     return follow_up, occurrence
 

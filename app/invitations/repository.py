@@ -1,6 +1,5 @@
 """The invitee's answer as one statement, inside one tenant: the hot path of the service."""
 
-import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.base import StrEnumText, new_id
 from app.models.states import Answer, ParticipantKind, ParticipantRole, ParticipantStatus
 from app.notifications.service import MAX_MESSAGE
-from app.webhooks.events import CHANNEL, EVENT_FAN_OUT, jsonable
+from app.webhooks.events import CHANNEL, EVENT_FAN_OUT
+from app.webhooks.payloads import InvitationAnswered
 
 # What ANSWER changes, up to the seq bump its event is recorded under.
 _ANSWER_CHANGES = """
@@ -151,7 +151,7 @@ class InvitationRepository:
         *,
         actor: str,
         message: tuple[str, str],
-        event: dict[str, Any],
+        event: InvitationAnswered,
     ) -> Row[Any] | None:
         """Record the answer in one statement; None if the invitation is not answerable.
 
@@ -178,7 +178,7 @@ class InvitationRepository:
                     "max_message": MAX_MESSAGE,
                     "event_id": new_id(),
                     "type": f"invitation.{status.value}",
-                    "data": json.dumps(event, default=jsonable),
+                    "data": event.as_json(),
                     "channel": CHANNEL,
                 },
             )

@@ -30,6 +30,7 @@ from app.models.states import (
 )
 from app.notifications.service import message_parts
 from app.webhooks.events import record_event
+from app.webhooks.payloads import InvitationAnswered, InvitationSeen
 
 
 class NotInvitee(Forbidden):
@@ -94,9 +95,11 @@ async def mark_seen(session: AsyncSession, actor: Actor, participant_id: uuid.UU
             session,
             follow_up,
             EventType.INVITATION_SEEN,
-            participant_id=participant.id,
-            associate_id=participant.associate_id,
-            seen_at=participant.seen_at,
+            InvitationSeen(
+                participant_id=participant.id,
+                associate_id=participant.associate_id,
+                seen_at=participant.seen_at,
+            ),
         )
     return participant
 
@@ -119,15 +122,15 @@ async def respond(
         now,
         actor=actor.name,
         message=message_parts(NotificationKind.RESPONDED, who=actor.who, status=body.status),
-        event={
-            "participant_id": participant_id,
-            "associate_id": actor.associate_id,
-            "status": body.status,
+        event=InvitationAnswered(
+            participant_id=participant_id,
+            associate_id=actor.associate_id,
+            status=body.status,
             # The text stays with the organizer and its author: endpoints (set by an admin,
             # anywhere) and the feed learn only that there is one.
-            "has_comment": bool(body.comment),
-            "responded_at": now,
-        },
+            has_comment=bool(body.comment),
+            responded_at=now,
+        ),
     )
     if answered is None:
         await _refuse(invitations, actor, participant_id)

@@ -1,5 +1,6 @@
 """OpenAPI helpers: problem responses per route, readable operation ids, a document for SDKs."""
 
+from collections.abc import Callable
 from copy import deepcopy
 from typing import Any
 
@@ -253,8 +254,11 @@ def _problem_example(error: type[ProblemError]) -> dict[str, Any]:
     }
 
 
-def install_openapi(app: FastAPI) -> None:
-    """Generate the schema once, with the problem schemas and shared responses it refers to."""
+def install_openapi(app: FastAPI, *extensions: Callable[[dict[str, Any]], None]) -> None:
+    """Generate the schema once, with the Problem schema every error response refers to.
+
+    Each extension then adds to the document what the routes do not describe (webhooks).
+    """
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -273,6 +277,8 @@ def install_openapi(app: FastAPI) -> None:
             _tidy_parameters(schema)
             _share_header_parameters(schema)
             _share_problem_responses(schema)
+            for extend in extensions:
+                extend(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 

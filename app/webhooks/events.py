@@ -6,8 +6,6 @@ Both are written in the transaction of the change, so a rolled-back change leave
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,6 +14,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from app.db.base import new_id
 from app.models import FollowUp
 from app.models.states import PING, EventType
+from app.webhooks.payloads import EventFacts, WebhookPing, check_facts, jsonable
 
 # Dispatchers LISTEN on this channel; NOTIFY is delivered only when the transaction commits.
 CHANNEL = "convene_webhooks"
@@ -29,15 +28,6 @@ class RecordedEvent:
     type: str
     seq: int | None
     deliveries: int
-
-
-def jsonable(value: Any) -> str:
-    """The JSON form of the ids and instants that event data and queue records carry."""
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 # The tail of every statement that records a follow-up's event: from a CTE
@@ -89,14 +79,16 @@ SELECT (SELECT count(*) FROM queued), pg_notify(:channel, '')
 
 
 async def record_event(
-    session: AsyncSession, follow_up: FollowUp, type_: EventType, **data: Any
+    session: AsyncSession, follow_up: FollowUp, type_: EventType, facts: EventFacts
 ) -> RecordedEvent:
     """Write an event about `follow_up` with its next `seq`; queue it for subscribed endpoints.
 
-    The seq comes from an UPDATE of the follow-up's row, whose lock is held until commit, so
-    two transactions changing one follow-up get rising seqs in the order they commit.
+    `facts` is the type's model in `payloads.py`, which the OpenAPI document describes. The seq
+    comes from an UPDATE of the follow-up's row, whose lock is held until commit, so two
+    transactions changing one follow-up get rising seqs in the order they commit.
     """
-    payload = {"tenant_id": follow_up.tenant_id, "follow_up_id": follow_up.id, **data}
+    check_facts(type_, facts)
+    payload = {"tenant_id": follow_up.tenant_id, "follow_up_id": follow_up.id, **facts.model_dump()}
     event_id = new_id()
     await session.flush()
     row = (
@@ -122,7 +114,7 @@ async def record_ping(
 ) -> RecordedEvent:
     """Write a `webhook.ping` event and queue it for that one endpoint only."""
     event_id = new_id()
-    data = {"tenant_id": str(tenant_id), "endpoint_id": str(endpoint_id)}
+    data = WebhookPing(tenant_id=tenant_id, endpoint_id=endpoint_id)
     row = (
         await session.execute(
             QUEUE_PING,
@@ -131,7 +123,7 @@ async def record_ping(
                 "tenant_id": tenant_id,
                 "endpoint_id": endpoint_id,
                 "type": PING,
-                "data": json.dumps(data),
+                "data": data.as_json(),
                 "channel": CHANNEL,
             },
         )

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.models.states import AttemptOutcome, DeliveryStatus
-from app.webhooks.events import jsonable
+from app.webhooks.payloads import jsonable
 
 # Leases up to :limit due deliveries of enabled endpoints to :claim_token, fairly across tenants.
 # What is in flight (leased by any dispatcher) is counted once, per endpoint and per tenant: an

@@ -10,6 +10,8 @@ from typing import Any
 from aiohttp import web
 from standardwebhooks.webhooks import Webhook
 
+from tests.webhooks.payload_schema import check_payload
+
 
 @dataclass(frozen=True)
 class Received:
@@ -26,8 +28,12 @@ class Received:
         return self.headers["webhook-id"]
 
     def verified_by(self, secret: str) -> dict[str, Any]:
-        """The payload, verified with the reference standardwebhooks package (raises if bad)."""
+        """The payload, verified with the reference standardwebhooks package (raises if bad).
+
+        It must also be what the OpenAPI document's `webhooks` entry for its type describes.
+        """
         payload: dict[str, Any] = Webhook(secret).verify(self.body, self.headers)
+        check_payload(payload)
         return payload
 
 
