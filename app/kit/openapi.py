@@ -16,6 +16,7 @@ from app.kit.errors import (
     Unauthorized,
     ValidationFailed,
 )
+from app.kit.zones import TIME_ZONE_PARAMETER
 
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 
@@ -66,6 +67,20 @@ def _share_header_parameters(schema: dict[str, Any]) -> None:
             parameters[index] = {"$ref": f"#/components/parameters/{component}"}
 
 
+def _share_query_parameter(schema: dict[str, Any], name: str, component: str) -> None:
+    """A query parameter every taker declares alike becomes one component they all refer to."""
+    for path in schema.get("paths", {}).values():
+        for operation in path.values():
+            for index, parameter in enumerate(operation.get("parameters", [])):
+                if parameter.get("in") == "query" and parameter.get("name") == name:
+                    shared = schema["components"].setdefault("parameters", {})
+                    found = shared.setdefault(component, parameter)
+                    assert found == parameter, f"{name} is declared differently"
+                    operation["parameters"][index] = {
+                        "$ref": f"#/components/parameters/{component}"
+                    }
+
+
 def install_openapi(app: FastAPI) -> None:
     """Generate the schema once, with the Problem schema every error response refers to."""
 
@@ -84,6 +99,7 @@ def install_openapi(app: FastAPI) -> None:
             schemas.update(problem_schema.pop("$defs", {}))
             schemas["Problem"] = problem_schema
             _share_header_parameters(schema)
+            _share_query_parameter(schema, TIME_ZONE_PARAMETER, "TimeZone")
             app.openapi_schema = schema
         return app.openapi_schema
 
