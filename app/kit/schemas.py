@@ -116,7 +116,8 @@ Instant = Annotated[
     AwareDatetime,
     AfterValidator(_in_range_utc),
     Field(
-        description="ISO 8601 with an offset (naive times are refused); returned in UTC",
+        description="ISO 8601 with an offset (naive times are refused); returned in UTC, or in "
+        "`?time_zone=` where a read takes it",
         examples=["2026-03-30T09:00:00+02:00"],
     ),
 ]
