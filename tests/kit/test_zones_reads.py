@@ -12,15 +12,17 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.fixtures.factories import Caller
 from tests.fixtures.problems import assert_invalid
 from tests.fixtures.responses import ok
+from tests.fixtures.statements import statements
 from tests.followups.support import DAY, World, book, make_world
 from tests.webhooks.management import subscribe
 
 INSTANT = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
-ZONES = ("Europe/Copenhagen", "America/New_York", "Asia/Kolkata", "UTC")
+ZONES = ("Europe/Copenhagen", "America/New_York", "Asia/Kolkata", "Pacific/Chatham", "UTC")
 
 
 @dataclass(frozen=True)
@@ -143,6 +145,15 @@ async def test_a_read_shows_its_instants_in_the_zone_asked(scene: Scene, read: R
         assert zoned.status_code == 200, zoned.text
         assert zoned.headers.get("etag") == plain.headers.get("etag")
         assert compare(plain.json(), zoned.json(), ZoneInfo(name)) > 0, read
+
+
+@pytest.mark.parametrize("read", READS, ids=str)
+async def test_a_zone_costs_no_statement(scene: Scene, read: Read, engine: AsyncEngine) -> None:
+    with statements(engine) as plain:
+        assert (await scene.get(read)).status_code == 200
+    with statements(engine) as zoned:
+        assert (await scene.get(read, time_zone="Pacific/Chatham")).status_code == 200
+    assert zoned == plain
 
 
 @pytest.mark.parametrize("read", READS, ids=str)
