@@ -6,6 +6,7 @@ for value, every instant the same moment shown at the zone's offset for it.
 """
 
 import re
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,7 +16,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.fixtures.factories import Caller
-from tests.fixtures.problems import assert_invalid
+from tests.fixtures.problems import assert_invalid, assert_problem, assert_unauthorized
 from tests.fixtures.responses import ok
 from tests.fixtures.statements import statements
 from tests.followups.support import DAY, World, book, make_world
@@ -224,3 +225,18 @@ async def test_summer_and_winter_show_their_own_offsets(admin: Caller) -> None:
         "start_at": "2026-12-10T00:00:00+01:00",
         "end_at": "2026-12-10T09:00:00+01:00",
     }
+
+
+@pytest.mark.parametrize("read", READS, ids=str)
+async def test_a_zone_changes_no_access_rule(scene: Scene, read: Read, admin: Caller) -> None:
+    ids = scene.ids()
+    url = read.path.format(**ids)
+    anonymous = await admin.client.get(url, params={"time_zone": "Mars/Olympus"})
+    assert_unauthorized(anonymous, "unauthorized")
+    if "{" in read.path:
+        # Another tenant's caller of the same kind finds nothing there, zone or not.
+        other = Caller(admin.client, uuid.uuid4(), "provisioning", admin=True)
+        if read.caller != "admin":
+            other = await other.new_member()
+        response = await other.get(url, params={"time_zone": "Europe/Copenhagen"})
+        assert_problem(response, 404, "not_found")
