@@ -16,6 +16,7 @@ from app.kit.openapi import AUTHENTICATED, problems
 from app.kit.responses import serialized
 from app.kit.schemas import Instant
 from app.kit.windows import check_window
+from app.kit.zones import AnswerZone, in_zone
 
 router = APIRouter(prefix="/v1/availability", tags=["availability"], route_class=AuthenticatedRoute)
 
@@ -51,6 +52,7 @@ def _check_calendars(associate_ids: list[uuid.UUID], resource_ids: list[uuid.UUI
 async def get_availability(
     session: ReadSessionDep,
     principal: CurrentPrincipal,
+    zone: AnswerZone,
     start: Annotated[Instant, Query(description="Window start")],
     end: Annotated[Instant, Query(description="Window end; at most 366 days after start")],
     associate_ids: AssociateIds = [],  # noqa: B006
@@ -63,9 +65,11 @@ async def get_availability(
     """
     check_window(start, end)
     _check_calendars(associate_ids, resource_ids)
-    return serialized(
-        await service.free_busy(session, principal, associate_ids, resource_ids, start, end)
-    )
+    found = await service.free_busy(session, principal, associate_ids, resource_ids, start, end)
+    if zone is None:
+        return serialized(found)
+    # The statement writes UTC; another zone is rendered from the parsed answer.
+    return serialized(in_zone(schemas.Availability.model_validate_json(found), zone))
 
 
 @router.get(
@@ -76,6 +80,7 @@ async def get_availability(
 async def get_first_free(
     session: ReadSessionDep,
     principal: CurrentPrincipal,
+    zone: AnswerZone,
     duration: Annotated[
         timedelta, Query(description="ISO 8601 duration, 1 minute to 31 days", examples=["PT1H"])
     ],
@@ -109,4 +114,4 @@ async def get_first_free(
         count,
         working_hours=working_hours,
     )
-    return serialized(slots)
+    return serialized(in_zone(slots, zone))

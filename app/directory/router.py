@@ -1,7 +1,7 @@
 """HTTP routes of the directory: any member reads, admins write."""
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
 from sqlalchemy import ColumnElement
@@ -14,6 +14,7 @@ from app.kit.errors import DuplicateExternalId, NotFound, UnknownReference
 from app.kit.openapi import ADMIN_WRITE, AUTHENTICATED, READ_ONE, problems
 from app.kit.pagination import Page, Paged, PageDep
 from app.kit.schemas import single_line
+from app.kit.zones import AnswerZone, in_zone
 from app.models import Associate, Contact, Person, Resource
 from app.models.states import ResourceKind
 
@@ -56,14 +57,16 @@ async def list_associates(
     session: SessionDep,
     principal: CurrentPrincipal,
     page: PageDep,
+    zone: AnswerZone,
     include_inactive: IncludeInactive = False,
     external_id: ExternalIdFilter = None,
-) -> Paged[Associate]:
+) -> Paged[Any]:
     """The tenant's associates, oldest first; deactivated ones only when asked."""
     where: list[ColumnElement[bool]] = [] if include_inactive else [Associate.active.is_(True)]
     if external_id is not None:
         where.append(Associate.external_id == external_id)
-    return await service.associates.list(session, principal, page, *where)
+    found = await service.associates.list(session, principal, page, *where)
+    return in_zone(found, zone, schemas.Associate)
 
 
 @router.get(
@@ -73,10 +76,11 @@ async def list_associates(
     responses=GET,
 )
 async def get_associate(
-    associate_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
-) -> Associate:
+    associate_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal, zone: AnswerZone
+) -> Any:
     """One associate, active or not."""
-    return await service.associates.get(session, principal, associate_id)
+    found = await service.associates.get(session, principal, associate_id)
+    return in_zone(found, zone, schemas.Associate)
 
 
 @router.patch(
@@ -130,27 +134,30 @@ async def list_resources(
     session: SessionDep,
     principal: CurrentPrincipal,
     page: PageDep,
+    zone: AnswerZone,
     include_inactive: IncludeInactive = False,
     kind: Annotated[ResourceKind | None, Query(description="Only this kind")] = None,
     external_id: ExternalIdFilter = None,
-) -> Paged[Resource]:
+) -> Paged[Any]:
     """The tenant's resources, oldest first; deactivated ones only when asked."""
     where: list[ColumnElement[bool]] = [] if include_inactive else [Resource.active.is_(True)]
     if kind is not None:
         where.append(Resource.kind == kind)
     if external_id is not None:
         where.append(Resource.external_id == external_id)
-    return await service.resources.list(session, principal, page, *where)
+    found = await service.resources.list(session, principal, page, *where)
+    return in_zone(found, zone, schemas.Resource)
 
 
 @router.get(
     "/resources/{resource_id}", tags=["resources"], response_model=schemas.Resource, responses=GET
 )
 async def get_resource(
-    resource_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
-) -> Resource:
+    resource_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal, zone: AnswerZone
+) -> Any:
     """One resource, active or not."""
-    return await service.resources.get(session, principal, resource_id)
+    found = await service.resources.get(session, principal, resource_id)
+    return in_zone(found, zone, schemas.Resource)
 
 
 @router.patch(
@@ -204,23 +211,26 @@ async def list_contacts(
     session: SessionDep,
     principal: CurrentPrincipal,
     page: PageDep,
+    zone: AnswerZone,
     external_id: ExternalIdFilter = None,
-) -> Paged[Contact]:
+) -> Paged[Any]:
     """The tenant's contacts, oldest first."""
     where: list[ColumnElement[bool]] = (
         [] if external_id is None else [Contact.external_id == external_id]
     )
-    return await service.contacts.list(session, principal, page, *where)
+    found = await service.contacts.list(session, principal, page, *where)
+    return in_zone(found, zone, schemas.Contact)
 
 
 @router.get(
     "/contacts/{contact_id}", tags=["contacts"], response_model=schemas.Contact, responses=GET
 )
 async def get_contact(
-    contact_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
-) -> Contact:
+    contact_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal, zone: AnswerZone
+) -> Any:
     """One contact."""
-    return await service.contacts.get(session, principal, contact_id)
+    found = await service.contacts.get(session, principal, contact_id)
+    return in_zone(found, zone, schemas.Contact)
 
 
 @router.patch(
@@ -258,24 +268,27 @@ async def list_persons(
     session: SessionDep,
     principal: CurrentPrincipal,
     page: PageDep,
+    zone: AnswerZone,
     contact_id: Annotated[uuid.UUID | None, Query(description="Only this contact's")] = None,
     external_id: ExternalIdFilter = None,
-) -> Paged[Person]:
+) -> Paged[Any]:
     """The tenant's persons, oldest first."""
     where: list[ColumnElement[bool]] = []
     if contact_id is not None:
         where.append(Person.contact_id == contact_id)
     if external_id is not None:
         where.append(Person.external_id == external_id)
-    return await service.persons.list(session, principal, page, *where)
+    found = await service.persons.list(session, principal, page, *where)
+    return in_zone(found, zone, schemas.Person)
 
 
 @router.get("/persons/{person_id}", tags=["persons"], response_model=schemas.Person, responses=GET)
 async def get_person(
-    person_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
-) -> Person:
+    person_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal, zone: AnswerZone
+) -> Any:
     """One person."""
-    return await service.persons.get(session, principal, person_id)
+    found = await service.persons.get(session, principal, person_id)
+    return in_zone(found, zone, schemas.Person)
 
 
 @router.patch(

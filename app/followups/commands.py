@@ -35,15 +35,15 @@ async def create(session: AsyncSession, actor: Actor, body: schemas.FollowUpCrea
     owner = await AssociateRepository(session, actor.tenant_id).get(actor.associate_id)
     assert owner is not None  # the caller was checked to be an active associate
     time_zone = body.time_zone or owner.time_zone
-    rules.check_span(body.start_at, body.end_at, body.all_day, time_zone)
+    span = rules.span_given(body.model_dump(include=rules.SPAN_FIELDS), body.all_day, time_zone)
+    start_at, end_at = span["start_at"], span["end_at"]
+    rules.check_span(start_at, end_at, body.all_day, time_zone)
     if body.contact_id is not None:
         await rules.check_contact(session, actor.tenant_id, body.contact_id)
     invited = await rules.new_participants(session, actor.tenant_id, body.participants, owner.id)
     planned = None
     if body.recurrence is not None:
-        planned = series.plan(
-            body.recurrence.rrule, body.start_at, body.end_at, time_zone, utc_now()
-        )
+        planned = series.plan(body.recurrence.rrule, start_at, end_at, time_zone, utc_now())
 
     follow_up = FollowUp(
         owner_id=owner.id,
@@ -51,8 +51,8 @@ async def create(session: AsyncSession, actor: Actor, body: schemas.FollowUpCrea
         description=body.description,
         location=body.location,
         kind=body.kind,
-        start_at=body.start_at,
-        end_at=body.end_at,
+        start_at=start_at,
+        end_at=end_at,
         time_zone=time_zone,
         all_day=body.all_day,
         contact_id=body.contact_id,
@@ -102,9 +102,16 @@ async def update(
     """
     follow_up = await owned(session, actor, follow_up_id)
     check_if_match(if_match, follow_up.seq)
-    fields = body.model_dump()
-    recurrence = fields.pop("recurrence", MISSING)
-    changes = {key: value for key, value in fields.items() if getattr(follow_up, key) != value}
+    given = body.model_dump()
+    recurrence = given.pop("recurrence", MISSING)
+    all_day = given.get("all_day", follow_up.all_day)
+    time_zone = given.get("time_zone", follow_up.time_zone)
+    given |= rules.span_given(given, all_day, time_zone, current=follow_up)
+    changes = {
+        key: value
+        for key, value in given.items()
+        if key not in rules.DATES and getattr(follow_up, key) != value
+    }
     merged = {
         key: changes.get(key, getattr(follow_up, key))
         for key in ("start_at", "end_at", "all_day", "time_zone")

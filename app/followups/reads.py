@@ -15,6 +15,7 @@ from app.followups.repository import FollowUpRepository, ResponseRepository
 from app.followups.views import follow_up_fields
 from app.kit.errors import NotFound
 from app.kit.pagination import Paged, PageParams
+from app.kit.zones import local_date
 from app.models import FollowUp
 from app.models.states import FollowUpStatus
 
@@ -57,8 +58,15 @@ async def diary(
 
 
 def _entry(row: dict[str, Any]) -> dict[str, Any]:
+    """A diary row as the API shows it: the rule as `recurrence`, an all-day span as dates."""
     rule = row.pop("recurrence_rule")
-    return {**row, "recurrence": None if rule is None else {"rrule": rule}}
+    all_day, zone = row["all_day"], row["time_zone"]
+    return {
+        **row,
+        "recurrence": None if rule is None else {"rrule": rule},
+        "start_date": local_date(row["start_at"], zone) if all_day else None,
+        "end_date": local_date(row["end_at"], zone) if all_day else None,
+    }
 
 
 async def responses(

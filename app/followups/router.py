@@ -2,6 +2,7 @@
 
 import uuid
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Body, Query, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,6 +26,7 @@ from app.kit.pagination import Page, Paged, PageDep, TimedPageDep
 from app.kit.responses import serialized
 from app.kit.schemas import Instant
 from app.kit.windows import check_window
+from app.kit.zones import AnswerZone, in_zone
 from app.models import FollowUp
 from app.models.states import FollowUpStatus
 
@@ -43,7 +45,11 @@ ETAG_HEADER = {
 
 
 async def _shown(
-    session: AsyncSession, follow_up: FollowUp, actor: Actor, status_code: int = 200
+    session: AsyncSession,
+    follow_up: FollowUp,
+    actor: Actor,
+    status_code: int = 200,
+    zone: ZoneInfo | None = None,
 ) -> Response:
     """The follow-up as the API shows it to the caller, with its ETag header.
 
@@ -53,7 +59,7 @@ async def _shown(
     viewer = actor.associate_id
     view = await views.follow_up_view(session, follow_up, viewer)
     variant = None if reads_every_comment(follow_up, viewer) else viewer
-    return serialized(view, status_code, {"ETag": etag(follow_up.seq, variant)})
+    return serialized(in_zone(view, zone), status_code, {"ETag": etag(follow_up.seq, variant)})
 
 
 @router.post(
@@ -93,13 +99,14 @@ async def list_follow_ups(
     session: SessionDep,
     actor: CurrentAssociate,
     page: TimedPageDep,
+    zone: AnswerZone,
     start: Annotated[Instant, Query(description="Window start (inclusive)")],
     end: Annotated[Instant, Query(description="Window end (exclusive); at most 366 days on")],
     status: Annotated[FollowUpStatus | None, Query(description="Only this status")] = None,
 ) -> Paged[dict[str, Any]]:
     """The caller's diary: follow-ups they own or are invited to that overlap the window."""
     check_window(start, end)
-    return await reads.diary(session, actor, start, end, status, page)
+    return in_zone(await reads.diary(session, actor, start, end, status, page), zone)
 
 
 @router.get(
@@ -108,10 +115,11 @@ async def list_follow_ups(
     responses={200: {"headers": ETAG_HEADER}, **READ},
 )
 async def get_follow_up(
-    follow_up_id: uuid.UUID, session: SessionDep, actor: CurrentAssociate
+    follow_up_id: uuid.UUID, session: SessionDep, actor: CurrentAssociate, zone: AnswerZone
 ) -> Response:
     """One follow-up with its participants; only for its organizer and participants."""
-    return await _shown(session, await reads.visible(session, actor, follow_up_id), actor)
+    follow_up = await reads.visible(session, actor, follow_up_id)
+    return await _shown(session, follow_up, actor, zone=zone)
 
 
 @router.patch(
@@ -186,12 +194,12 @@ async def assign_follow_up(
     responses=READ,
 )
 async def list_participants(
-    follow_up_id: uuid.UUID, session: SessionDep, actor: CurrentAssociate
+    follow_up_id: uuid.UUID, session: SessionDep, actor: CurrentAssociate, zone: AnswerZone
 ) -> Response:
     """Everyone in the follow-up with their status, the organizer first (at most 500)."""
     follow_up = await reads.visible(session, actor, follow_up_id)
     view = await views.follow_up_view(session, follow_up, actor.associate_id)
-    return serialized(view["participants"])
+    return serialized(in_zone(view["participants"], zone))
 
 
 @router.post(
@@ -255,13 +263,17 @@ async def acknowledge_participant(
     responses=READ,
 )
 async def list_responses(
-    follow_up_id: uuid.UUID, session: SessionDep, actor: CurrentAssociate, page: PageDep
+    follow_up_id: uuid.UUID,
+    session: SessionDep,
+    actor: CurrentAssociate,
+    page: PageDep,
+    zone: AnswerZone,
 ) -> Paged[schemas.ResponseRecord]:
     """Every answer to the follow-up's invitations, oldest first.
 
     Comments are shown to the organizer and to their authors; others see `null`.
     """
-    return await reads.responses(session, actor, follow_up_id, page)
+    return in_zone(await reads.responses(session, actor, follow_up_id, page), zone)
 
 
 @router.get(
@@ -271,10 +283,15 @@ async def list_responses(
     responses=problems(*AUTHENTICATED, NotFound),
 )
 async def list_contact_activities(
-    contact_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal, page: TimedPageDep
-) -> Paged[dict[str, Any]]:
+    contact_id: uuid.UUID,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    page: TimedPageDep,
+    zone: AnswerZone,
+) -> Paged[Any]:
     """The contact's activity archive: follow-ups linked to it or with any of its persons.
 
     Latest first. Members see the ones they own or take part in; admins see all.
     """
-    return await reads.activities(session, principal, contact_id, page)
+    found = await reads.activities(session, principal, contact_id, page)
+    return in_zone(found, zone, schemas.FollowUpFields)

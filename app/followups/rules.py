@@ -1,8 +1,8 @@
 """Rules every follow-up command shares: valid spans, who may take part and how they start."""
 
 import uuid
-from collections.abc import Iterable, Sequence
-from datetime import datetime, time
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,6 +19,7 @@ from app.followups import schemas
 from app.followups.errors import InactiveReference, InvalidSpan
 from app.followups.repository import ParticipantRepository
 from app.kit.errors import NotFound, UnknownReference, ValidationFailed
+from app.kit.zones import local_midnight
 from app.models import Associate, FollowUp, Participant
 from app.models.states import ParticipantKind, ParticipantRole, ParticipantStatus
 from app.notifications.service import Recipient
@@ -40,6 +41,72 @@ def check_span(start_at: datetime, end_at: datetime, all_day: bool, time_zone: s
                 raise InvalidSpan(
                     f"an all-day follow-up starts and ends at midnight in {time_zone}"
                 )
+
+
+INSTANTS = ("start_at", "end_at")
+DATES = ("start_date", "end_date")
+SPAN_FIELDS = {*INSTANTS, *DATES}
+
+
+def span_given(
+    given: Mapping[str, Any],
+    all_day: bool,
+    time_zone: str,
+    *,
+    current: FollowUp | None = None,
+) -> dict[str, datetime]:
+    """The `start_at`/`end_at` a body sets: its instants, or an all-day span's dates.
+
+    `given` holds the fields the body sent; `current` is the follow-up a PATCH changes
+    (None on create, where one form, complete, is required). A date becomes its midnight in
+    `time_zone`. 422 for both forms at once, dates on a timed follow-up, or an `end_date`
+    not after the `start_date`.
+    """
+    instants = [name for name in INSTANTS if name in given]
+    dates = [name for name in DATES if name in given]
+    if instants and dates:
+        raise _span_form(
+            dates[0],
+            "give start_at and end_at, or start_date and end_date (all-day), not both forms",
+        )
+    if dates and not all_day:
+        raise _span_form(
+            dates[0],
+            "start_date and end_date are for all-day follow-ups: set all_day to true, "
+            "or give start_at and end_at",
+        )
+    if current is None:
+        missing = [name for name in (DATES if dates else INSTANTS) if name not in given]
+        if missing:
+            raise ValidationFailed.at(
+                ("body", missing[0]),
+                "give start_at and end_at, or start_date and end_date for an all-day follow-up",
+                msg="Field required",
+                type="missing",
+            )
+    if not dates:
+        return {name: given[name] for name in instants}
+    days: dict[str, date | None] = {
+        name: given[name] if name in given else getattr(current, name, None) for name in DATES
+    }
+    start_date, end_date = days["start_date"], days["end_date"]
+    if start_date is not None and end_date is not None and end_date <= start_date:
+        raise ValidationFailed.at(
+            ("body", "end_date"),
+            "end_date is exclusive, as in iCalendar: it must be after start_date "
+            "(one day, 10 December 2026, is start_date 2026-12-10 and end_date 2026-12-11)",
+            msg="end_date not after start_date",
+            type="date_order",
+        )
+    return {
+        instant: local_midnight(given[day], time_zone)
+        for instant, day in zip(INSTANTS, DATES, strict=True)
+        if day in given
+    }
+
+
+def _span_form(field: str, detail: str) -> ValidationFailed:
+    return ValidationFailed.at(("body", field), detail, msg="span form", type="span_form")
 
 
 def organizer(associate_id: uuid.UUID, follow_up_id: uuid.UUID | None = None) -> Participant:

@@ -1,7 +1,7 @@
 """Request and response bodies of follow-ups and participants."""
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated
 
 from pydantic import MISSING, AfterValidator, Field, StrictBool
@@ -131,15 +131,31 @@ def check_span(start_at: datetime, end_at: datetime) -> None:
         raise ValueError(f"a follow-up may last at most {MAX_SPAN.days} days")
 
 
+START_AT = "Required, unless an all-day follow-up gives `start_date` instead"
+END_AT = "Required, unless an all-day follow-up gives `end_date` instead"
+START_DATE = (
+    "All-day only, instead of `start_at`: the first day, in the follow-up's time zone "
+    "(whose midnight becomes `start_at`)"
+)
+END_DATE = (
+    "All-day only, instead of `end_at`: the day after the last, as in iCalendar (exclusive; "
+    "after `start_date`), whose midnight becomes `end_at`"
+)
+
+
 class FollowUpCreate(InputModel):
     title: Name
-    start_at: Instant
-    end_at: Instant
+    start_at: Instant | MISSING = Field(default=MISSING, description=START_AT)
+    end_at: Instant | MISSING = Field(default=MISSING, description=END_AT)
+    start_date: date | MISSING = Field(default=MISSING, description=START_DATE)
+    end_date: date | MISSING = Field(default=MISSING, description=END_DATE)
     time_zone: TimeZone | None = Field(
         default=None, description="Where it takes place; defaults to the owner's time zone"
     )
     all_day: StrictBool = Field(
-        default=False, description="Whole days: start and end must be midnights in time_zone"
+        default=False,
+        description="Whole days: start and end must be midnights in time_zone (or give "
+        "start_date and end_date)",
     )
     kind: FollowUpKind = FollowUpKind.MEETING
     location: Location | None = None
@@ -179,6 +195,8 @@ class FollowUpUpdate(InputModel):
     title: Name | MISSING = MISSING
     start_at: Instant | MISSING = MISSING
     end_at: Instant | MISSING = MISSING
+    start_date: date | MISSING = Field(default=MISSING, description=START_DATE)
+    end_date: date | MISSING = Field(default=MISSING, description=END_DATE)
     time_zone: TimeZone | MISSING = MISSING
     all_day: StrictBool | MISSING = MISSING
     kind: FollowUpKind | MISSING = MISSING
@@ -268,6 +286,13 @@ class FollowUpSummary(OutputModel):
     time_zone: str
     all_day: bool
     location: str | None
+    start_date: date | None = Field(
+        description="All-day only: the first day, in the follow-up's time zone; null when timed"
+    )
+    end_date: date | None = Field(
+        description="All-day only: the day after the last (exclusive, as in iCalendar); "
+        "null when timed"
+    )
 
 
 class FollowUpFields(FollowUpSummary, Stored):

@@ -16,6 +16,7 @@ from app.kit.errors import NotFound
 from app.kit.openapi import AUTHENTICATED, problems
 from app.kit.pagination import Page, PageDep
 from app.kit.responses import serialized
+from app.kit.zones import AnswerZone, in_zone
 from app.models.states import ParticipantStatus
 
 router = APIRouter(prefix="/v1", tags=["invitations"], route_class=IdempotentRoute)
@@ -32,10 +33,11 @@ async def list_invitations(
     session: SessionDep,
     actor: CurrentAssociate,
     page: PageDep,
+    zone: AnswerZone,
     status: Annotated[ParticipantStatus | None, Query(description="Only this status")] = None,
 ) -> Response:
     """The caller's invitations, newest first, each with its follow-up."""
-    return serialized(await service.inbox(session, actor, status, page))
+    return serialized(in_zone(await service.inbox(session, actor, status, page), zone))
 
 
 @router.post(

@@ -20,6 +20,7 @@ from app.invitations.schemas import ResponseRequest
 from app.kit.errors import Forbidden, NotFound
 from app.kit.pagination import PageParams
 from app.kit.responses import built
+from app.kit.zones import local_date
 from app.models import FollowUp, Participant
 from app.models.states import (
     EventType,
@@ -52,11 +53,17 @@ async def inbox(
     return {"items": [_invitation(row) for row in rows.items], "next_cursor": rows.next_cursor}
 
 
+# The summary's fields the statement reads; the all-day dates are worked out from them.
+_READ = [name for name in FollowUpSummary.model_fields if name not in ("start_date", "end_date")]
+
+
 def _invitation(row: Any) -> dict[str, Any]:
     invitation: dict[str, Any] = row._asdict()
-    invitation["follow_up"] = {
-        name: invitation.pop(FOLLOW_UP_PREFIX + name) for name in FollowUpSummary.model_fields
-    }
+    follow_up = {name: invitation.pop(FOLLOW_UP_PREFIX + name) for name in _READ}
+    all_day, time_zone = follow_up["all_day"], follow_up["time_zone"]
+    follow_up["start_date"] = local_date(follow_up["start_at"], time_zone) if all_day else None
+    follow_up["end_date"] = local_date(follow_up["end_at"], time_zone) if all_day else None
+    invitation["follow_up"] = follow_up
     return invitation
 
 

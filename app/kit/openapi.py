@@ -21,6 +21,7 @@ from app.kit.errors import (
     Unauthorized,
     ValidationFailed,
 )
+from app.kit.zones import TIME_ZONE_PARAMETER
 
 # Where problems() notes a response's codes for the document's post-processing (then dropped).
 _CODES = "x-problem-codes"
@@ -254,6 +255,20 @@ def _problem_example(error: type[ProblemError]) -> dict[str, Any]:
     }
 
 
+def _share_query_parameter(schema: dict[str, Any], name: str, component: str) -> None:
+    """A query parameter every taker declares alike becomes one component they all refer to."""
+    for path in schema.get("paths", {}).values():
+        for operation in path.values():
+            for index, parameter in enumerate(operation.get("parameters", [])):
+                if parameter.get("in") == "query" and parameter.get("name") == name:
+                    shared = schema["components"].setdefault("parameters", {})
+                    found = shared.setdefault(component, parameter)
+                    assert found == parameter, f"{name} is declared differently"
+                    operation["parameters"][index] = {
+                        "$ref": f"#/components/parameters/{component}"
+                    }
+
+
 def install_openapi(app: FastAPI, *extensions: Callable[[dict[str, Any]], None]) -> None:
     """Generate the schema once, with the Problem schema every error response refers to.
 
@@ -276,6 +291,7 @@ def install_openapi(app: FastAPI, *extensions: Callable[[dict[str, Any]], None])
             _lift_body_examples(schema)
             _tidy_parameters(schema)
             _share_header_parameters(schema)
+            _share_query_parameter(schema, TIME_ZONE_PARAMETER, "TimeZone")
             _share_problem_responses(schema)
             for extend in extensions:
                 extend(schema)

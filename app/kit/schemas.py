@@ -126,7 +126,8 @@ Instant = Annotated[
     Documented(INSTANT_PATTERN),
     Field(
         description="ISO 8601 with an offset (naive times are refused), between 1900-01-01 "
-        "and 2199-12-31 UTC; returned in UTC"
+        "and 2199-12-31 UTC; returned in UTC, or in `?time_zone=` where a read takes it",
+        examples=["2026-03-30T09:00:00+02:00"],
     ),
 ]
 

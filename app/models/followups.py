@@ -1,7 +1,7 @@
 """Follow-ups, their participants (for an associate: the invitation) and the response history."""
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     Boolean,
@@ -22,6 +22,7 @@ from sqlalchemy.dialects.postgresql import TSTZRANGE
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db.base import Base, StrEnumText, TenantScoped, one_of
+from app.kit.zones import local_date
 from app.models.states import (
     Answer,
     FollowUpKind,
@@ -91,6 +92,16 @@ class FollowUp(TenantScoped, Base):
     def recurrence(self) -> dict[str, str] | None:
         """The series' rule as the API shows it, or None for a single follow-up."""
         return None if self.recurrence_rule is None else {"rrule": self.recurrence_rule}
+
+    @property
+    def start_date(self) -> date | None:
+        """An all-day follow-up's first day, in its time zone; None when it is timed."""
+        return local_date(self.start_at, self.time_zone) if self.all_day else None
+
+    @property
+    def end_date(self) -> date | None:
+        """The day after an all-day follow-up's last (exclusive, as in iCalendar); else None."""
+        return local_date(self.end_at, self.time_zone) if self.all_day else None
 
 
 class Participant(TenantScoped, Base):

@@ -1,7 +1,7 @@
 """HTTP routes of the on-screen inbox."""
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
@@ -11,6 +11,7 @@ from app.idempotency.route import IdempotentRoute
 from app.kit.errors import NotFound
 from app.kit.openapi import AUTHENTICATED, problems
 from app.kit.pagination import Page, Paged, PageDep
+from app.kit.zones import AnswerZone, in_zone
 from app.models import Notification
 from app.notifications import schemas, service
 
@@ -26,10 +27,12 @@ async def list_notifications(
     session: SessionDep,
     actor: CurrentAssociate,
     page: PageDep,
+    zone: AnswerZone,
     unread: Annotated[bool | None, Query(description="true: unread only; false: read only")] = None,
-) -> Paged[Notification]:
+) -> Paged[Any]:
     """The caller's notifications, newest first."""
-    return await service.inbox(session, actor.tenant_id, actor.associate_id, page, unread)
+    found = await service.inbox(session, actor.tenant_id, actor.associate_id, page, unread)
+    return in_zone(found, zone, schemas.Notification)
 
 
 @router.post(

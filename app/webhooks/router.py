@@ -1,7 +1,7 @@
 """HTTP routes of webhook subscriptions and the event feed (admin scope only)."""
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, status
 
@@ -12,6 +12,7 @@ from app.kit.errors import NotFound
 from app.kit.keyring import Keyring
 from app.kit.openapi import ADMIN_WRITE, problems
 from app.kit.pagination import Limit, Page, Paged, PageDep, TimedPageDep
+from app.kit.zones import AnswerZone, in_zone
 from app.models import WebhookEndpoint
 from app.models.states import DeliveryStatus, EventType
 from app.ratelimits.dependencies import RESPONSES as RATE_LIMITED
@@ -77,20 +78,20 @@ async def create_webhook(
 
 @router.get("/webhooks", response_model=Page[schemas.Webhook], responses=problems(*ADMIN_WRITE))
 async def list_webhooks(
-    session: SessionDep, principal: AdminPrincipal, page: PageDep
-) -> Paged[WebhookEndpoint]:
+    session: SessionDep, principal: AdminPrincipal, page: PageDep, zone: AnswerZone
+) -> Paged[Any]:
     """The tenant's webhook endpoints, oldest first (secrets are never listed)."""
-    return await service.list_(session, principal, page)
+    return in_zone(await service.list_(session, principal, page), zone, schemas.Webhook)
 
 
 @router.get(
     "/webhooks/{webhook_id}", response_model=schemas.Webhook, responses=problems(*ADMIN_ONE)
 )
 async def get_webhook(
-    webhook_id: uuid.UUID, session: SessionDep, principal: AdminPrincipal
-) -> WebhookEndpoint:
+    webhook_id: uuid.UUID, session: SessionDep, principal: AdminPrincipal, zone: AnswerZone
+) -> Any:
     """One endpoint: its URL, event types, state and failing streak."""
-    return await service.get(session, principal, webhook_id)
+    return in_zone(await service.get(session, principal, webhook_id), zone, schemas.Webhook)
 
 
 @router.patch(
@@ -161,12 +162,13 @@ async def list_webhook_deliveries(
     session: SessionDep,
     principal: AdminPrincipal,
     page: TimedPageDep,
+    zone: AnswerZone,
     status: Annotated[
         DeliveryStatus | None, Query(description="Only deliveries in this state")
     ] = None,
 ) -> Paged[schemas.Delivery]:
     """The endpoint's deliveries, newest first, each with every attempt's status and error."""
-    return await service.deliveries(session, principal, webhook_id, status, page)
+    return in_zone(await service.deliveries(session, principal, webhook_id, status, page), zone)
 
 
 @router.post(
@@ -194,6 +196,7 @@ async def recover_webhook(
 async def list_events(
     session: SessionDep,
     principal: AdminPrincipal,
+    zone: AnswerZone,
     limit: Limit = 50,
     after: Annotated[
         uuid.UUID | None,
@@ -203,7 +206,8 @@ async def list_events(
 ) -> Page[schemas.Event]:
     """Every event of the tenant, oldest first, for catching up on what webhooks carried."""
     events, next_after = await service.events(session, principal, after, type, limit)
-    return Page(
+    page: Page[schemas.Event] = Page(
         items=[schemas.Event.model_validate(event) for event in events],
         next_cursor=str(next_after) if next_after else None,
     )
+    return in_zone(page, zone)
