@@ -24,7 +24,15 @@ EXPOSED_HEADERS = (
 # The methods the API's operations use (a test compares it with the document).
 ALLOWED_METHODS = ("GET", "POST", "PATCH", "DELETE")
 # Request fields a client sends; a preflight asking for any other is refused.
-ALLOWED_HEADERS = ("Authorization", "Content-Type", "If-Match", "Idempotency-Key", "X-Request-ID")
+ALLOWED_HEADERS = (
+    "Authorization",
+    "Content-Type",
+    "If-Match",
+    "If-Modified-Since",
+    "If-None-Match",
+    "Idempotency-Key",
+    "X-Request-ID",
+)
 # Chromium caps a cached preflight at two hours; Firefox allows a day.
 PREFLIGHT_MAX_AGE_SECONDS = 7200
 
