@@ -122,3 +122,10 @@ class AttemptOutcome(StrEnum):
     CONNECTION_ERROR = "connection_error"
     REFUSED = "refused"
     ERROR = "error"
+
+
+class RemovalReason(StrEnum):
+    """Why a delta sync reports a follow-up as gone from the caller's diary."""
+
+    PARTICIPANT_REMOVED = "participant_removed"
+    OUTSIDE_WINDOW = "outside_window"
