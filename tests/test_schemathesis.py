@@ -87,12 +87,13 @@ def _cases() -> list[tuple[str, str, GenerationMode]]:
 # hours' order and overlap, a follow-up's end after its start (all-day: on midnights), the
 # diary's and availability's windows and calendar counts, durations, If-Match (428
 # without it, 412 when stale), a webhook URL's resolved address (the SSRF guard), the
-# tenant's webhook cap, and recovery's 31-day window.
+# tenant's webhook cap, recovery's 31-day window, and a delta cursor's checksum and owner.
 CROSS_FIELD_RULES = {
     ("post", "/v1/associates"),
     ("patch", "/v1/associates/{associate_id}"),
     ("post", "/v1/follow-ups"),
     ("get", "/v1/follow-ups"),
+    ("get", "/v1/follow-ups/delta"),
     ("patch", "/v1/follow-ups/{follow_up_id}"),
     ("get", "/v1/availability"),
     ("get", "/v1/availability/first-free"),

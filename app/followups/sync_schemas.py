@@ -1,7 +1,7 @@
 """Response bodies of the delta sync: diary entries, entries gone from the diary, the page."""
 
 import uuid
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -29,7 +29,8 @@ class RemovedFollowUp(OutputModel):
     )
 
 
-DeltaItem = Annotated[SyncedFollowUp | RemovedFollowUp, Field(discriminator="removed")]
+# Told apart by `removed` (false or true) without a discriminator: OpenAPI's needs a string.
+DeltaItem = SyncedFollowUp | RemovedFollowUp
 
 
 class DeltaPage(BaseModel):

@@ -112,8 +112,20 @@ def _in_range_utc(value: datetime) -> datetime:
     return utc
 
 
+_NUMBER = re.compile(r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$")
+
+
+def _not_a_number(value: object) -> object:
+    # pydantic reads a number (or a query string of digits) as Unix time; an instant here is
+    # ISO 8601 text with an offset, so `?start=10` is a 422 like any other malformed time.
+    if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.match(value)):
+        raise ValueError("expected ISO 8601 with an offset, not a number")
+    return value
+
+
 Instant = Annotated[
     AwareDatetime,
+    BeforeValidator(_not_a_number),
     AfterValidator(_in_range_utc),
     Field(
         description="ISO 8601 with an offset (naive times are refused); returned in UTC",

@@ -463,6 +463,7 @@ PARAM_CASES: dict[Endpoint, list[tuple[str, tuple[str, ...], Spoil]]] = {
         ("naive start", ("start",), merge(start=NAIVE)),
         ("naive end", ("end",), merge(end="2026-03-31T00:00:00")),
         ("end not a time", ("end",), merge(end="tomorrow")),
+        ("start a number (Unix time)", ("start",), merge(start="0.0")),
         ("unknown status", ("status",), merge(status="done")),
         ("unknown parameter", ("owner_id",), merge(owner_id=ONE_ID)),
         ("limit 0", ("limit",), merge(limit=0)),
@@ -475,6 +476,7 @@ PARAM_CASES: dict[Endpoint, list[tuple[str, tuple[str, ...], Spoil]]] = {
     SYNC: [
         ("naive start", ("start",), merge(start=NAIVE)),
         ("end not a time", ("end",), merge(end="tomorrow")),
+        ("end a number (Unix time)", ("end",), merge(end="10")),
         ("end before start", ("end",), merge(end=DAY["start"], start=DAY["end"])),
         ("window over 366 days", ("end",), merge(end="2027-03-31T00:00:01+02:00")),
         ("unknown parameter", ("status",), merge(status="scheduled")),
