@@ -95,9 +95,9 @@ def encode(cursor: SyncCursor, owner: bytes) -> str:
         cursor.since.id.bytes,
     )
     if cursor.kind == DELTA_PAGE:
-        assert cursor.until
-        assert cursor.until_at
-        assert cursor.after_id
+        assert cursor.until is not None
+        assert cursor.until_at is not None
+        assert cursor.after_id is not None
         until, until_at, after_id = cursor.until, _micros(cursor.until_at), cursor.after_id
         raw += _UNTIL.pack(until.txid, until.id.bytes, until_at, after_id.bytes)
     elif cursor.kind == SNAPSHOT:
