@@ -93,10 +93,11 @@ def _cases() -> list[tuple[str, str, GenerationMode]]:
 # Rules JSON Schema cannot state, where schema-valid input may rightly be refused: working
 # hours' order and overlap, a follow-up's move against its stored times and If-Match (428
 # without it, 412 when stale), durations against their window, a webhook URL's resolved
-# address (the SSRF guard) and the tenant's webhook cap.
+# address (the SSRF guard), the tenant's webhook cap, and a delta cursor's checksum and owner.
 CROSS_FIELD_RULES = {
     ("post", "/v1/associates"),
     ("patch", "/v1/associates/{associate_id}"),
+    ("get", "/v1/follow-ups/delta"),
     ("patch", "/v1/follow-ups/{follow_up_id}"),
     ("get", "/v1/availability/first-free"),
     ("post", "/v1/webhooks"),

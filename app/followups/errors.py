@@ -1,7 +1,7 @@
 """The problems follow-up and participant commands raise, each with its stable code."""
 
 from app.followups.schemas import MAX_PARTICIPANTS
-from app.kit.errors import Conflict, Forbidden, ValidationFailed
+from app.kit.errors import Conflict, Forbidden, ProblemError, ValidationFailed
 
 
 class FollowUpCancelled(Conflict):
@@ -71,3 +71,13 @@ class OccurrenceCancelled(Conflict):
     code = "occurrence_cancelled"
     title = "Occurrence cancelled"
     description = "That occurrence of the series is cancelled: it can no longer be moved."
+
+
+class SyncTokenExpired(ProblemError):
+    status = 410
+    code = "sync_token_expired"
+    title = "Sync token expired"
+    description = (
+        "The delta cursor is older than the event log keeps, or was issued to another caller: "
+        "sync again from the start, without a cursor."
+    )

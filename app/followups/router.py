@@ -1,18 +1,20 @@
 """HTTP routes of follow-ups: the organizer's side, and a contact's activity archive."""
 
 import uuid
+from datetime import timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Body, Query, Response, status
+from fastapi import APIRouter, Body, Query, Request, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.dependencies import CurrentAssociate, CurrentPrincipal, NotAnAssociate
 from app.auth.principals import Actor
 from app.availability.bookings import ResourceTaken
 from app.db.session import SessionDep
-from app.followups import commands, errors, participants, reads, schemas, views
+from app.followups import commands, errors, participants, reads, schemas, sync, views
 from app.followups.comments import reads_every_comment
+from app.followups.sync_schemas import DeltaPage
 from app.idempotency.route import IdempotentRoute
 from app.kit.errors import (
     NotFound,
@@ -22,7 +24,7 @@ from app.kit.errors import (
 )
 from app.kit.etags import IfMatch, etag
 from app.kit.openapi import AUTHENTICATED, problems
-from app.kit.pagination import Page, Paged, PageDep, TimedPageDep
+from app.kit.pagination import DEFAULT_PAGE_SIZE, Limit, Page, Paged, PageDep, TimedPageDep
 from app.kit.responses import serialized
 from app.kit.schemas import Instant
 from app.kit.windows import check_window
@@ -107,6 +109,45 @@ async def list_follow_ups(
     """The caller's diary: follow-ups they own or are invited to that overlap the window."""
     check_window(start, end)
     return in_zone(await reads.diary(session, actor, start, end, status, page), zone)
+
+
+# Before `/follow-ups/{follow_up_id}`, which would take "delta" for an id.
+@router.get(
+    "/follow-ups/delta",
+    response_model=DeltaPage,
+    responses=problems(*AS_ASSOCIATE, errors.SyncTokenExpired),
+)
+async def sync_follow_ups(
+    request: Request,
+    session: SessionDep,
+    actor: CurrentAssociate,
+    limit: Limit = DEFAULT_PAGE_SIZE,
+    cursor: Annotated[
+        str | None,
+        Query(
+            pattern=r"^[A-Za-z0-9_-]{1,400}$",
+            description="`next_cursor` or `delta_cursor` of an earlier sync; none to start",
+        ),
+    ] = None,
+    start: Annotated[
+        Instant | None,
+        Query(description="First sync only: window start (inclusive); default 30 days ago"),
+    ] = None,
+    end: Annotated[
+        Instant | None,
+        Query(description="First sync only: window end (exclusive); default 180 days on"),
+    ] = None,
+) -> dict[str, Any]:
+    """Sync the caller's diary: all of it once, then only what changed (Graph delta style).
+
+    Without a cursor: the follow-ups the caller organizes or takes part in that overlap the
+    window, page by page; the last page carries a `delta_cursor`. With it: every follow-up of
+    the diary that changed since (created, moved, edited, cancelled, its participants or
+    answers), as it is now, and `{id, removed: true, reason}` for those that left it; again
+    the last page carries the next `delta_cursor`. 410 `sync_token_expired`: start again.
+    """
+    retention = timedelta(days=request.app.state.settings.retention_events_days)
+    return await sync.delta(session, actor, cursor, (start, end), limit, retention)
 
 
 @router.get(

@@ -120,8 +120,20 @@ INSTANT_PATTERN = (
     r"[Tt]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d+)?)?([Zz]|[+-]([01]\d|2[0-3]):?[0-5]\d)$"
 )
 
+_NUMBER = re.compile(r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$")
+
+
+def _not_a_number(value: object) -> object:
+    # pydantic reads a number (or a query string of digits) as Unix time; an instant here is
+    # ISO 8601 text with an offset, so `?start=10` is a 422 like any other malformed time.
+    if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.match(value)):
+        raise ValueError("expected ISO 8601 with an offset, not a number")
+    return value
+
+
 Instant = Annotated[
     AwareDatetime,
+    BeforeValidator(_not_a_number),
     AfterValidator(_in_range_utc),
     Documented(INSTANT_PATTERN),
     Field(

@@ -152,3 +152,10 @@ class DatabaseState(StrEnum):
     OK = "ok"
     UNREACHABLE = "unreachable"
     NOT_MIGRATED = "not_migrated"
+
+
+class RemovalReason(StrEnum):
+    """Why a delta sync reports a follow-up as gone from the caller's diary."""
+
+    PARTICIPANT_REMOVED = "participant_removed"
+    OUTSIDE_WINDOW = "outside_window"

@@ -62,6 +62,7 @@ ENDPOINTS = [
         success=201,
     ),
     endpoint("GET", "/v1/follow-ups", "list", params=lambda w: DAY),
+    endpoint("GET", "/v1/follow-ups/delta", "list", params=lambda w: DAY),
     endpoint("GET", FOLLOW_UP, "read"),
     endpoint("PATCH", FOLLOW_UP, "organize", body=lambda w: {"title": "Renamed"}, if_match=True),
     endpoint("POST", f"{FOLLOW_UP}/cancel", "organize", body=lambda w: {"reason": "Postponed"}),
@@ -357,6 +358,7 @@ def find(method: str, path: str) -> Endpoint:
 
 CREATE = find("POST", "/v1/follow-ups")
 DIARY = find("GET", "/v1/follow-ups")
+SYNC = find("GET", "/v1/follow-ups/delta")
 PATCH = find("PATCH", FOLLOW_UP)
 CANCEL = find("POST", f"{FOLLOW_UP}/cancel")
 ASSIGN = find("POST", f"{FOLLOW_UP}/assign")
@@ -461,6 +463,7 @@ PARAM_CASES: dict[Endpoint, list[tuple[str, tuple[str, ...], Spoil]]] = {
         ("naive start", ("start",), merge(start=NAIVE)),
         ("naive end", ("end",), merge(end="2026-03-31T00:00:00")),
         ("end not a time", ("end",), merge(end="tomorrow")),
+        ("start a number (Unix time)", ("start",), merge(start="0.0")),
         ("unknown status", ("status",), merge(status="done")),
         ("unknown parameter", ("owner_id",), merge(owner_id=ONE_ID)),
         ("limit 0", ("limit",), merge(limit=0)),
@@ -469,6 +472,19 @@ PARAM_CASES: dict[Endpoint, list[tuple[str, tuple[str, ...], Spoil]]] = {
         ("end before start", ("end",), merge(end=DAY["start"], start=DAY["end"])),
         ("end equals start", ("end",), merge(end=DAY["start"])),
         ("window over 366 days", ("end",), merge(end="2027-03-31T00:00:01+02:00")),
+    ],
+    SYNC: [
+        ("naive start", ("start",), merge(start=NAIVE)),
+        ("end not a time", ("end",), merge(end="tomorrow")),
+        ("end a number (Unix time)", ("end",), merge(end="10")),
+        ("end before start", ("end",), merge(end=DAY["start"], start=DAY["end"])),
+        ("window over 366 days", ("end",), merge(end="2027-03-31T00:00:01+02:00")),
+        ("unknown parameter", ("status",), merge(status="scheduled")),
+        ("limit 0", ("limit",), merge(limit=0)),
+        ("limit 201", ("limit",), merge(limit=201)),
+        ("cursor not ours", ("cursor",), replace({"cursor": "not-a-cursor"})),
+        ("cursor not base64url", ("cursor",), replace({"cursor": "a+b/c="})),
+        ("empty cursor", ("cursor",), replace({"cursor": ""})),
     ],
     INBOX: [
         ("unknown status", ("status",), replace({"status": "maybe"})),
