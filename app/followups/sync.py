@@ -141,7 +141,14 @@ async def _entry(
 ) -> dict[str, Any]:
     """The follow-up as the caller's GET shows it, with their role and answer."""
     view = await views.follow_up_view(session, follow_up, actor.associate_id)
-    return {**view, "removed": False, "my_role": role, "my_status": status}
+    # A series is synced whole (its rule and exceptions), not one entry per occurrence.
+    return {
+        **view,
+        "removed": False,
+        "my_role": role,
+        "my_status": status,
+        "occurrence_start": None,
+    }
 
 
 def _page(items: list[dict[str, Any]], more: str | None, since: str | None) -> dict[str, Any]:

@@ -11,7 +11,7 @@ SYNC = "/v1/follow-ups/delta"
 # A window around the day of follow_up_body() (30 March 2026).
 WINDOW = {"start": "2026-03-01T00:00:00+01:00", "end": "2026-06-01T00:00:00+02:00"}
 # What a sync entry adds to the follow-up as GET shows it to the same caller.
-SYNC_ONLY = {"removed", "my_role", "my_status"}
+SYNC_ONLY = {"removed", "my_role", "my_status", "occurrence_start"}
 
 
 async def sync(caller: Caller, cursor: str | None = None, **params: Any) -> tuple[list[Body], str]:

@@ -12,6 +12,7 @@ from sqlalchemy import text
 from app.followups.repository import FollowUpRepository
 from app.models.states import EventType
 from app.webhooks.events import record_event
+from app.webhooks.payloads import FollowUpUpdated
 from tests.fixtures.committed import LOCK_WAIT_TIMEOUT, CommittedApp, committed_app
 from tests.fixtures.factories import Caller
 from tests.fixtures.responses import ok
@@ -77,7 +78,9 @@ async def test_a_change_committed_after_a_later_one_is_not_skipped(
         follow_up = await repository.get(uuid.UUID(early["id"]))
         assert follow_up is not None
         await repository.update(follow_up, {"title": "Committed last"})
-        await record_event(slow, follow_up, EventType.FOLLOW_UP_UPDATED, fields=["title"])
+        await record_event(
+            slow, follow_up, EventType.FOLLOW_UP_UPDATED, FollowUpUpdated(fields=["title"])
+        )
         slow_txid = int(await slow.scalar(text("SELECT pg_current_xact_id()::text::bigint")) or 0)
 
         # ...while a newer one changes `late` and commits first; then Ada syncs.
