@@ -105,21 +105,29 @@ def _operations(schema: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def _share_header_parameters(schema: dict[str, Any]) -> None:
-    """A header parameter that several operations take alike becomes one reusable component."""
+def _share_parameters(
+    schema: dict[str, Any], location: str, components: dict[str, str] | None = None
+) -> None:
+    """Parameters in `location` that several operations take alike become one component each.
+
+    With `components` (parameter name to component name), only those are shared, each under
+    its given name even if one operation takes it, and every taker must declare it alike.
+    """
     uses: dict[str, list[tuple[list[Any], int]]] = {}
     found: dict[str, Any] = {}
     for operation in _operations(schema):
         for index, parameter in enumerate(operation.get("parameters", [])):
-            if parameter.get("in") != "header":
+            name = parameter.get("name")
+            if parameter.get("in") != location or (components and name not in components):
                 continue
-            name = parameter["name"]
             if found.setdefault(name, parameter) == parameter:
                 uses.setdefault(name, []).append((operation["parameters"], index))
+            elif components:
+                raise AssertionError(f"{name} is declared differently")
     for name, places in uses.items():
-        if len(places) < 2:
+        if components is None and len(places) < 2:
             continue
-        component = name.replace("-", "")
+        component = components[name] if components else name.replace("-", "")
         schema["components"].setdefault("parameters", {})[component] = found[name]
         for parameters, index in places:
             parameters[index] = {"$ref": f"#/components/parameters/{component}"}
@@ -255,20 +263,6 @@ def _problem_example(error: type[ProblemError]) -> dict[str, Any]:
     }
 
 
-def _share_query_parameter(schema: dict[str, Any], name: str, component: str) -> None:
-    """A query parameter every taker declares alike becomes one component they all refer to."""
-    for path in schema.get("paths", {}).values():
-        for operation in path.values():
-            for index, parameter in enumerate(operation.get("parameters", [])):
-                if parameter.get("in") == "query" and parameter.get("name") == name:
-                    shared = schema["components"].setdefault("parameters", {})
-                    found = shared.setdefault(component, parameter)
-                    assert found == parameter, f"{name} is declared differently"
-                    operation["parameters"][index] = {
-                        "$ref": f"#/components/parameters/{component}"
-                    }
-
-
 def install_openapi(app: FastAPI, *extensions: Callable[[dict[str, Any]], None]) -> None:
     """Generate the schema once, with the Problem schema every error response refers to.
 
@@ -290,8 +284,8 @@ def install_openapi(app: FastAPI, *extensions: Callable[[dict[str, Any]], None])
             schema["components"]["schemas"] = dict(sorted(schemas.items()))
             _lift_body_examples(schema)
             _tidy_parameters(schema)
-            _share_header_parameters(schema)
-            _share_query_parameter(schema, TIME_ZONE_PARAMETER, "TimeZone")
+            _share_parameters(schema, "header")
+            _share_parameters(schema, "query", {TIME_ZONE_PARAMETER: "TimeZone"})
             _share_problem_responses(schema)
             for extend in extensions:
                 extend(schema)
