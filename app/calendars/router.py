@@ -15,6 +15,7 @@ from app.kit.openapi import AUTHENTICATED, problems
 from app.kit.pagination import Page, Paged, PageDep
 from app.kit.request_context import note_caller
 from app.kit.responses import built
+from app.kit.zones import AnswerZone, in_zone
 from app.models import CalendarFeed
 from app.ratelimits.dependencies import RESPONSES as RATE_LIMITED
 from app.ratelimits.dependencies import charge
@@ -84,10 +85,10 @@ async def create_feed(
     responses=problems(*AS_ASSOCIATE),
 )
 async def list_feeds(
-    session: SessionDep, actor: CurrentAssociate, page: PageDep
+    session: SessionDep, actor: CurrentAssociate, page: PageDep, zone: AnswerZone
 ) -> Paged[CalendarFeed]:
     """The caller's feeds, oldest first, without their URLs."""
-    return await feeds.listed(session, actor, page)
+    return in_zone(await feeds.listed(session, actor, page), zone, schemas.Feed)
 
 
 @router.delete(

@@ -10,11 +10,10 @@ import calendar
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrulestr
-
-from app.models.states import Frequency
 
 MAX_OCCURRENCES = 730
 HORIZON = timedelta(days=548)  # about 18 months: how far ahead an unbounded series is booked
@@ -26,6 +25,19 @@ _UNTIL_TIME = re.compile(r"^\d{8}T\d{6}Z$")
 _UNTIL_DATE = re.compile(r"^\d{8}$")
 _INTEGER = re.compile(r"^[+-]?\d{1,4}$")
 _PARTS = ("FREQ", "INTERVAL", "BYDAY", "BYMONTHDAY", "BYMONTH", "COUNT", "UNTIL")
+
+
+class Frequency(StrEnum):
+    """How often a rule repeats (RFC 5545 FREQ, the subset we expand).
+
+    Not in `app/models/states.py`: the API takes and shows the rule as RRULE text, so this is
+    RFC 5545's value set, read while parsing, not one of ours with a component in the document.
+    """
+
+    DAILY = "daily"
+    WEEKLY = "weekly"
+    MONTHLY = "monthly"
+    YEARLY = "yearly"
 
 
 class RecurrenceError(ValueError):

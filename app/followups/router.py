@@ -137,6 +137,7 @@ async def sync_follow_ups(
         Instant | None,
         Query(description="First sync only: window end (exclusive); default 180 days on"),
     ] = None,
+    zone: AnswerZone = None,
 ) -> dict[str, Any]:
     """Sync the caller's diary: all of it once, then only what changed (Graph delta style).
 
@@ -147,7 +148,7 @@ async def sync_follow_ups(
     the last page carries the next `delta_cursor`. 410 `sync_token_expired`: start again.
     """
     retention = timedelta(days=request.app.state.settings.retention_events_days)
-    return await sync.delta(session, actor, cursor, (start, end), limit, retention)
+    return in_zone(await sync.delta(session, actor, cursor, (start, end), limit, retention), zone)
 
 
 @router.get(

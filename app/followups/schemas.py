@@ -131,8 +131,14 @@ def check_span(start_at: datetime, end_at: datetime) -> None:
         raise ValueError(f"a follow-up may last at most {MAX_SPAN.days} days")
 
 
-START_AT = "Required, unless an all-day follow-up gives `start_date` instead"
-END_AT = "Required, unless an all-day follow-up gives `end_date` instead"
+START_AT = (
+    "ISO 8601 with an offset, between 1900-01-01 and 2199-12-31 UTC; required, unless an "
+    "all-day follow-up gives `start_date` instead"
+)
+END_AT = (
+    "ISO 8601 with an offset, between 1900-01-01 and 2199-12-31 UTC; required, unless an "
+    "all-day follow-up gives `end_date` instead"
+)
 START_DATE = (
     "All-day only, instead of `start_at`: the first day, in the follow-up's time zone "
     "(whose midnight becomes `start_at`)"

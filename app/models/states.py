@@ -51,15 +51,6 @@ class Answer(StrEnum):
     TENTATIVE = "tentative"
 
 
-class Frequency(StrEnum):
-    """How often a recurrence rule repeats (RFC 5545 FREQ, the subset we expand)."""
-
-    DAILY = "daily"
-    WEEKLY = "weekly"
-    MONTHLY = "monthly"
-    YEARLY = "yearly"
-
-
 class CalendarKind(StrEnum):
     """Whose time a booking blocks: a colleague's diary or a resource's."""
 

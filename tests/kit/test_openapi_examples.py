@@ -90,6 +90,23 @@ def _on_follow_up(action: str) -> Send:
     return send
 
 
+def _on_occurrence(method: str, suffix: str = "") -> Send:
+    """Send to the first occurrence of a weekly series (the example moves it within its week)."""
+
+    async def send(world: dict[str, Caller], body: Any) -> httpx.Response:
+        series = await _follow_up(
+            world,
+            start_at="2026-12-07T09:00:00+01:00",
+            end_at="2026-12-07T10:00:00+01:00",
+            recurrence={"rrule": "FREQ=WEEKLY;COUNT=4"},
+        )
+        path = f"/v1/follow-ups/{series['id']}/occurrences/2026-12-07T08:00:00Z{suffix}"
+        headers = {"If-Match": "*"} if method == "PATCH" else {}
+        return await world["organizer"].request(method, path, json=body, headers=headers)
+
+    return send
+
+
 async def _answer(world: dict[str, Caller], body: Any) -> httpx.Response:
     follow_up = await _follow_up(world, participants=[{"associate_id": str(ASSOCIATE)}])
     (invitation,) = [p for p in follow_up["participants"] if p["associate_id"] == str(ASSOCIATE)]
@@ -123,6 +140,12 @@ SENDERS: dict[tuple[str, str], Send] = {
     ("patch", "/v1/resources/{resource_id}"): _plain("admin", "PATCH", f"/v1/resources/{RESOURCE}"),
     ("post", "/v1/follow-ups"): _plain("organizer", "POST", "/v1/follow-ups"),
     ("patch", "/v1/follow-ups/{follow_up_id}"): _patch_follow_up,
+    ("patch", "/v1/follow-ups/{follow_up_id}/occurrences/{original_start}"): _on_occurrence(
+        "PATCH"
+    ),
+    ("post", "/v1/follow-ups/{follow_up_id}/occurrences/{original_start}/cancel"): _on_occurrence(
+        "POST", "/cancel"
+    ),
     ("post", "/v1/follow-ups/{follow_up_id}/assign"): _on_follow_up("assign"),
     ("post", "/v1/follow-ups/{follow_up_id}/cancel"): _on_follow_up("cancel"),
     ("post", "/v1/follow-ups/{follow_up_id}/participants"): _on_follow_up("participants"),

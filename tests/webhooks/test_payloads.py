@@ -111,11 +111,32 @@ async def test_every_type_delivered_matches_the_document(
             await ok(await organizer.delete(f"{path}/participants/{each['id']}"), 204)
         await ok(await organizer.post(f"{path}/assign", json={"associate_id": heir.subject}))
         await ok(await heir.post(f"{path}/cancel", json={"reason": "Postponed"}))
+        weekly = {
+            "title": "Stand-up",
+            "start_at": "2026-04-06T09:00:00+02:00",
+            "end_at": "2026-04-06T09:15:00+02:00",
+            "recurrence": {"rrule": "FREQ=WEEKLY;COUNT=3"},
+        }
+        created = await ok(await organizer.post("/v1/follow-ups", json=weekly), 201)
+        series = f"/v1/follow-ups/{created['id']}"
+        one_later = {"start_at": "2026-04-06T10:00:00+02:00", "end_at": "2026-04-06T10:15:00+02:00"}
+        await ok(
+            await organizer.patch(
+                f"{series}/occurrences/2026-04-06T07:00:00Z",
+                json=one_later,
+                headers={"If-Match": "*"},
+            )
+        )
+        await ok(
+            await organizer.post(
+                f"{series}/occurrences/2026-04-13T07:00:00Z/cancel", json={"reason": "Easter"}
+            )
+        )
         await ok(await w.admin.post(f"/v1/webhooks/{webhook['id']}/ping"), 202)
 
         # created, seen, 3 answers, acknowledged, updated, rescheduled, 2 added, 2 removed,
-        # assigned, cancelled, ping: 15
-        received = await w.receiver.wait_for(15)
+        # assigned, cancelled; a series created, one occurrence moved, one cancelled; ping: 18
+        received = await w.receiver.wait_for(18)
         payloads_by_type: dict[str, list[dict[str, Any]]] = {}
         for message in received:
             assert {k.lower() for k in message.headers} >= SIGNATURE_HEADERS
@@ -126,6 +147,12 @@ async def test_every_type_delivered_matches_the_document(
         kinds = [p["data"]["kind"] for p in payloads_by_type["participant.added"]]
         assert kinds == ["resource", "person"]
         assert payloads_by_type["follow_up.cancelled"][0]["data"]["reason"] == "Postponed"
+        (cancelled_one,) = payloads_by_type["occurrence.cancelled"]
+        assert cancelled_one["data"]["occurrence_start"] == "2026-04-13T07:00:00+00:00"
+        (series_created,) = [
+            p for p in payloads_by_type["follow_up.created"] if p["data"]["recurrence"] is not None
+        ]
+        assert series_created["data"]["recurrence"] == {"rrule": "FREQ=WEEKLY;COUNT=3"}
 
 
 def test_a_payload_schema_may_not_redefine_one_of_the_api() -> None:
