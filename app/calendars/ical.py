@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, Event, vCalAddress, vDuration
+from icalendar import Calendar, Event, vCalAddress, vDuration, vRecur
 
 from app.models.states import (
     FollowUpStatus,
@@ -67,6 +67,15 @@ class Attendee:
 
 
 @dataclass(frozen=True)
+class Moved:
+    """One occurrence of a series moved on its own: its RECURRENCE-ID and its own span."""
+
+    original_start: datetime
+    start_at: datetime
+    end_at: datetime
+
+
+@dataclass(frozen=True)
 class EventView:
     """What one VEVENT says about one follow-up; `transparent` when it blocks no time."""
 
@@ -84,6 +93,9 @@ class EventView:
     updated_at: datetime
     attendees: Sequence[Attendee]
     transparent: bool = False
+    rule: str | None = None
+    exdates: Sequence[datetime] = ()
+    overrides: Sequence[Moved] = ()
 
     @property
     def uid(self) -> str:
@@ -106,8 +118,12 @@ def _when(view: EventView, instant: datetime) -> datetime | date:
     return local.date() if view.all_day else local
 
 
-def vevent(view: EventView) -> Event:
-    """The VEVENT of one follow-up, with its organizer and every participant as an ATTENDEE."""
+def vevent(view: EventView, moved: Moved | None = None) -> Event:
+    """The VEVENT of one follow-up, with its organizer and every participant as an ATTENDEE.
+
+    A series' VEVENT carries its RRULE and EXDATEs; with `moved`, this is instead the VEVENT
+    of that one occurrence (same UID, RECURRENCE-ID its original start, its own span).
+    """
     event = Event()
     event.add("uid", view.uid)
     # The last revision of the information (RFC 5545 3.8.7.2 for a calendar without METHOD).
@@ -115,8 +131,14 @@ def vevent(view: EventView) -> Event:
     event.add("created", view.created_at)
     event.add("last-modified", view.updated_at)
     event.add("sequence", view.seq)
-    event.add("dtstart", _when(view, view.start_at))
-    event.add("dtend", _when(view, view.end_at))
+    if moved is not None:
+        event.add("recurrence-id", _when(view, moved.original_start))
+    event.add("dtstart", _when(view, moved.start_at if moved else view.start_at))
+    event.add("dtend", _when(view, moved.end_at if moved else view.end_at))
+    if view.rule is not None and moved is None:
+        event.add("rrule", vRecur.from_ical(view.rule))
+        for excluded in view.exdates:
+            event.add("exdate", _when(view, excluded))
     event.add("summary", view.title)
     if view.location:
         event.add("location", view.location)
@@ -153,6 +175,8 @@ def calendar(
     years: list[int] = []
     for view in events:
         cal.add_component(vevent(view))
+        for moved in view.overrides:
+            cal.add_component(vevent(view, moved))
         years += (view.start_at.year, view.end_at.year)
     if years:
         # Transitions of the years the events touch only, so the same events give the same

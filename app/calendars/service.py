@@ -2,6 +2,7 @@
 
 import uuid
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,6 +11,7 @@ from app.auth.principals import Actor
 from app.calendars import ical
 from app.calendars.repository import CalendarRepository
 from app.followups import reads
+from app.followups.series import series_of
 from app.models.states import (
     FollowUpStatus,
     ParticipantKind,
@@ -67,4 +69,13 @@ async def follow_up_ics(session: AsyncSession, actor: Actor, follow_up_id: uuid.
     follow_up = await reads.visible(session, actor, follow_up_id)
     rows = await CalendarRepository(session, actor.tenant_id).attendees([follow_up.id])
     attendees = attendees_by_follow_up(rows).get(follow_up.id, [])
-    return ical.ics(ical.calendar([event_view(follow_up, attendees)]))
+    view = event_view(follow_up, attendees)
+    found = await series_of(session, follow_up)
+    if found is not None:
+        view = replace(
+            view,
+            rule=found.rule,
+            exdates=found.exdates,
+            overrides=[ical.Moved(o.original_start, o.start_at, o.end_at) for o in found.overrides],
+        )
+    return ical.ics(ical.calendar([view]))

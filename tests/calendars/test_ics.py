@@ -211,3 +211,36 @@ async def test_an_unknown_follow_up_is_404(world: World) -> None:
 
 async def test_a_malformed_id_is_422(world: World) -> None:
     assert_invalid(await world.organizer.get(ics_url("not-a-uuid")), "path", "follow_up_id")
+
+
+async def test_a_series_has_its_rule_its_cancelled_and_its_moved_occurrences(world: World) -> None:
+    weekly = {
+        "title": "Stand-up",
+        "start_at": "2026-03-23T09:00:00+01:00",
+        "end_at": "2026-03-23T09:15:00+01:00",
+        "time_zone": "Europe/Copenhagen",
+        "recurrence": {"rrule": "FREQ=WEEKLY;COUNT=3"},
+    }
+    series = await world.organizer.create("/v1/follow-ups", weekly)
+    path = f"/v1/follow-ups/{series['id']}/occurrences"
+    moved = {"start_at": "2026-03-31T14:00:00+02:00", "end_at": "2026-03-31T14:15:00+02:00"}
+    # The second occurrence is on 30 March, after the change to summer time: still 09:00 local.
+    response = await world.organizer.patch(
+        f"{path}/2026-03-30T07:00:00Z", json=moved, headers={"If-Match": "*"}
+    )
+    assert response.status_code == 200, response.text
+    cancelled = await world.organizer.post(f"{path}/2026-04-06T07:00:00Z/cancel", json={})
+    assert cancelled.status_code == 200, cancelled.text
+
+    calendar = parsed(await world.organizer.get(ics_url(series["id"])))
+
+    master, override = calendar.walk("VEVENT")
+    assert master["UID"] == override["UID"] == f"{series['id']}@convene"
+    assert master["RRULE"].to_ical() == b"FREQ=WEEKLY;COUNT=3"
+    assert master.start == datetime(2026, 3, 23, 9, tzinfo=COPENHAGEN)
+    (excluded,) = master["EXDATE"].dts
+    assert excluded.dt == datetime(2026, 4, 6, 9, tzinfo=COPENHAGEN)
+    assert "RRULE" not in override
+    assert override["RECURRENCE-ID"].dt == datetime(2026, 3, 30, 9, tzinfo=COPENHAGEN)
+    assert override.start == datetime(2026, 3, 31, 14, tzinfo=COPENHAGEN)
+    assert override.end == datetime(2026, 3, 31, 14, 15, tzinfo=COPENHAGEN)
