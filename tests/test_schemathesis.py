@@ -139,8 +139,17 @@ def _recent(body: dict[str, Any]) -> None:
 
 
 def _timed(body: dict[str, Any]) -> None:
-    """A timed follow-up ends after it starts (all-day ones on midnights: not generated)."""
+    """A timed follow-up: given by instants, ending after it starts, repeating by no rule.
+
+    All-day ones (on midnights, or by dates) are not generated, and neither are series: a
+    rule must give `start_at` as its first occurrence, which the schema cannot state.
+    """
     body["all_day"] = False
+    body.pop("start_date", None)
+    body.pop("end_date", None)
+    body.pop("recurrence", None)
+    if not isinstance(body.get("start_at"), str):
+        body["start_at"] = "2026-03-30T09:00:00+02:00"
     _window(("start_at", "end_at"))(body)
 
 
