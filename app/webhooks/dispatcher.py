@@ -193,7 +193,13 @@ class Dispatcher:
             self._wake.set()  # anything committed while we were not listening
             await lost.wait()
         finally:
-            await connection.close(timeout=2)
+            try:
+                await connection.close(timeout=2)
+            except BaseException:
+                # Cancelled (the dispatcher stopping) or timed out while closing: drop the
+                # socket now rather than leave it to the garbage collector.
+                connection.terminate()
+                raise
 
     async def _send(self, http: aiohttp.ClientSession, delivery: queue.Claimed) -> None:
         """One attempt: sign, POST without following redirects, classify the answer."""
