@@ -1,46 +1,22 @@
 """Concurrent requests on a committed database: If-Match races, queued answers, seq order."""
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
-from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.fixtures.committed import (
+from tests.fixtures.committed import (  # noqa: F401 (fixtures)
     CommittedApp,
     acting_through,
+    admin,
+    client,
+    committed,
     committed_app,
+    committed_url,
     follow_up_row_locked,
     until_lock_waiters,
 )
 from tests.fixtures.factories import Caller, follow_up_body
-
-
-@pytest.fixture(scope="module")
-def committed_url(make_database: Callable[..., str]) -> str:
-    """A migrated database of this module whose requests really commit."""
-    return make_database()
-
-
-@pytest.fixture
-async def committed(committed_url: str, tmp_path: Path) -> AsyncIterator[CommittedApp]:
-    async with committed_app(committed_url, tmp_path) as committed:
-        yield committed
-
-
-@pytest.fixture
-async def client(committed: CommittedApp) -> AsyncIterator[httpx.AsyncClient]:
-    async with committed.client() as client:
-        yield client
-
-
-@pytest.fixture
-def admin(client: httpx.AsyncClient) -> Caller:
-    """An admin of a fresh tenant of the committed database."""
-    return Caller(client, uuid.uuid4(), subject="provisioning", admin=True)
 
 
 async def _invite(organizer: Caller, invitees: list[Caller]) -> tuple[str, dict[str, str]]:

@@ -2,18 +2,22 @@
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 
-import httpx
-import pytest
 from sqlalchemy import text
 
 from app.followups.repository import FollowUpRepository
 from app.models.states import EventType
 from app.webhooks.events import record_event
 from app.webhooks.payloads import FollowUpUpdated
-from tests.fixtures.committed import LOCK_WAIT_TIMEOUT, CommittedApp, committed_app
+from tests.fixtures.committed import (  # noqa: F401 (fixtures)
+    LOCK_WAIT_TIMEOUT,
+    CommittedApp,
+    admin,
+    client,
+    committed,
+    committed_app,
+    committed_url,
+)
 from tests.fixtures.factories import Caller
 from tests.fixtures.responses import ok
 from tests.followups.support import book, patch
@@ -21,30 +25,6 @@ from tests.followups.sync_support import by_id, sync
 
 # The oldest transaction still running anywhere on the server, as a snapshot sees it.
 XMIN = text("SELECT CAST(CAST(pg_snapshot_xmin(pg_current_snapshot()) AS text) AS bigint)")
-
-
-@pytest.fixture(scope="module")
-def committed_url(make_database: Callable[..., str]) -> str:
-    """A migrated database of this module whose requests really commit."""
-    return make_database()
-
-
-@pytest.fixture
-async def committed(committed_url: str, tmp_path: Path) -> AsyncIterator[CommittedApp]:
-    async with committed_app(committed_url, tmp_path) as committed:
-        yield committed
-
-
-@pytest.fixture
-async def client(committed: CommittedApp) -> AsyncIterator[httpx.AsyncClient]:
-    async with committed.client() as client:
-        yield client
-
-
-@pytest.fixture
-def admin(client: httpx.AsyncClient) -> Caller:
-    """An admin of a fresh tenant of the committed database."""
-    return Caller(client, uuid.uuid4(), subject="provisioning", admin=True)
 
 
 async def _until_settled(committed: CommittedApp, txid: int) -> None:
