@@ -1,4 +1,4 @@
-"""HTTP routes of a series' occurrences: move one, cancel one (the organizer's exceptions)."""
+"""HTTP routes of a series' occurrences: move one, cancel one, split the series at one."""
 
 import uuid
 from typing import Annotated

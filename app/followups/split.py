@@ -67,25 +67,27 @@ def _divided(follow_up: FollowUp, original_start: datetime, body: schemas.Series
     return Division(head, new_rule, start_at, end_at, changed)
 
 
+# An invited colleague's answer when the new series has another time: answer again.
+_ANSWER_AGAIN = {
+    "status": ParticipantStatus.NOT_READ,
+    "comment": None,
+    "responded_at": None,
+    "seen_at": None,
+    "rescheduled": True,
+    "acknowledged_at": None,
+}
+_ANSWER = tuple(_ANSWER_AGAIN)
+
+
 def _copied(participant: Participant, reset: bool) -> Participant:
     """The participant again, for the new series: its answer kept, or reset for a new time."""
     if participant.role == ParticipantRole.ORGANIZER:
         assert participant.associate_id is not None
         return rules.organizer(participant.associate_id)
-    answer = {
-        name: getattr(participant, name)
-        for name in ("status", "comment", "responded_at", "seen_at", "rescheduled")
-    }
-    answer["acknowledged_at"] = participant.acknowledged_at
     if reset and participant.kind == ParticipantKind.ASSOCIATE:
-        answer = {
-            "status": ParticipantStatus.NOT_READ,
-            "comment": None,
-            "responded_at": None,
-            "seen_at": None,
-            "rescheduled": True,
-            "acknowledged_at": None,
-        }
+        answer = dict(_ANSWER_AGAIN)
+    else:
+        answer = {name: getattr(participant, name) for name in _ANSWER}
     return Participant(
         tenant_id=participant.tenant_id,
         kind=participant.kind,
