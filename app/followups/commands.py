@@ -83,6 +83,7 @@ async def create(session: AsyncSession, actor: Actor, body: schemas.FollowUpCrea
             recurrence=None
             if follow_up.recurrence is None
             else payloads.SeriesRule(**follow_up.recurrence),
+            split_from=None,
         ),
     )
     return follow_up

@@ -85,7 +85,8 @@ RESPONSE_COLUMNS = (
 DIARY = text("""
 SELECT f.id, f.owner_id, f.title, f.kind, f.status, s.start_at, s.end_at, f.time_zone,
        f.all_day, f.location, f.created_at, f.updated_at, f.description, f.contact_id,
-       f.cancel_reason, f.cancelled_at, f.recurrence_rule, s.original_start AS occurrence_start,
+       f.cancel_reason, f.cancelled_at, f.recurrence_rule, f.split_from,
+       s.original_start AS occurrence_start,
        (SELECT a.name FROM associates a WHERE a.tenant_id = f.tenant_id AND a.id = f.owner_id)
            AS owner_name,
        p.role AS my_role, p.status AS my_status

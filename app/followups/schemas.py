@@ -307,6 +307,12 @@ class FollowUpFields(FollowUpSummary, Stored):
     cancel_reason: str | None
     cancelled_at: datetime | None
     recurrence: RecurrenceShown | None = Field(description="Null for a single follow-up")
+    split_from: uuid.UUID | None = Field(
+        description=(
+            "The series this one continues, when it was split off it "
+            "(`POST …/occurrences/{original_start}/split`); else null"
+        )
+    )
 
 
 class FollowUp(FollowUpFields):
@@ -335,6 +341,34 @@ class OccurrenceUpdate(InputModel):
         "json_schema_extra": {
             "examples": [
                 {"start_at": "2026-12-09T13:00:00+01:00", "end_at": "2026-12-09T14:00:00+01:00"}
+            ]
+        }
+    }
+
+
+class SeriesSplit(InputModel):
+    """What changes from the occurrence a series is split at on; nothing given: the same."""
+
+    start_at: Instant | MISSING = Field(
+        default=MISSING,
+        description="The new series' first start; default the occurrence's start by the rule",
+    )
+    end_at: Instant | MISSING = Field(
+        default=MISSING,
+        description="Its first end; default the start plus the occurrence's length by the rule",
+    )
+    recurrence: Recurrence | MISSING = Field(
+        default=MISSING,
+        description=(
+            "The new series' rule, from its start; default the rule continued (a COUNT "
+            "keeps the occurrences left)"
+        ),
+    )
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {"start_at": "2026-12-14T10:00:00+01:00", "end_at": "2026-12-14T11:00:00+01:00"}
             ]
         }
     }

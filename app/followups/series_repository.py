@@ -24,6 +24,18 @@ DELETE_OCCURRENCES = text("""
 DELETE FROM occurrences WHERE tenant_id = :tenant_id AND follow_up_id = :follow_up_id
 """)
 
+# A series split: its occurrences from :since on become another follow-up's, exceptions and all.
+MOVE_OCCURRENCES = text("""
+UPDATE occurrences SET follow_up_id = :to_follow_up_id
+WHERE tenant_id = :tenant_id AND follow_up_id = :follow_up_id AND original_start >= :since
+""")
+
+# A series split with a new rule or time: its occurrences from :since on go.
+DELETE_OCCURRENCES_FROM = text("""
+DELETE FROM occurrences
+WHERE tenant_id = :tenant_id AND follow_up_id = :follow_up_id AND original_start >= :since
+""")
+
 # Whether another live occurrence of the series overlaps [start_at, end_at).
 OVERLAPS_OTHER = text("""
 SELECT EXISTS (
@@ -60,6 +72,27 @@ class OccurrenceRepository:
         """Drop every occurrence of the series, exceptions included."""
         await self.session.execute(
             DELETE_OCCURRENCES, {"tenant_id": self.tenant_id, "follow_up_id": follow_up_id}
+        )
+
+    async def move_from(
+        self, follow_up_id: uuid.UUID, since: datetime, to_follow_up_id: uuid.UUID
+    ) -> None:
+        """Give the series' occurrences from `since` on to another follow-up, as they are."""
+        await self.session.execute(
+            MOVE_OCCURRENCES,
+            {
+                "tenant_id": self.tenant_id,
+                "follow_up_id": follow_up_id,
+                "since": since,
+                "to_follow_up_id": to_follow_up_id,
+            },
+        )
+
+    async def delete_from(self, follow_up_id: uuid.UUID, since: datetime) -> None:
+        """Drop the series' occurrences from `since` on, exceptions included."""
+        await self.session.execute(
+            DELETE_OCCURRENCES_FROM,
+            {"tenant_id": self.tenant_id, "follow_up_id": follow_up_id, "since": since},
         )
 
     async def get(self, follow_up_id: uuid.UUID, original_start: datetime) -> Occurrence | None:

@@ -40,6 +40,9 @@ class FollowUp(TenantScoped, Base):
     __table_args__ = (
         ForeignKeyConstraint(["tenant_id", "owner_id"], ["associates.tenant_id", "associates.id"]),
         ForeignKeyConstraint(["tenant_id", "contact_id"], ["contacts.tenant_id", "contacts.id"]),
+        ForeignKeyConstraint(
+            ["tenant_id", "split_from"], ["follow_ups.tenant_id", "follow_ups.id"]
+        ),
         CheckConstraint("end_at > start_at", name="ends_after_start"),
         one_of("status", FollowUpStatus),
         one_of("kind", FollowUpKind),
@@ -80,6 +83,8 @@ class FollowUp(TenantScoped, Base):
     # How far an unbounded series is booked (occurrences starting before this are rows); the
     # worker moves it on. Null for a single follow-up and a series that ends by itself.
     booked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The series this one continues: "this and following" of that series split it off.
+    split_from: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     # Bumped by every recorded event of this follow-up, and every change records one: the
     # events' `seq`, and the version behind the ETag of the follow-up with its participants.
     seq: Mapped[int] = mapped_column(Integer, server_default="0")

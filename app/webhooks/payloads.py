@@ -47,6 +47,9 @@ class FollowUpCreated(EventFacts):
     end_at: datetime
     participant_ids: list[uuid.UUID] = Field(description="Every participant, organizer included")
     recurrence: SeriesRule | None = Field(description="The repeat rule of a series, else null")
+    split_from: uuid.UUID | None = Field(
+        description="The series it continues, when split off one (`follow_up.split`); else null"
+    )
 
 
 class FollowUpUpdated(EventFacts):
@@ -73,6 +76,26 @@ class OccurrenceRescheduled(EventFacts):
     end_at: datetime
     previous_start_at: datetime
     previous_end_at: datetime
+
+
+class FollowUpSplit(EventFacts):
+    occurrence_start: datetime = Field(
+        description="The original start of the occurrence the series was split at: it and "
+        "those after it are now the new follow-up's"
+    )
+    new_follow_up_id: uuid.UUID = Field(description="The new series, from that occurrence on")
+    recurrence: SeriesRule = Field(description="This series' rule now, ending before it")
+    previous_recurrence: SeriesRule = Field(description="Its rule before the split")
+
+
+class OccurrenceResourceTaken(EventFacts):
+    occurrence_start: datetime = Field(description="The occurrence's original start: its key")
+    start_at: datetime
+    end_at: datetime
+    participant_id: uuid.UUID = Field(description="The resource's participation")
+    resource_id: uuid.UUID = Field(
+        description="The resource that refuses double booking and was not booked"
+    )
 
 
 class OccurrenceCancelled(EventFacts):
@@ -152,6 +175,8 @@ FACTS: dict[EventType, tuple[type[EventFacts], ...]] = {
     EventType.FOLLOW_UP_ASSIGNED: (FollowUpAssigned,),
     EventType.OCCURRENCE_RESCHEDULED: (OccurrenceRescheduled,),
     EventType.OCCURRENCE_CANCELLED: (OccurrenceCancelled,),
+    EventType.FOLLOW_UP_SPLIT: (FollowUpSplit,),
+    EventType.OCCURRENCE_RESOURCE_TAKEN: (OccurrenceResourceTaken,),
     EventType.INVITATION_SEEN: (InvitationSeen,),
     EventType.INVITATION_ACCEPTED: (InvitationAnswered,),
     EventType.INVITATION_DECLINED: (InvitationAnswered,),
@@ -216,6 +241,14 @@ class OccurrenceCancelledData(OccurrenceCancelled, _FollowUpEvent):
     pass
 
 
+class FollowUpSplitData(FollowUpSplit, _FollowUpEvent):
+    pass
+
+
+class OccurrenceResourceTakenData(OccurrenceResourceTaken, _FollowUpEvent):
+    pass
+
+
 class InvitationSeenData(InvitationSeen, _FollowUpEvent):
     pass
 
@@ -268,6 +301,17 @@ DATA: dict[str, tuple[Any, str]] = {
     EventType.OCCURRENCE_CANCELLED: (
         OccurrenceCancelledData,
         "The organizer cancelled one occurrence of a series; the others stay.",
+    ),
+    EventType.FOLLOW_UP_SPLIT: (
+        FollowUpSplitData,
+        'The organizer split a series at one occurrence ("this and following"): it ends '
+        "before it, and a new follow-up (`new_follow_up_id`) carries it and those after it.",
+    ),
+    EventType.OCCURRENCE_RESOURCE_TAKEN: (
+        OccurrenceResourceTakenData,
+        "Booking a series further ahead, the series job found a resource that refuses double "
+        "booking taken by another follow-up at one occurrence: the occurrence is booked "
+        "without it.",
     ),
     EventType.PARTICIPANT_ADDED: (ParticipantData, "A participant was added to a follow-up."),
     EventType.PARTICIPANT_REMOVED: (
