@@ -41,6 +41,8 @@ class ParticipantStatus(StrEnum):
     DECLINED = "declined"
     TENTATIVE = "tentative"
     NOT_APPLICABLE = "not_applicable"
+    # An external person e-mailed an iMIP invitation who has not replied (yet).
+    INVITED = "invited"
 
 
 class Answer(StrEnum):
@@ -49,6 +51,13 @@ class Answer(StrEnum):
     ACCEPTED = "accepted"
     DECLINED = "declined"
     TENTATIVE = "tentative"
+
+
+class ImipMethod(StrEnum):
+    """The RFC 5546 method of an e-mailed invitation: ask (again), or call off."""
+
+    REQUEST = "REQUEST"
+    CANCEL = "CANCEL"
 
 
 class CalendarKind(StrEnum):
