@@ -1,6 +1,6 @@
 """The problems an e-mailed reply (iMIP) can meet, each with its stable code."""
 
-from app.kit.errors import NotFound, PayloadTooLarge, ProblemError, ValidationFailed
+from app.kit.errors import NotFound, ProblemError, ValidationFailed
 
 # The largest reply accepted: a calendar object, or a whole e-mail with its calendar part.
 MAX_REPLY_BYTES = 256 * 1024
@@ -31,12 +31,6 @@ class UnknownEvent(NotFound):
     code = "unknown_event"
     title = "Unknown event"
     description = "The UID names no follow-up of this tenant (ours look like `<uuid>@convene`)."
-
-
-class ReplyTooLarge(PayloadTooLarge):
-    code = "reply_too_large"
-    title = "Reply too large"
-    description = f"An e-mailed reply is at most {MAX_REPLY_BYTES // 1024} KiB."
 
 
 class UnsupportedMediaType(ProblemError):

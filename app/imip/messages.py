@@ -6,7 +6,7 @@ from email.utils import formataddr, formatdate, make_msgid
 from zoneinfo import ZoneInfo
 
 from app.calendars import ical
-from app.models.states import ImipMethod
+from app.models.mail import ImipMethod
 
 _SUBJECT = {ImipMethod.REQUEST: "Invitation", ImipMethod.CANCEL: "Cancelled"}
 

@@ -17,9 +17,9 @@ from app.db.session import SETTINGS_KEY
 from app.imip.messages import invitation_message
 from app.imip.repository import ImipRepository, Queued
 from app.models import FollowUp, Participant
+from app.models.mail import ImipMethod
 from app.models.states import (
     FollowUpStatus,
-    ImipMethod,
     ParticipantKind,
     ParticipantRole,
     ParticipantStatus,

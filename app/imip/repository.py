@@ -13,7 +13,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from app.db.base import StrEnumText, new_id
 from app.models import Participant
-from app.models.states import ImipMethod, ParticipantStatus
+from app.models.mail import ImipMethod
+from app.models.states import ParticipantStatus
 
 # The follow-up as its calendar part shows it, with its organizer's name and address.
 FOLLOW_UP_VIEW = text("""

@@ -12,12 +12,12 @@ from app.imip.errors import (
     MAX_REPLY_BYTES,
     InvalidReply,
     NotAReply,
-    ReplyTooLarge,
     UnknownAttendee,
     UnknownEvent,
     UnsupportedMediaType,
 )
 from app.imip.replies import CALENDAR, EMAIL, parse_reply
+from app.kit.errors import PayloadTooLarge
 from app.kit.openapi import ADMIN_WRITE, problems
 
 router = APIRouter(prefix="/v1", tags=["invitations"], route_class=IdempotentRoute)
@@ -39,11 +39,11 @@ REQUEST_BODY = {
     "description": f"At most {MAX_REPLY_BYTES // 1024} KiB.",
     "content": {
         CALENDAR: {
-            "schema": {"type": "string", "maxLength": MAX_REPLY_BYTES},
+            "schema": {"type": "string", "format": "binary", "maxLength": MAX_REPLY_BYTES},
             "examples": {"accepted": {"summary": "A METHOD:REPLY object", "value": _REPLY}},
         },
         EMAIL: {
-            "schema": {"type": "string", "maxLength": MAX_REPLY_BYTES},
+            "schema": {"type": "string", "format": "binary", "maxLength": MAX_REPLY_BYTES},
             "examples": {"email": {"summary": "The whole e-mail", "value": _EMAIL}},
         },
     },
@@ -60,7 +60,6 @@ REQUEST_BODY = {
         UnknownAttendee,
         UnknownEvent,
         FollowUpCancelled,
-        ReplyTooLarge,
         UnsupportedMediaType,
     ),
     openapi_extra={"requestBody": REQUEST_BODY},
@@ -77,10 +76,10 @@ async def post_imip_reply(
     """
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_REPLY_BYTES:
-        raise ReplyTooLarge(f"the reply is larger than {MAX_REPLY_BYTES} bytes")
+        raise PayloadTooLarge(f"an e-mailed reply is at most {MAX_REPLY_BYTES} bytes")
     body = await request.body()
     if len(body) > MAX_REPLY_BYTES:
-        raise ReplyTooLarge(f"the reply is larger than {MAX_REPLY_BYTES} bytes")
+        raise PayloadTooLarge(f"an e-mailed reply is at most {MAX_REPLY_BYTES} bytes")
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     reply = parse_reply(body, media_type)
     return await answers.record_reply(session, principal, reply)

@@ -2,6 +2,7 @@
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import (
     DateTime,
@@ -18,7 +19,17 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base, StrEnumText, TenantScoped, one_of
-from app.models.states import DeliveryStatus, ImipMethod
+from app.models.states import DeliveryStatus
+
+
+class ImipMethod(StrEnum):
+    """The RFC 5546 method of an e-mailed invitation: ask (again), or call off.
+
+    Kept here, not in `states.py`: it is the mail's own, never a value the API shows.
+    """
+
+    REQUEST = "REQUEST"
+    CANCEL = "CANCEL"
 
 
 class MailMessage(TenantScoped, Base):

@@ -53,13 +53,6 @@ class Answer(StrEnum):
     TENTATIVE = "tentative"
 
 
-class ImipMethod(StrEnum):
-    """The RFC 5546 method of an e-mailed invitation: ask (again), or call off."""
-
-    REQUEST = "REQUEST"
-    CANCEL = "CANCEL"
-
-
 class CalendarKind(StrEnum):
     """Whose time a booking blocks: a colleague's diary or a resource's."""
 

@@ -58,7 +58,7 @@ async def _status(caller: Caller, follow_up_id: str) -> str:
 async def test_a_new_follow_up_queues_an_rfc_6047_request_and_the_person_is_invited(
     admin: Caller, member: Caller, connection: AsyncConnection
 ) -> None:
-    person, created = await invite_person(admin, member, title="Kick-off", location="Room 2")
+    _, created = await invite_person(admin, member, title="Kick-off", location="Room 2")
 
     assert person_participant(created)["status"] == "invited"
     (row,) = await _outbox(connection, created["id"])

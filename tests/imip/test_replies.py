@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.config import Settings
 from app.imip.errors import MAX_REPLY_BYTES
@@ -183,7 +182,7 @@ async def test_a_reply_past_the_size_limit_is_413(admin: Caller, member: Caller)
     body = reply(_uid(created), "bo@customer.test", "ACCEPTED", comment="x" * MAX_REPLY_BYTES)
     response = await _post(admin, body)
     assert response.status_code == 413
-    assert response.json()["code"] == "reply_too_large"
+    assert response.json()["code"] == "payload_too_large"
     assert await _person_status(member, created["id"]) == "invited"
 
 

@@ -60,14 +60,16 @@ class Sending:
 @asynccontextmanager
 async def sending(url: str, data_dir: Path) -> AsyncIterator[Sending]:
     with smtp_server() as (smtp_url, mailbox):
-        async with committed_app(url, data_dir, **mail_settings(smtp_url)) as committed:
-            async with committed.client() as client:
-                admin = Caller(client, uuid.uuid4(), subject="provisioning", admin=True)
-                organizer = await admin.new_member(name="Olga Organizer")
-                engine = committed.database.engine
-                assert engine is not None
-                job = MailJob(url, committed.app.state.settings)
-                yield Sending(admin, organizer, job, engine, mailbox)
+        async with (
+            committed_app(url, data_dir, **mail_settings(smtp_url)) as committed,
+            committed.client() as client,
+        ):
+            admin = Caller(client, uuid.uuid4(), subject="provisioning", admin=True)
+            organizer = await admin.new_member(name="Olga Organizer")
+            engine = committed.database.engine
+            assert engine is not None
+            job = MailJob(url, committed.app.state.settings)
+            yield Sending(admin, organizer, job, engine, mailbox)
 
 
 async def test_the_job_sends_the_invitation_over_smtp(committed_url: str, tmp_path: Path) -> None:

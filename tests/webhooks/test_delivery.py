@@ -32,6 +32,7 @@ RESPONSE_KEYS = {
     "follow_up_id",
     "participant_id",
     "associate_id",
+    "person_id",
     "status",
     "previous_status",
     "has_comment",
