@@ -124,6 +124,7 @@ async def test_each_kind_of_answer_arrives_signed_with_its_data(
                 "follow_up_id": follow_up_id,
                 "participant_id": participant_id,
                 "associate_id": invitee.subject,
+                "person_id": None,
                 "status": status,
                 "previous_status": previous,
                 "has_comment": comment is not None,
