@@ -8,6 +8,7 @@ Without an SMTP server configured nothing is written and persons stay `not_appli
 
 from dataclasses import replace
 
+from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.calendars import ical
@@ -32,6 +33,13 @@ def _mail_settings(session: AsyncSession) -> Settings | None:
     return settings if isinstance(settings, Settings) and settings.mail_enabled else None
 
 
+def _may_have_persons(follow_up: FollowUp) -> bool:
+    """False when the participants are loaded and none is a person: no statement to ask."""
+    if "participants" in inspect(follow_up).unloaded:
+        return True
+    return any(p.kind == ParticipantKind.PERSON for p in follow_up.participants)
+
+
 async def tell_persons(
     session: AsyncSession,
     follow_up: FollowUp,
@@ -53,6 +61,8 @@ async def tell_persons(
     from app.followups.series import series_of
 
     assert settings.mail_from is not None
+    if removed is None and not _may_have_persons(follow_up):
+        return 0
     tenant_id = follow_up.tenant_id
     repository = ImipRepository(session, tenant_id)
     rows = await CalendarRepository(session, tenant_id).attendees([follow_up.id])
