@@ -234,3 +234,43 @@ async def test_a_reply_fires_the_invitation_webhook_to_a_real_receiver(
         assert data["person_id"] == person["id"]
         assert data["associate_id"] is None
         assert (data["status"], data["previous_status"]) == ("tentative", "invited")
+
+
+async def test_a_persons_lifecycle_invited_answered_moved_asked_again_cancelled(
+    admin: Caller, member: Caller
+) -> None:
+    _, created = await invite_person(admin, member)
+    url = f"/v1/follow-ups/{created['id']}"
+    steps = []
+
+    async def answer(partstat: str) -> int:
+        response = await _post(admin, reply(_uid(created), "bo@customer.test", partstat))
+        return int(response.status_code)
+
+    steps.append(("created", 0, await _person_status(member, created["id"])))
+    steps.append(
+        ("accepted", await answer("ACCEPTED"), await _person_status(member, created["id"]))
+    )
+    current = await member.get(url)
+    moved = await member.patch(
+        url,
+        json={"start_at": "2026-04-01T09:00:00+02:00", "end_at": "2026-04-01T10:00:00+02:00"},
+        headers={"If-Match": current.headers["etag"]},
+    )
+    assert moved.status_code == 200, moved.text
+    steps.append(("moved", 0, await _person_status(member, created["id"])))
+    steps.append(
+        ("tentative", await answer("TENTATIVE"), await _person_status(member, created["id"]))
+    )
+    assert (await member.post(f"{url}/cancel", json={})).status_code == 200
+    steps.append(
+        ("after cancel", await answer("DECLINED"), await _person_status(member, created["id"]))
+    )
+
+    assert steps == [
+        ("created", 0, "invited"),
+        ("accepted", 200, "accepted"),
+        ("moved", 0, "invited"),
+        ("tentative", 200, "tentative"),
+        ("after cancel", 409, "tentative"),
+    ]
