@@ -12,7 +12,7 @@ from app.followups import schemas
 from app.followups.errors import FollowUpCancelled
 from app.followups.repository import FollowUpRepository, ParticipantRepository
 from app.followups.views import participant_view
-from app.imip.errors import UnknownAttendee, UnknownEvent
+from app.imip.errors import StaleReply, UnknownAttendee, UnknownEvent
 from app.imip.replies import Reply
 from app.imip.repository import ImipRepository
 from app.models.states import EventType, FollowUpStatus, NotificationKind
@@ -37,6 +37,9 @@ async def record_reply(
         raise FollowUpCancelled("the follow-up is cancelled; answers are frozen")
     if target.participant_id is None:
         raise UnknownAttendee(f"no person of follow-up {reply.follow_up_id} has that address")
+    asked = target.asked_sequence
+    if reply.sequence is not None and asked is not None and reply.sequence < asked:
+        raise StaleReply(f"the reply answers SEQUENCE {reply.sequence}; the last asked was {asked}")
     now = utc_now()
     await ImipRepository(session, tenant_id).record_reply(
         target.participant_id, reply.status.value, target.status, reply.comment, now

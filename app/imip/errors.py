@@ -1,6 +1,6 @@
 """The problems an e-mailed reply (iMIP) can meet, each with its stable code."""
 
-from app.kit.errors import NotFound, ProblemError, ValidationFailed
+from app.kit.errors import Conflict, NotFound, ProblemError, ValidationFailed
 
 # The largest reply accepted: a calendar object, or a whole e-mail with its calendar part.
 MAX_REPLY_BYTES = 256 * 1024
@@ -38,3 +38,13 @@ class UnsupportedMediaType(ProblemError):
     code = "unsupported_media_type"
     title = "Unsupported media type"
     description = "Send the reply as `text/calendar` or as the whole e-mail (`message/rfc822`)."
+
+
+class StaleReply(Conflict):
+    code = "stale_reply"
+    title = "Reply to an older invitation"
+    description = (
+        "The reply's SEQUENCE is below that of the last invitation sent to the person (the "
+        "follow-up changed since): it answers what no longer holds; their answer to the new "
+        "invitation will come."
+    )

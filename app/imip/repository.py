@@ -91,8 +91,9 @@ SELECT count(*) FROM mail_messages
 WHERE status = 'pending' AND next_attempt_at <= clock_timestamp()
 """)
 
-# The follow-up a reply answers, locked so answers and the organizer's changes queue up, and
-# the person participant the reply comes from (matched by address, case-insensitively).
+# The follow-up a reply answers, locked so answers and the organizer's changes queue up, the
+# person participant the reply comes from (matched by address, case-insensitively), and the
+# SEQUENCE of the last request e-mailed to them.
 REPLY_TARGET = text("""
 WITH f AS (
     SELECT f.tenant_id, f.id, f.status, f.owner_id
@@ -101,7 +102,10 @@ WITH f AS (
     FOR NO KEY UPDATE OF f
 )
 SELECT f.id AS follow_up_id, f.status AS follow_up_status, f.owner_id,
-       p.id AS participant_id, p.person_id, p.status, pe.name
+       p.id AS participant_id, p.person_id, p.status, pe.name,
+       (SELECT max(m.sequence) FROM mail_messages m
+        WHERE m.tenant_id = f.tenant_id AND m.follow_up_id = f.id
+          AND m.person_id = p.person_id AND m.method = 'REQUEST') AS asked_sequence
 FROM f
 LEFT JOIN participants p
     ON p.tenant_id = f.tenant_id AND p.follow_up_id = f.id AND p.kind = 'person'

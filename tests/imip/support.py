@@ -108,7 +108,15 @@ def attendees(event: Event) -> dict[str, Any]:
     return {str(a).lower(): a for a in (found if isinstance(found, list) else [found])}
 
 
-def reply(uid: str, address: str, partstat: str, *, method: str = "REPLY", **extra: str) -> bytes:
+def reply(
+    uid: str,
+    address: str,
+    partstat: str,
+    *,
+    method: str = "REPLY",
+    sequence: int = 1,
+    **extra: str,
+) -> bytes:
     """A METHOD:REPLY calendar object as a mail client sends it."""
     lines = [
         "BEGIN:VCALENDAR",
@@ -118,7 +126,7 @@ def reply(uid: str, address: str, partstat: str, *, method: str = "REPLY", **ext
         "BEGIN:VEVENT",
         f"UID:{uid}",
         "DTSTAMP:20261201T080000Z",
-        "SEQUENCE:1",
+        f"SEQUENCE:{sequence}",
         f"ATTENDEE;PARTSTAT={partstat};CN=Bo Holm:mailto:{address}",
         *(f"{key.upper()}:{value}" for key, value in extra.items()),
         "END:VEVENT",

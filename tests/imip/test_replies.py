@@ -243,8 +243,11 @@ async def test_a_persons_lifecycle_invited_answered_moved_asked_again_cancelled(
     url = f"/v1/follow-ups/{created['id']}"
     steps = []
 
+    sequence = 1
+
     async def answer(partstat: str) -> int:
-        response = await _post(admin, reply(_uid(created), "bo@customer.test", partstat))
+        body = reply(_uid(created), "bo@customer.test", partstat, sequence=sequence)
+        response = await _post(admin, body)
         return int(response.status_code)
 
     steps.append(("created", 0, await _person_status(member, created["id"])))
@@ -259,6 +262,8 @@ async def test_a_persons_lifecycle_invited_answered_moved_asked_again_cancelled(
     )
     assert moved.status_code == 200, moved.text
     steps.append(("moved", 0, await _person_status(member, created["id"])))
+    steps.append(("stale", await answer("DECLINED"), await _person_status(member, created["id"])))
+    sequence = int(moved.headers["etag"].strip('"'))  # the new request's SEQUENCE
     steps.append(
         ("tentative", await answer("TENTATIVE"), await _person_status(member, created["id"]))
     )
@@ -271,6 +276,24 @@ async def test_a_persons_lifecycle_invited_answered_moved_asked_again_cancelled(
         ("created", 0, "invited"),
         ("accepted", 200, "accepted"),
         ("moved", 0, "invited"),
+        ("stale", 409, "invited"),
         ("tentative", 200, "tentative"),
         ("after cancel", 409, "tentative"),
     ]
+
+
+async def test_a_retried_reply_with_an_idempotency_key_is_replayed(
+    admin: Caller, member: Caller
+) -> None:
+    _, created = await invite_person(admin, member)
+    body = reply(_uid(created), "bo@customer.test", "ACCEPTED")
+    headers = {**CALENDAR, "Idempotency-Key": "reply-1"}
+
+    first = await _post(admin, body, headers)
+    again = await _post(admin, body, headers)
+
+    assert first.status_code == again.status_code == 200, first.text
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.content == first.content
+    history = (await member.get(f"/v1/follow-ups/{created['id']}/responses")).json()["items"]
+    assert len(history) == 1
