@@ -53,6 +53,12 @@ class MailMessage(TenantScoped, Base):
             "ix_mail_messages_leased", "lease_until", postgresql_where=text("status = 'delivering'")
         ),
         Index(None, "tenant_id", "follow_up_id", "id"),
+        # The retention job's scan for settled messages past their age.
+        Index(
+            "ix_mail_messages_settled",
+            "updated_at",
+            postgresql_where=text("status IN ('succeeded', 'failed')"),
+        ),
     )
 
     follow_up_id: Mapped[uuid.UUID] = mapped_column(Uuid)

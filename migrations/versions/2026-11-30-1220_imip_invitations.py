@@ -99,6 +99,12 @@ def upgrade() -> None:
         postgresql_where=sa.text("status = 'delivering'"),
     )
     op.create_index(
+        "ix_mail_messages_settled",
+        "mail_messages",
+        ["updated_at"],
+        postgresql_where=sa.text("status IN ('succeeded', 'failed')"),
+    )
+    op.create_index(
         op.f("ix_mail_messages_tenant_id_follow_up_id_id"),
         "mail_messages",
         ["tenant_id", "follow_up_id", "id"],

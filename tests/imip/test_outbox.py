@@ -15,6 +15,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.config import Settings
+from app.retention.job import purge
+from app.retention.purges import PURGES, Purge
 from tests.fixtures.factories import TEST_SECRET, Caller, create_person, follow_up_body
 from tests.imip.support import (
     MAIL_FROM,
@@ -41,6 +43,10 @@ async def _outbox(connection: AsyncConnection, follow_up_id: str) -> list[Any]:
         {"f": follow_up_id},
     )
     return list(rows.all())
+
+
+def _sent_e_mails() -> tuple[Purge, ...]:
+    return tuple(p for p in PURGES if p.name == "sent e-mails")
 
 
 def _parsed(row: Any) -> EmailMessage:
@@ -212,3 +218,46 @@ async def test_moving_one_occurrence_sends_the_series_with_its_override(
     overrides = [e for e in calendar.walk("VEVENT") if "RECURRENCE-ID" in e]
     assert len(overrides) == 1
     assert overrides[0]["SEQUENCE"] == moved.sequence
+
+
+async def test_settled_e_mails_go_after_their_age_and_pending_ones_stay(
+    admin: Caller, member: Caller, connection: AsyncConnection, settings: Settings
+) -> None:
+    for status in ("succeeded", "failed", "pending", "succeeded"):
+        _, created = await invite_person(admin, member)
+        await connection.execute(
+            text(
+                "UPDATE mail_messages SET status = :s, updated_at = now() - interval '31 days' "
+                "WHERE follow_up_id = :f"
+            ),
+            {"s": status, "f": created["id"]},
+        )
+    _, recent = await invite_person(admin, member)
+    await connection.execute(
+        text("UPDATE mail_messages SET status = 'succeeded' WHERE follow_up_id = :f"),
+        {"f": recent["id"]},
+    )
+    doomed = (
+        await connection.execute(
+            text(
+                "SELECT count(*) FROM mail_messages WHERE status <> 'pending' "
+                "AND updated_at < now() - interval '30 days'"
+            )
+        )
+    ).scalar_one()
+
+    removed = await purge(connection, settings, _sent_e_mails())
+
+    assert removed == {"sent e-mails": doomed}
+    assert doomed >= 3
+    statuses = await connection.execute(
+        text("SELECT status FROM mail_messages WHERE follow_up_id = :f"), {"f": recent["id"]}
+    )
+    assert list(statuses.scalars()) == ["succeeded"]
+    left = await connection.execute(
+        text(
+            "SELECT count(*) FROM mail_messages WHERE status = 'pending' "
+            "AND updated_at < now() - interval '30 days'"
+        )
+    )
+    assert left.scalar_one() >= 1
