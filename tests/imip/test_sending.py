@@ -4,6 +4,7 @@ The app and the job share a committed database; the job's rounds are run one at 
 each test knows exactly which attempts were made.
 """
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -11,13 +12,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.config import Settings
 from app.imip.sender import MailJob
+from app.main import create_app
 from tests.fixtures.committed import committed_app
-from tests.fixtures.factories import Caller
+from tests.fixtures.factories import TEST_SECRET, Caller
+from tests.fixtures.pgbouncer import database_settings
 from tests.imip.support import (
     MAIL_FROM,
     Mailbox,
@@ -162,3 +167,30 @@ async def test_a_lease_that_ran_out_is_sent_again(committed_url: str, tmp_path: 
         (row,) = await s.messages(created["id"])
         assert (row.status, row.attempts) == ("succeeded", 2)
         assert len(s.mailbox.delivered) == 1
+
+
+async def test_the_api_process_runs_the_mail_job_beside_its_dispatcher(
+    committed_url: str, tmp_path: Path
+) -> None:
+    with smtp_server() as (smtp_url, mailbox):
+        settings = Settings(
+            jwt_secret=TEST_SECRET,
+            data_dir=tmp_path,
+            database_url=committed_url,
+            mail_poll_seconds=0.05,
+            **{**database_settings(committed_url), **mail_settings(smtp_url)},
+        )
+        app = create_app(settings)
+        transport = httpx.ASGITransport(app=app)
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=transport, base_url="http://convene.test") as client,
+        ):
+            admin = Caller(client, uuid.uuid4(), subject="provisioning", admin=True)
+            organizer = await admin.new_member()
+            await invite_person(admin, organizer, email_address="kim@customer.test")
+
+            deadline = asyncio.get_running_loop().time() + 10
+            while not any(d.recipients == ["kim@customer.test"] for d in mailbox.delivered):
+                assert asyncio.get_running_loop().time() < deadline, "never sent"
+                await asyncio.sleep(0.05)
