@@ -164,6 +164,7 @@ class Settings(BaseSettings):
     smtp_starttls: StartTls = "auto"
     smtp_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
     mail_from: str | None = Field(default=None, max_length=320)
+    mail_replies_to_sender: bool = False
     mail_retry_delays: list[float] = Field(
         default=list(DEFAULT_MAIL_RETRY_DELAYS), min_length=1, max_length=30
     )

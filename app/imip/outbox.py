@@ -7,6 +7,7 @@ Without an SMTP server configured nothing is written and persons stay `not_appli
 """
 
 from dataclasses import replace
+from typing import Any
 
 from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -56,39 +57,25 @@ async def tell_persons(
     settings = _mail_settings(session)
     if settings is None or (removed is not None and removed.kind != ParticipantKind.PERSON):
         return 0
-    # Imported here: the series commands call this module, and both of these import them.
-    from app.calendars.service import attendees_by_follow_up, event_view
-    from app.followups.series import series_of
-
-    assert settings.mail_from is not None
     if removed is None and not _may_have_persons(follow_up):
         return 0
-    tenant_id = follow_up.tenant_id
-    repository = ImipRepository(session, tenant_id)
-    rows = await CalendarRepository(session, tenant_id).attendees([follow_up.id])
+    # Imported here: the series commands call this module, and this one imports them.
+    from app.calendars.service import attendees_by_follow_up
+
+    repository = ImipRepository(session, follow_up.tenant_id)
+    rows = await CalendarRepository(session, follow_up.tenant_id).attendees([follow_up.id])
     attendees = attendees_by_follow_up(rows).get(follow_up.id, [])
     if removed is not None:
-        person = await repository.person(removed.person_id) if removed.person_id else None
-        if person is None or not person.email:
-            return 0
-        recipients = [
-            ical.Attendee(
-                id=person.id,
-                kind=ParticipantKind.PERSON,
-                role=removed.role,
-                status=removed.status,
-                name=person.name,
-                email=person.email,
-            )
-        ]
-        method = ImipMethod.CANCEL
+        recipients = await _removed(repository, removed)
+        # The cancel names the organizer and that person only.
         attendees = [a for a in attendees if a.role == ParticipantRole.ORGANIZER] + recipients
+        method = ImipMethod.CANCEL
     else:
         recipients = [a for a in attendees if a.kind == ParticipantKind.PERSON and a.email]
-        if not recipients:
-            return 0
         cancelled = follow_up.status == FollowUpStatus.CANCELLED
         method = ImipMethod.CANCEL if cancelled else ImipMethod.REQUEST
+    if not recipients:
+        return 0
     if method == ImipMethod.REQUEST:
         asked = {a.id for a in recipients}
         await repository.mark_invited(follow_up.id, list(asked), moved=moved)
@@ -98,14 +85,11 @@ async def tell_persons(
             else a
             for a in attendees
         ]
+    if settings.mail_replies_to_sender:
+        attendees = [_sender_as_organizer(a, settings) for a in attendees]
     row = await repository.follow_up_view(follow_up.id)
-    view = event_view(row, attendees)
-    if removed is not None:
-        view = replace(view, status=FollowUpStatus.CANCELLED)
-    found = await series_of(session, follow_up)
-    if found is not None:
-        overrides = [ical.Moved(o.original_start, o.start_at, o.end_at) for o in found.overrides]
-        view = replace(view, rule=found.rule, exdates=found.exdates, overrides=overrides)
+    view = await _view(session, follow_up, row, attendees, cancelled=removed is not None)
+    assert settings.mail_from is not None
     messages = [
         Queued(
             person_id=recipient.id,
@@ -124,3 +108,50 @@ async def tell_persons(
     ]
     await repository.queue(follow_up.id, method, row.seq, messages)
     return len(messages)
+
+
+async def _removed(repository: ImipRepository, removed: Participant) -> list[ical.Attendee]:
+    """The person just taken off, as the one attendee to cancel for (none without an address)."""
+    person = await repository.person(removed.person_id) if removed.person_id else None
+    if person is None or not person.email:
+        return []
+    return [
+        ical.Attendee(
+            id=person.id,
+            kind=ParticipantKind.PERSON,
+            role=removed.role,
+            status=removed.status,
+            name=person.name,
+            email=person.email,
+        )
+    ]
+
+
+def _sender_as_organizer(attendee: ical.Attendee, settings: Settings) -> ical.Attendee:
+    """The organizer at the sender's address, so that mail clients reply to that mailbox."""
+    if attendee.role != ParticipantRole.ORGANIZER:
+        return attendee
+    return replace(attendee, email=settings.mail_from)
+
+
+async def _view(
+    session: AsyncSession,
+    follow_up: FollowUp,
+    row: Any,
+    attendees: list[ical.Attendee],
+    *,
+    cancelled: bool,
+) -> ical.EventView:
+    """The calendar part's event: the follow-up (a series with its exceptions), these attendees."""
+    # Imported here, as in tell_persons: both modules import the follow-up commands' modules.
+    from app.calendars.service import event_view
+    from app.followups.series import series_of
+
+    view = event_view(row, attendees)
+    if cancelled:
+        view = replace(view, status=FollowUpStatus.CANCELLED)
+    found = await series_of(session, follow_up)
+    if found is not None:
+        overrides = [ical.Moved(o.original_start, o.start_at, o.end_at) for o in found.overrides]
+        view = replace(view, rule=found.rule, exdates=found.exdates, overrides=overrides)
+    return view

@@ -261,3 +261,15 @@ async def test_settled_e_mails_go_after_their_age_and_pending_ones_stay(
         )
     )
     assert left.scalar_one() >= 1
+
+
+async def test_replies_can_be_routed_to_the_sender_as_organizer(
+    app: Any, admin: Caller, member: Caller, connection: AsyncConnection, settings: Settings
+) -> None:
+    app.state.settings = settings.model_copy(update={"mail_replies_to_sender": True})
+    _, created = await invite_person(admin, member)
+
+    (row,) = await _outbox(connection, created["id"])
+    organizer = vevent(calendar_part(_parsed(row))[1])["ORGANIZER"]
+    assert str(organizer) == f"mailto:{MAIL_FROM}"
+    assert organizer.params["CN"] == "Ada Jensen"
