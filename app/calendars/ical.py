@@ -33,6 +33,7 @@ PARTSTAT = {
     ParticipantStatus.DECLINED: "DECLINED",
     ParticipantStatus.TENTATIVE: "TENTATIVE",
     ParticipantStatus.NOT_APPLICABLE: "NEEDS-ACTION",
+    ParticipantStatus.INVITED: "NEEDS-ACTION",
 }
 ROLE = {
     ParticipantRole.ORGANIZER: "CHAIR",
@@ -194,6 +195,21 @@ def calendar(
         # Transitions of the years the events touch only, so the same events give the same
         # bytes (the feed's ETag) and a long-lived zone is not hundreds of lines.
         cal.add_missing_timezones(date(min(years) - 1, 1, 1), date(max(years) + 1, 12, 31))
+    return cal
+
+
+def scheduling_calendar(view: EventView, method: str, rsvp: str) -> Calendar:
+    """A VCALENDAR with an RFC 5546 METHOD (REQUEST, CANCEL) for e-mail (iMIP, RFC 6047).
+
+    The attendee whose address is `rsvp` (a mailto: URI) is asked to reply: RSVP=TRUE.
+    """
+    cal = calendar([view])
+    cal.add("method", method)
+    for event in cal.walk("VEVENT"):
+        attendees = event.get("attendee", [])
+        for address in attendees if isinstance(attendees, list) else [attendees]:
+            if str(address).lower() == rsvp.lower():
+                address.params["RSVP"] = "TRUE"
     return cal
 
 

@@ -65,15 +65,20 @@ OWNER_NAME = (
     .scalar_subquery()
     .label("owner_name")
 )
-# What a response shows: its columns and the answering colleague's name.
+# What a response shows: its columns and the answering colleague's (or person's) name.
 RESPONSE_COLUMNS = (
     Response.id,
     Response.participant_id,
     Response.associate_id,
-    select(Associate.name)
-    .where(Associate.tenant_id == Response.tenant_id, Associate.id == Response.associate_id)
-    .scalar_subquery()
-    .label("display_name"),
+    Response.person_id,
+    func.coalesce(
+        select(Associate.name)
+        .where(Associate.tenant_id == Response.tenant_id, Associate.id == Response.associate_id)
+        .scalar_subquery(),
+        select(Person.name)
+        .where(Person.tenant_id == Response.tenant_id, Person.id == Response.person_id)
+        .scalar_subquery(),
+    ).label("display_name"),
     Response.status,
     Response.previous_status,
     Response.comment,

@@ -388,9 +388,14 @@ class OccurrenceShown(OutputModel):
 class ResponseRecord(OutputModel):
     id: uuid.UUID
     participant_id: uuid.UUID | None = Field(description="Null once the participant was removed")
-    associate_id: uuid.UUID
+    associate_id: uuid.UUID | None = Field(
+        description="The colleague who answered; null for an external person's e-mailed reply"
+    )
+    person_id: uuid.UUID | None = Field(
+        description="The external person who replied by e-mail (iMIP); null for a colleague"
+    )
     display_name: str = Field(
-        description="The answering colleague's name, as the directory holds it now",
+        description="The answering colleague's (or person's) name, as the directory holds it now",
         examples=["Bo Berg"],
     )
     status: Answer

@@ -24,6 +24,7 @@ from app.followups.errors import InvalidRecurrence, InvalidSpan, NotASeries, Occ
 from app.followups.reads import owned
 from app.followups.repository import FollowUpRepository
 from app.followups.series_repository import OccurrenceRepository, due_for_extension
+from app.imip.outbox import tell_persons
 from app.kit.errors import NotFound
 from app.kit.etags import check_if_match
 from app.models import FollowUp, Occurrence
@@ -150,6 +151,7 @@ async def move_occurrence(
             previous_end_at=previous["end_at"],
         ),
     )
+    await tell_persons(session, follow_up)
     await session.refresh(occurrence)
     return follow_up, occurrence
 
@@ -186,6 +188,7 @@ async def cancel_occurrence(
             reason=reason,
         ),
     )
+    await tell_persons(session, follow_up)
     return follow_up, occurrence
 
 

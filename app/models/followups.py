@@ -174,6 +174,9 @@ class Response(TenantScoped, Base):
             ["participants.tenant_id", "participants.id"],
             ondelete="SET NULL (participant_id)",
         ),
+        ForeignKeyConstraint(["tenant_id", "person_id"], ["persons.tenant_id", "persons.id"]),
+        # A colleague's answer, or an external person's e-mailed reply (iMIP).
+        CheckConstraint("num_nonnulls(associate_id, person_id) = 1", name="one_respondent"),
         Index(None, "tenant_id", "follow_up_id", "id"),
         one_of("status", Answer),
         one_of("previous_status", ParticipantStatus),
@@ -181,7 +184,8 @@ class Response(TenantScoped, Base):
 
     follow_up_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     participant_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
-    associate_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    associate_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    person_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     status: Mapped[Answer] = mapped_column(StrEnumText(Answer))
     previous_status: Mapped[ParticipantStatus] = mapped_column(StrEnumText(ParticipantStatus))
     comment: Mapped[str | None] = mapped_column(String(1000))

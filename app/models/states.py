@@ -41,6 +41,8 @@ class ParticipantStatus(StrEnum):
     DECLINED = "declined"
     TENTATIVE = "tentative"
     NOT_APPLICABLE = "not_applicable"
+    # An external person e-mailed an iMIP invitation who has not replied (yet).
+    INVITED = "invited"
 
 
 class Answer(StrEnum):

@@ -122,12 +122,24 @@ class InvitationSeen(EventFacts):
 
 class InvitationAnswered(EventFacts):
     participant_id: uuid.UUID
-    associate_id: uuid.UUID
+    associate_id: uuid.UUID | None = Field(
+        description="The colleague who answered; null when an external person replied by e-mail"
+    )
+    person_id: uuid.UUID | None = Field(
+        default=None,
+        description="The external person whose e-mailed reply (iMIP) this is; null for a colleague",
+    )
     status: Answer
     has_comment: bool = Field(
         description="Whether the invitee wrote a comment; its text is for the organizer alone"
     )
     responded_at: datetime
+
+
+class EmailedAnswer(InvitationAnswered):
+    """An external person's reply: recorded by `record_event`, which adds no previous status."""
+
+    previous_status: ParticipantStatus
 
 
 class InvitationAcknowledged(EventFacts):

@@ -23,6 +23,7 @@ RESPONSE_KEYS = {
     "follow_up_id",
     "participant_id",
     "associate_id",
+    "person_id",
     "status",
     "previous_status",
     "has_comment",
@@ -105,6 +106,7 @@ async def test_each_response_records_one_event(
             "follow_up_id": follow_up_id,
             "participant_id": participant_id,
             "associate_id": colleague.subject,
+            "person_id": None,
             "status": status,
             "previous_status": previous,
             # Whether there is a comment, never its text: that is the organizer's to read.
