@@ -22,6 +22,7 @@ from app.followups.errors import SplitAtFirstOccurrence
 from app.followups.reads import owned
 from app.followups.repository import FollowUpRepository
 from app.followups.series_repository import OccurrenceRepository
+from app.imip.outbox import tell_persons
 from app.kit.etags import check_if_match
 from app.models import FollowUp, Participant
 from app.models.states import (
@@ -193,4 +194,7 @@ async def split_series(
             split_from=follow_up.id,
         ),
     )
+    # Persons get the shortened series again, and the new one as an invitation of its own.
+    await tell_persons(session, follow_up)
+    await tell_persons(session, new, moved=division.changed)
     return new

@@ -220,6 +220,30 @@ async def test_moving_one_occurrence_sends_the_series_with_its_override(
     assert overrides[0]["SEQUENCE"] == moved.sequence
 
 
+async def test_splitting_a_series_sends_the_shortened_series_and_invites_to_the_new_one(
+    admin: Caller, member: Caller, connection: AsyncConnection
+) -> None:
+    _, created = await invite_person(admin, member, recurrence={"rrule": "FREQ=WEEKLY;COUNT=4"})
+    current = await member.get(f"/v1/follow-ups/{created['id']}")
+    response = await member.post(
+        f"/v1/follow-ups/{created['id']}/occurrences/2026-04-13T07:00:00Z/split",
+        json={},
+        headers={"If-Match": current.headers["etag"]},
+    )
+    assert response.status_code == 201, response.text
+    new = response.json()
+
+    _, shortened = await _outbox(connection, created["id"])
+    assert shortened.method == "REQUEST"
+    assert vevent(calendar_part(_parsed(shortened))[1])["RRULE"]["COUNT"] == [2]
+    (invitation,) = await _outbox(connection, new["id"])
+    assert invitation.method == "REQUEST"
+    event = vevent(calendar_part(_parsed(invitation))[1])
+    assert event["RRULE"]["COUNT"] == [2]
+    assert str(event["UID"]).startswith(new["id"])
+    assert await _status(member, new["id"]) == "invited"
+
+
 async def test_settled_e_mails_go_after_their_age_and_pending_ones_stay(
     admin: Caller, member: Caller, connection: AsyncConnection, settings: Settings
 ) -> None:
