@@ -7,6 +7,8 @@ from typing import Any
 
 from sqlalchemy import NullPool, event, text
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -120,17 +122,43 @@ def set_timeouts_per_transaction(engine: AsyncEngine, settings: Settings) -> Non
     event.listen(engine.sync_engine, "begin", on_begin)
 
 
+# A pooled connection is replaced after this long, so one that went quiet without the server
+# closing it (a dropped route, a firewall's idle cut) is not kept for ever.
+POOL_RECYCLE_SECONDS = 1800
+
+
+def refuse_closed_connections(engine: AsyncEngine) -> None:
+    """On checkout, replace a pooled connection the server or the network has closed.
+
+    Instead of SQLAlchemy's `pool_pre_ping`, which costs three round trips per checkout
+    (BEGIN, an empty statement, ROLLBACK): when PostgreSQL ends a session (a restart, a crash,
+    `pg_terminate_backend`, an idle timeout, PgBouncer closing a client) the socket closes, the
+    event loop reads the end while the connection sits in the pool, and asyncpg marks it
+    closed. The check is a flag read; the pool then connects anew (and a new connection that
+    fails is the 503 a ping's failure would have been).
+    """
+
+    def on_checkout(
+        dbapi_connection: Any, record: ConnectionPoolEntry, proxy: PoolProxiedConnection
+    ) -> None:
+        if dbapi_connection.driver_connection.is_closed():
+            raise DisconnectionError("the pooled connection was closed")
+
+    event.listen(engine.sync_engine, "checkout", on_checkout)
+
+
 def create_engine(url: str, settings: Settings, application_name: str = "convene") -> AsyncEngine:
     """An engine with bounded pool and timeouts, so no request can run away or hang on."""
     engine = create_async_engine(
         async_url(url),
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
-        pool_pre_ping=True,
+        pool_recycle=POOL_RECYCLE_SECONDS,
         # Statement errors and logs name no parameter: they hold names, comments, secrets.
         hide_parameters=True,
         connect_args=connect_args(settings, application_name),
     )
+    refuse_closed_connections(engine)
     set_timeouts_per_transaction(engine, settings)
     return engine
 
