@@ -4,6 +4,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -152,11 +153,13 @@ WHERE b.tenant_id = :tenant_id
 """)
 
 
-# Which of the asked-for calendars the tenant has: ids only, both kinds in one round trip.
+# Which of the asked-for calendars the tenant has, both kinds in one round trip, with each
+# associate's zone and working hours (NULL for a resource, which has none).
 KNOWN_CALENDARS = text("""
-SELECT id FROM associates WHERE tenant_id = :tenant_id AND id = ANY(:associate_ids)
+SELECT id, time_zone, working_hours
+FROM associates WHERE tenant_id = :tenant_id AND id = ANY(:associate_ids)
 UNION ALL
-SELECT id FROM resources WHERE tenant_id = :tenant_id AND id = ANY(:resource_ids)
+SELECT id, NULL, NULL FROM resources WHERE tenant_id = :tenant_id AND id = ANY(:resource_ids)
 """)
 
 # The calendars a follow-up blocks: its resources, its organizer, its undeclined colleagues.
@@ -168,6 +171,15 @@ WHERE tenant_id = :tenant_id
   AND kind IN ('associate', 'resource')
   AND status <> 'declined'
 """)
+
+
+@dataclass(frozen=True)
+class KnownCalendar:
+    """A calendar of the tenant; an associate's has its zone and working hours (as stored)."""
+
+    id: uuid.UUID
+    time_zone: str | None
+    working_hours: Any
 
 
 @dataclass(frozen=True)
@@ -240,9 +252,9 @@ class AvailabilityRepository:
 
     async def known_calendars(
         self, associate_ids: Sequence[uuid.UUID], resource_ids: Sequence[uuid.UUID]
-    ) -> set[uuid.UUID]:
-        """The ids among these that name an associate (or resource) of the tenant."""
-        rows = await self.session.scalars(
+    ) -> list[KnownCalendar]:
+        """Those of these ids that name an associate (or resource) of the tenant."""
+        rows = await self.session.execute(
             KNOWN_CALENDARS,
             {
                 "tenant_id": self.tenant_id,
@@ -250,7 +262,7 @@ class AvailabilityRepository:
                 "resource_ids": list(resource_ids),
             },
         )
-        return set(rows.all())
+        return [KnownCalendar(*row) for row in rows]
 
     async def blocking_calendars(self, follow_up_id: uuid.UUID) -> list[uuid.UUID]:
         """The calendars the follow-up blocks: resources, the organizer, undeclined colleagues."""
