@@ -18,7 +18,18 @@ from app.kit.schemas import Instant
 from app.kit.windows import check_window
 from app.kit.zones import AnswerZone, in_zone
 
-router = APIRouter(prefix="/v1/availability", tags=["availability"], route_class=AuthenticatedRoute)
+
+class AvailabilityRoute(AuthenticatedRoute):
+    """Availability's routes: reads that run without a transaction around their statements.
+
+    They need no common snapshot: the token check, the calendars' check and the search (or
+    the one free/busy statement) each see the latest commits.
+    """
+
+    autocommit = True
+
+
+router = APIRouter(prefix="/v1/availability", tags=["availability"], route_class=AvailabilityRoute)
 
 MIN_DURATION = timedelta(minutes=1)
 MAX_DURATION = timedelta(days=31)

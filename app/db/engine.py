@@ -8,7 +8,6 @@ from typing import Any
 from sqlalchemy import NullPool, event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -16,6 +15,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 from app.config import Settings
 
@@ -163,19 +163,49 @@ def create_engine(url: str, settings: Settings, application_name: str = "convene
     return engine
 
 
+def reads_may_autocommit(settings: Settings) -> bool:
+    """Whether a read may run its statements without a transaction around them.
+
+    Not behind PgBouncer with the timeouts set per transaction: a statement outside one would
+    run without them.
+    """
+    return not settings.database_pgbouncer or settings.database_timeouts_from_role
+
+
+def _sessions(engine: AsyncEngine, autocommit: bool = False) -> async_sessionmaker[AsyncSession]:
+    if autocommit:
+        # The same pool; the isolation level is the driver's flag, set and reset without a
+        # round trip, and with it no BEGIN or COMMIT is sent.
+        engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
 @dataclass(frozen=True)
 class Database:
-    """What a request needs from the database: sessions, and sessions for replica reads."""
+    """What a request needs from the database: sessions, and sessions for replica reads.
+
+    `autocommit_sessionmaker`, when there is one, makes sessions whose statements each commit
+    on their own (`app.db.session` says which requests get them); replica reads are made so
+    too when it is set.
+    """
 
     sessionmaker: async_sessionmaker[AsyncSession]
     engine: AsyncEngine | None = None
     read_sessionmaker: async_sessionmaker[AsyncSession] | None = None
     read_engine: AsyncEngine | None = None
+    autocommit_sessionmaker: async_sessionmaker[AsyncSession] | None = None
 
     @classmethod
-    def from_engine(cls, engine: AsyncEngine, read_engine: AsyncEngine | None = None) -> "Database":
-        reads = async_sessionmaker(read_engine, expire_on_commit=False) if read_engine else None
-        return cls(async_sessionmaker(engine, expire_on_commit=False), engine, reads, read_engine)
+    def from_engine(
+        cls,
+        engine: AsyncEngine,
+        read_engine: AsyncEngine | None = None,
+        *,
+        autocommit_reads: bool = False,
+    ) -> "Database":
+        reads = _sessions(read_engine, autocommit_reads) if read_engine else None
+        alone = _sessions(engine, autocommit=True) if autocommit_reads else None
+        return cls(_sessions(engine), engine, reads, read_engine, alone)
 
     @classmethod
     def from_connection(cls, connection: AsyncConnection) -> "Database":

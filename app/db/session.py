@@ -15,13 +15,27 @@ def get_database(request: Request) -> Database:
     return database
 
 
+def statements_alone(request: Request) -> bool:
+    """Whether the request's route reads with each statement its own transaction.
+
+    A route class says so with `autocommit = True`: for reads whose statements need no common
+    snapshot (one statement after the token check, or later ones that do not depend on what
+    earlier ones saw), this saves the BEGIN and the COMMIT, two round trips of four.
+    """
+    return getattr(request.scope.get("route"), "autocommit", False) is True
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """Open a session, commit when the endpoint returns, roll back when it raises.
 
     Used with scope="function" so the commit happens before the response is sent: a client
     never sees a success for a change that failed to commit.
     """
-    async with get_database(request).sessionmaker() as session:
+    database = get_database(request)
+    sessionmaker = database.sessionmaker
+    if database.autocommit_sessionmaker is not None and statements_alone(request):
+        sessionmaker = database.autocommit_sessionmaker
+    async with sessionmaker() as session:
         try:
             yield session
         except BaseException:
