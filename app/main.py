@@ -15,7 +15,7 @@ from app.availability.router import router as availability_router
 from app.calendars.router import feed_router
 from app.calendars.router import router as calendars_router
 from app.config import Settings
-from app.db.engine import Database, create_engine, reads_may_autocommit
+from app.db.engine import Database, create_engine
 from app.db.errors import install_database_error_handler
 from app.directory.router import router as directory_router
 from app.followups.horizon import HorizonJob
@@ -80,7 +80,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         database = Database.from_engine(
             create_engine(url, settings),
             create_engine(read_url, settings, "convene-read") if read_url else None,
-            autocommit_reads=reads_may_autocommit(settings),
+            pooled=settings.database_pgbouncer,
         )
         app.state.database = database
         dispatcher = in_process_dispatcher(settings, url)

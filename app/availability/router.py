@@ -10,7 +10,7 @@ from app.auth.dependencies import CurrentPrincipal
 from app.auth.route import AuthenticatedRoute
 from app.availability import schemas, service
 from app.availability.schemas import MAX_CALENDARS, MAX_SLOTS
-from app.db.session import ReadSessionDep
+from app.db.session import ReadSessionDep, read_only
 from app.kit.errors import UnknownReference, ValidationFailed
 from app.kit.openapi import AUTHENTICATED, problems
 from app.kit.responses import serialized
@@ -18,18 +18,7 @@ from app.kit.schemas import Instant
 from app.kit.windows import check_window
 from app.kit.zones import AnswerZone, in_zone
 
-
-class AvailabilityRoute(AuthenticatedRoute):
-    """Availability's routes: reads that run without a transaction around their statements.
-
-    They need no common snapshot: the token check, the calendars' check and the search (or
-    the one free/busy statement) each see the latest commits.
-    """
-
-    autocommit = True
-
-
-router = APIRouter(prefix="/v1/availability", tags=["availability"], route_class=AvailabilityRoute)
+router = APIRouter(prefix="/v1/availability", tags=["availability"], route_class=AuthenticatedRoute)
 
 MIN_DURATION = timedelta(minutes=1)
 MAX_DURATION = timedelta(days=31)
@@ -60,6 +49,7 @@ def _check_calendars(associate_ids: list[uuid.UUID], resource_ids: list[uuid.UUI
     response_model=schemas.Availability,
     responses=problems(*AUTHENTICATED, UnknownReference),
 )
+@read_only
 async def get_availability(
     session: ReadSessionDep,
     principal: CurrentPrincipal,
@@ -88,6 +78,7 @@ async def get_availability(
     response_model=schemas.Slots,
     responses=problems(*AUTHENTICATED, UnknownReference),
 )
+@read_only
 async def get_first_free(
     session: ReadSessionDep,
     principal: CurrentPrincipal,

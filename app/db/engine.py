@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 from app.config import Settings
+from app.db.driver import POOLED
 
 
 def async_url(url: str) -> str:
@@ -163,21 +164,14 @@ def create_engine(url: str, settings: Settings, application_name: str = "convene
     return engine
 
 
-def reads_may_autocommit(settings: Settings) -> bool:
-    """Whether a read may run its statements without a transaction around them.
-
-    Not behind PgBouncer with the timeouts set per transaction: a statement outside one would
-    run without them.
-    """
-    return not settings.database_pgbouncer or settings.database_timeouts_from_role
-
-
-def _sessions(engine: AsyncEngine, autocommit: bool = False) -> async_sessionmaker[AsyncSession]:
+def _sessions(
+    engine: AsyncEngine, pooled: bool, autocommit: bool = False
+) -> async_sessionmaker[AsyncSession]:
     if autocommit:
         # The same pool; the isolation level is the driver's flag, set and reset without a
         # round trip, and with it no BEGIN or COMMIT is sent.
         engine = engine.execution_options(isolation_level="AUTOCOMMIT")
-    return async_sessionmaker(engine, expire_on_commit=False)
+    return async_sessionmaker(engine, expire_on_commit=False, info={POOLED: pooled})
 
 
 @dataclass(frozen=True)
@@ -186,7 +180,8 @@ class Database:
 
     `autocommit_sessionmaker`, when there is one, makes sessions whose statements each commit
     on their own (`app.db.session` says which requests get them); replica reads are made so
-    too when it is set.
+    too. Not behind a transaction pooler (`pooled`): there a statement's prepare and execute
+    must reach one server connection, and the timeouts may be set per transaction.
     """
 
     sessionmaker: async_sessionmaker[AsyncSession]
@@ -201,11 +196,12 @@ class Database:
         engine: AsyncEngine,
         read_engine: AsyncEngine | None = None,
         *,
-        autocommit_reads: bool = False,
+        pooled: bool,
     ) -> "Database":
-        reads = _sessions(read_engine, autocommit_reads) if read_engine else None
-        alone = _sessions(engine, autocommit=True) if autocommit_reads else None
-        return cls(_sessions(engine), engine, reads, read_engine, alone)
+        """Sessions on the engines; `pooled` when they go through PgBouncer."""
+        reads = _sessions(read_engine, pooled, not pooled) if read_engine else None
+        alone = None if pooled else _sessions(engine, pooled, autocommit=True)
+        return cls(_sessions(engine, pooled), engine, reads, read_engine, alone)
 
     @classmethod
     def from_connection(cls, connection: AsyncConnection) -> "Database":

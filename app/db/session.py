@@ -1,12 +1,15 @@
 """The request's session: one transaction per request, committed at the edge."""
 
-from collections.abc import AsyncIterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.engine import Database
+
+E = TypeVar("E", bound=Callable[..., Any])
+_READ_ONLY = "_convene_read_only"
 
 
 def get_database(request: Request) -> Database:
@@ -15,14 +18,20 @@ def get_database(request: Request) -> Database:
     return database
 
 
-def statements_alone(request: Request) -> bool:
-    """Whether the request's route reads with each statement its own transaction.
+def read_only(endpoint: E) -> E:
+    """Mark an endpoint that only reads: its statements run without a transaction around them.
 
-    A route class says so with `autocommit = True`: for reads whose statements need no common
-    snapshot (one statement after the token check, or later ones that do not depend on what
-    earlier ones saw), this saves the BEGIN and the COMMIT, two round trips of four.
+    That saves the BEGIN and the COMMIT, two round trips. It changes nothing a read sees:
+    at READ COMMITTED each statement of a transaction takes its own snapshot anyway. Not for
+    an endpoint that writes, locks rows or takes a transaction-scoped lock or setting.
     """
-    return getattr(request.scope.get("route"), "autocommit", False) is True
+    setattr(endpoint, _READ_ONLY, True)
+    return endpoint
+
+
+def _reads_only(request: Request) -> bool:
+    endpoint = getattr(request.scope.get("route"), "endpoint", None)
+    return getattr(endpoint, _READ_ONLY, False) is True
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -33,7 +42,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """
     database = get_database(request)
     sessionmaker = database.sessionmaker
-    if database.autocommit_sessionmaker is not None and statements_alone(request):
+    if database.autocommit_sessionmaker is not None and _reads_only(request):
         sessionmaker = database.autocommit_sessionmaker
     async with sessionmaker() as session:
         try:

@@ -1,5 +1,5 @@
-"""Availability reads run without a transaction around their statements (not behind PgBouncer,
-where each transaction sets the timeouts); other requests keep theirs on the same connection."""
+"""Read-only endpoints (free/busy, first-free, a follow-up) run without a transaction around
+their statements, except behind PgBouncer; writes keep theirs on the same pooled connection."""
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -37,9 +37,7 @@ def in_transaction(engine: AsyncEngine) -> Iterator[list[tuple[str, bool]]]:
         event.remove(engine.sync_engine, "after_cursor_execute", record)
 
 
-async def test_availability_reads_alone_and_writes_keep_their_transaction(
-    url: str, tmp_path: Path
-) -> None:
+async def test_reads_run_alone_and_writes_keep_their_transaction(url: str, tmp_path: Path) -> None:
     behind_pgbouncer = bool(database_settings(url))
     # One pooled connection, so every request below reuses the one before it.
     async with (
@@ -57,18 +55,28 @@ async def test_availability_reads_alone_and_writes_keep_their_transaction(
         with in_transaction(engine) as read:
             found = await availability(owner, at(8), at(12), resources=[shared])
             slots = await first_free(owner, resources=[shared], after=at(9), before=at(12))
+            shown = ok(await owner.get(f"/v1/follow-ups/{booked['id']}"))
         with in_transaction(engine) as after:
-            ok(await owner.get(f"/v1/follow-ups/{booked['id']}"))
+            await book(owner, at(10), at(11), resources=[shared])
 
+    # Behind PgBouncer each transaction begins by setting its timeouts.
+    written, read, after = (
+        [(s, opened) for s, opened in sent if not s.startswith("SELECT set_config")]
+        for sent in (written, read, after)
+    )
     assert [len(c["busy"]) for c in found["calendars"]] == [1]
     assert slots[0][0] == at(10)
-    assert written
-    assert all(opened for _, opened in written), written
-    read_statements = [s for s, _ in read if not s.startswith("SELECT set_config")]
-    assert read_statements == [
+    assert shown["id"] == booked["id"]
+    # The token check is sent before the write's BEGIN (read committed: it sees the same).
+    assert written[0] == ("SELECT associates.name", behind_pgbouncer)
+    assert all(opened for _, opened in written[1:]), written
+    read_statements = [s for s, _ in read]
+    assert read_statements[:5] == [
         *("SELECT associates.name", "WITH asked"),
         *("SELECT associates.name", "SELECT id,", "WITH busy"),
     ]
+    assert read_statements[5] == "SELECT associates.name"
+    assert len(read_statements) == 8, read_statements
     assert all(opened is behind_pgbouncer for _, opened in read), read
-    assert after
-    assert all(opened for _, opened in after), after
+    assert after[0] == ("SELECT associates.name", behind_pgbouncer)
+    assert all(opened for _, opened in after[1:]), after

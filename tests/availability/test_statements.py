@@ -43,7 +43,8 @@ async def test_first_free_is_the_token_check_the_calendars_and_the_search(
             working_hours=True,
         )
 
-    assert len(found) == 1 and found[0][0] >= monday + timedelta(days=2)
+    assert len(found) == 1
+    assert found[0][0] >= monday + timedelta(days=2)
     # The calendars' check brings the associates' working hours; the search widens its window
     # past the two busy days in a second statement.
     assert [" ".join(s.split()[:2]) for s in sent] == [
