@@ -290,9 +290,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     tenant = args.tenant or _kept_id(settings.data_dir / "tenant-id")
 
     async def load(url: str) -> "Demo":
-        database = Database.from_engine(
-            create_engine(url, settings), pooled=settings.database_pgbouncer
-        )
+        database = Database.from_engine(create_engine(url, settings))
         try:
             async with database.sessionmaker.begin() as session:
                 return await load_demo(session, tenant, date.today())

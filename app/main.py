@@ -80,7 +80,6 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         database = Database.from_engine(
             create_engine(url, settings),
             create_engine(read_url, settings, "convene-read") if read_url else None,
-            pooled=settings.database_pgbouncer,
         )
         app.state.database = database
         dispatcher = in_process_dispatcher(settings, url)

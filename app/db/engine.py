@@ -158,15 +158,21 @@ def create_engine(url: str, settings: Settings, application_name: str = "convene
         # Statement errors and logs name no parameter: they hold names, comments, secrets.
         hide_parameters=True,
         connect_args=connect_args(settings, application_name),
+        # Sessions on this engine learn from it whether a transaction pooler is in between.
+        execution_options={POOLED: settings.database_pgbouncer},
     )
     refuse_closed_connections(engine)
     set_timeouts_per_transaction(engine, settings)
     return engine
 
 
-def _sessions(
-    engine: AsyncEngine, pooled: bool, autocommit: bool = False
-) -> async_sessionmaker[AsyncSession]:
+def _pooled(engine: AsyncEngine) -> bool:
+    """Whether `create_engine` made this engine for a transaction pooler (PgBouncer)."""
+    return bool(engine.get_execution_options().get(POOLED, False))
+
+
+def _sessions(engine: AsyncEngine, autocommit: bool = False) -> async_sessionmaker[AsyncSession]:
+    pooled = _pooled(engine)
     if autocommit:
         # The same pool; the isolation level is the driver's flag, set and reset without a
         # round trip, and with it no BEGIN or COMMIT is sent.
@@ -180,8 +186,9 @@ class Database:
 
     `autocommit_sessionmaker`, when there is one, makes sessions whose statements each commit
     on their own (`app.db.session` says which requests get them); replica reads are made so
-    too. Not behind a transaction pooler (`pooled`): there a statement's prepare and execute
-    must reach one server connection, and the timeouts may be set per transaction.
+    too. Not behind a transaction pooler (`CONVENE_DATABASE_PGBOUNCER`): there a statement's
+    prepare and execute must reach one server connection, and the timeouts may be set per
+    transaction.
     """
 
     sessionmaker: async_sessionmaker[AsyncSession]
@@ -195,13 +202,11 @@ class Database:
         cls,
         engine: AsyncEngine,
         read_engine: AsyncEngine | None = None,
-        *,
-        pooled: bool,
     ) -> "Database":
-        """Sessions on the engines; `pooled` when they go through PgBouncer."""
-        reads = _sessions(read_engine, pooled, not pooled) if read_engine else None
-        alone = None if pooled else _sessions(engine, pooled, autocommit=True)
-        return cls(_sessions(engine, pooled), engine, reads, read_engine, alone)
+        """Sessions on the engines (`create_engine`'s, which say whether PgBouncer is between)."""
+        reads = _sessions(read_engine, not _pooled(read_engine)) if read_engine else None
+        alone = None if _pooled(engine) else _sessions(engine, autocommit=True)
+        return cls(_sessions(engine), engine, reads, read_engine, alone)
 
     @classmethod
     def from_connection(cls, connection: AsyncConnection) -> "Database":

@@ -4,9 +4,11 @@ import pytest
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from app.config import Settings
 from app.db.driver import DriverStatement, fetch, fetchval
-from app.db.engine import Database
+from app.db.engine import Database, create_engine
 from app.db.errors import sqlstate
+from tests.fixtures.factories import TEST_SECRET
 from tests.fixtures.pgbouncer import database_settings
 from tests.fixtures.statements import statements
 
@@ -36,12 +38,14 @@ async def test_a_statement_runs_in_the_session_and_is_counted(
     assert sent == [SUM.sql, SUM.sql, SUM.sql]
 
 
-async def test_an_error_is_a_dbapi_error_with_its_sqlstate(
-    engine: AsyncEngine, database_url: str
-) -> None:
-    database = Database.from_engine(engine, pooled=bool(database_settings(database_url)))
-    async with database.sessionmaker() as session:
-        with pytest.raises(DBAPIError) as raised:
-            await fetchval(session, DIVIDE, zero=0)
+async def test_an_error_is_a_dbapi_error_with_its_sqlstate(database_url: str) -> None:
+    settings = Settings(jwt_secret=TEST_SECRET, **database_settings(database_url))
+    database = Database.from_engine(create_engine(database_url, settings))
+    try:
+        async with database.sessionmaker() as session:
+            with pytest.raises(DBAPIError) as raised:
+                await fetchval(session, DIVIDE, zero=0)
+    finally:
+        await database.dispose()
     assert sqlstate(raised.value) == "22012"  # division_by_zero
     assert "hidden due to hide_parameters" in str(raised.value), "parameters are not shown"

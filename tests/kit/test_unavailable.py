@@ -28,7 +28,7 @@ async def unreachable(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """An app whose database refuses connections."""
     app: FastAPI = create_app(settings)
     url = f"postgresql://postgres@127.0.0.1:{closed_port()}/convene"
-    database = Database.from_engine(create_engine(url, settings), pooled=False)
+    database = Database.from_engine(create_engine(url, settings))
     app.state.database = database
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     try:
