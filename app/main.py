@@ -35,7 +35,7 @@ from app.ops.metrics import MetricsServer
 from app.ops.router import metrics_router
 from app.ops.router import router as ops_router
 from app.ratelimits.dependencies import RESPONSES as RATE_LIMITED
-from app.ratelimits.dependencies import RateLimitHeaders, document_rate_limit_headers, rate_limited
+from app.ratelimits.dependencies import document_rate_limit_headers, rate_limited
 from app.ratelimits.limiter import RateLimiter
 from app.retention.job import RetentionJob
 from app.ui.pages import install_ui
@@ -137,12 +137,11 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     )
     app.state.settings = settings
     app.state.token_verifier = TokenVerifier(settings)
-    app.state.rate_limiter = limiter = RateLimiter.from_settings(settings)
+    app.state.rate_limiter = RateLimiter.from_settings(settings)
     app.state.queue_gauges = QueueGauges(settings.metrics_queue_cache_seconds)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    if limiter.enabled:
-        app.add_middleware(RateLimitHeaders)
-    # Added last, so outermost: 413s and 429s are logged and counted too, with their request id.
+    # Added last, so outermost: 413s and 429s are logged and counted too, with their request id,
+    # and every answer gets the rate limit's header fields the dependency computed.
     app.add_middleware(RequestTelemetry)
     install_error_handlers(app)
     install_database_error_handler(app)

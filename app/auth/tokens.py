@@ -1,6 +1,7 @@
 """Bearer JWTs: verify a token with the configured keys and algorithms, or sign one."""
 
 import asyncio
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,6 +15,8 @@ from app.config import ConfigError, Settings
 from app.kit.errors import ServiceUnavailable, Unauthorized
 
 MAX_TOKEN_LENGTH = 8192
+# How many verified tokens a process remembers (oldest forgotten first).
+VERIFIED_TOKENS_KEPT = 4096
 
 
 class InvalidToken(Unauthorized):
@@ -39,6 +42,8 @@ class TokenVerifier:
         self._admin_max_lifetime = settings.admin_token_max_lifetime_seconds
         self._jwks: jwt.PyJWKClient | None = None
         self._key: Any = None
+        # Token -> (its exp, its principal), for fixed keys only; see `verify`.
+        self._verified: dict[str, tuple[float, Principal]] = {}
         if settings.uses_asymmetric_keys and (self._issuer is None or self._audience is None):
             raise ConfigError("a public key or JWKS URL needs CONVENE_JWT_ISSUER and _AUDIENCE")
         if settings.jwt_jwks_url is not None:
@@ -76,9 +81,22 @@ class TokenVerifier:
         }
 
     async def verify(self, token: str) -> Principal:
-        """Decode and check the token, or raise InvalidToken saying why."""
+        """Decode and check the token, or raise InvalidToken saying why.
+
+        A client sends the same token with each request, and checking its signature is most
+        of what authentication costs, so with a fixed key (a secret or a public key) a token
+        that passed is remembered until its `exp`: every check it passed stays passed until
+        then (the signature, `iat` and `nbf` in the past, an admin token's lifetime), and
+        from `exp` on it is checked afresh (so the leeway still applies). Not with a JWKS,
+        whose provider may withdraw a key; nor a refusal, which is checked each time.
+        """
         if len(token) > MAX_TOKEN_LENGTH:
             raise InvalidToken("token too long")
+        remembered = self._verified.get(token)
+        if remembered is not None:
+            if time.time() < remembered[0]:
+                return remembered[1]
+            self._verified.pop(token, None)
         try:
             key = self._key if self._jwks is None else await self._jwks_key(self._jwks, token)
             claims = jwt.decode(
@@ -99,7 +117,14 @@ class TokenVerifier:
         principal = _principal(claims)
         if principal.is_admin:
             self._check_admin_lifetime(claims)
+        if self._jwks is None:
+            self._remember(token, claims["exp"], principal)
         return principal
+
+    def _remember(self, token: str, expires: float, principal: Principal) -> None:
+        if len(self._verified) >= VERIFIED_TOKENS_KEPT:
+            self._verified.pop(next(iter(self._verified)))
+        self._verified[token] = (float(expires), principal)
 
     async def _jwks_key(self, jwks: jwt.PyJWKClient, token: str) -> jwt.PyJWK:
         """The key the token's kid names: from the cached set, else fetched off the loop."""

@@ -4,13 +4,16 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.driver import DriverStatement, fetch
+
 # The first `count` starts of `duration` in [after, before) when no calendar is busy,
 # inside `allowed` (working hours) when given. Multirange arithmetic: window * allowed - busy.
-FIRST_FREE = text("""
+FIRST_FREE = DriverStatement("""
 WITH busy AS (
     SELECT coalesce(range_agg(b.during), '{}'::tstzmultirange) AS m
     FROM bookings b
@@ -52,7 +55,7 @@ LIMIT :count
 # a fixed word, so nothing else needs escaping (the name goes through to_json), and the text
 # comes out exactly as pydantic writes the response model (compact, keys in field order,
 # instants in UTC with `Z` and microseconds only when there are some).
-FREE_BUSY = text("""
+FREE_BUSY = DriverStatement("""
 WITH asked AS (
     SELECT a.id, min(a.n) AS n,
            bool_or(a.id = ANY(CAST(:associate_ids AS uuid[]))) AS associate
@@ -152,22 +155,33 @@ WHERE b.tenant_id = :tenant_id
 """)
 
 
-# Which of the asked-for calendars the tenant has: ids only, both kinds in one round trip.
-KNOWN_CALENDARS = text("""
-SELECT id FROM associates WHERE tenant_id = :tenant_id AND id = ANY(:associate_ids)
+# Which of the asked-for calendars the tenant has, both kinds in one round trip, with each
+# associate's zone and working hours (NULL for a resource, which has none).
+KNOWN_CALENDARS = DriverStatement("""
+SELECT id, time_zone, working_hours
+FROM associates WHERE tenant_id = :tenant_id AND id = ANY(:associate_ids)
 UNION ALL
-SELECT id FROM resources WHERE tenant_id = :tenant_id AND id = ANY(:resource_ids)
+SELECT id, NULL, NULL FROM resources WHERE tenant_id = :tenant_id AND id = ANY(:resource_ids)
 """)
 
 # The calendars a follow-up blocks: its resources, its organizer, its undeclined colleagues.
-BLOCKING_CALENDARS = text("""
-SELECT coalesce(associate_id, resource_id)
+BLOCKING_CALENDARS = DriverStatement("""
+SELECT coalesce(associate_id, resource_id) AS calendar_id
 FROM participants
 WHERE tenant_id = :tenant_id
   AND follow_up_id = :follow_up_id
   AND kind IN ('associate', 'resource')
   AND status <> 'declined'
 """)
+
+
+@dataclass(frozen=True)
+class KnownCalendar:
+    """A calendar of the tenant; an associate's has its zone and working hours (as stored)."""
+
+    id: uuid.UUID
+    time_zone: str | None
+    working_hours: Any
 
 
 @dataclass(frozen=True)
@@ -197,22 +211,21 @@ class AvailabilityRepository:
         exclude: uuid.UUID | None = None,
     ) -> list[datetime]:
         """Starts of the first free slots in [after, before), in one statement."""
-        rows = await self.session.scalars(
+        rows = await fetch(
+            self.session,
             FIRST_FREE,
-            {
-                "tenant_id": self.tenant_id,
-                "calendar_ids": list(calendar_ids),
-                "after": after,
-                "before": before,
-                "duration": duration,
-                "count": count,
-                "exclude": exclude,
-                "use_allowed": allowed is not None,
-                "allowed_lower": [lower for lower, _ in allowed or []],
-                "allowed_upper": [upper for _, upper in allowed or []],
-            },
+            tenant_id=self.tenant_id,
+            calendar_ids=list(calendar_ids),
+            after=after,
+            before=before,
+            duration=duration,
+            count=count,
+            exclude=exclude,
+            use_allowed=allowed is not None,
+            allowed_lower=[lower for lower, _ in allowed or []],
+            allowed_upper=[upper for _, upper in allowed or []],
         )
-        return list(rows.all())
+        return [row["start_at"] for row in rows]
 
     async def free_busy(
         self,
@@ -223,38 +236,34 @@ class AvailabilityRepository:
         end: datetime,
     ) -> FreeBusy:
         """Every asked calendar's busy blocks and the common free time as JSON, in one statement."""
-        row = (
-            await self.session.execute(
-                FREE_BUSY,
-                {
-                    "tenant_id": self.tenant_id,
-                    "viewer": viewer,
-                    "associate_ids": list(associate_ids),
-                    "resource_ids": list(resource_ids),
-                    "start": start,
-                    "end": end,
-                },
-            )
-        ).one()
-        return FreeBusy(known=set(row.known), body=row.body)
+        (row,) = await fetch(
+            self.session,
+            FREE_BUSY,
+            tenant_id=self.tenant_id,
+            viewer=viewer,
+            associate_ids=list(associate_ids),
+            resource_ids=list(resource_ids),
+            start=start,
+            end=end,
+        )
+        return FreeBusy(known=set(row["known"]), body=row["body"])
 
     async def known_calendars(
         self, associate_ids: Sequence[uuid.UUID], resource_ids: Sequence[uuid.UUID]
-    ) -> set[uuid.UUID]:
-        """The ids among these that name an associate (or resource) of the tenant."""
-        rows = await self.session.scalars(
+    ) -> list[KnownCalendar]:
+        """Those of these ids that name an associate (or resource) of the tenant."""
+        rows = await fetch(
+            self.session,
             KNOWN_CALENDARS,
-            {
-                "tenant_id": self.tenant_id,
-                "associate_ids": list(associate_ids),
-                "resource_ids": list(resource_ids),
-            },
+            tenant_id=self.tenant_id,
+            associate_ids=list(associate_ids),
+            resource_ids=list(resource_ids),
         )
-        return set(rows.all())
+        return [KnownCalendar(row["id"], row["time_zone"], row["working_hours"]) for row in rows]
 
     async def blocking_calendars(self, follow_up_id: uuid.UUID) -> list[uuid.UUID]:
         """The calendars the follow-up blocks: resources, the organizer, undeclined colleagues."""
-        rows = await self.session.scalars(
-            BLOCKING_CALENDARS, {"tenant_id": self.tenant_id, "follow_up_id": follow_up_id}
+        rows = await fetch(
+            self.session, BLOCKING_CALENDARS, tenant_id=self.tenant_id, follow_up_id=follow_up_id
         )
-        return list(rows.all())
+        return [row["calendar_id"] for row in rows]

@@ -10,7 +10,7 @@ from app.auth.dependencies import CurrentPrincipal
 from app.auth.route import AuthenticatedRoute
 from app.availability import schemas, service
 from app.availability.schemas import MAX_CALENDARS, MAX_SLOTS
-from app.db.session import ReadSessionDep
+from app.db.session import ReadSessionDep, read_only
 from app.kit.errors import UnknownReference, ValidationFailed
 from app.kit.openapi import AUTHENTICATED, problems
 from app.kit.responses import serialized
@@ -49,6 +49,7 @@ def _check_calendars(associate_ids: list[uuid.UUID], resource_ids: list[uuid.UUI
     response_model=schemas.Availability,
     responses=problems(*AUTHENTICATED, UnknownReference),
 )
+@read_only
 async def get_availability(
     session: ReadSessionDep,
     principal: CurrentPrincipal,
@@ -77,6 +78,7 @@ async def get_availability(
     response_model=schemas.Slots,
     responses=problems(*AUTHENTICATED, UnknownReference),
 )
+@read_only
 async def get_first_free(
     session: ReadSessionDep,
     principal: CurrentPrincipal,

@@ -8,9 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principals import Principal
 from app.availability import schemas
-from app.availability.repository import AvailabilityRepository
-from app.availability.working_hours import Interval, shared_hours
-from app.directory.repository import AssociateRepository
+from app.availability.repository import AvailabilityRepository, KnownCalendar
+from app.availability.working_hours import Interval, WeeklyHours, shared_hours
 from app.kit.errors import UnknownReference
 from app.kit.responses import JsonBytes
 from app.models import FollowUp
@@ -71,18 +70,20 @@ async def first_free_for(session: AsyncSession, follow_up: FollowUp) -> datetime
     return starts[0] if starts else None
 
 
-async def _check_calendars(
+async def _checked_calendars(
     session: AsyncSession,
     tenant_id: uuid.UUID,
     associate_ids: Sequence[uuid.UUID],
     resource_ids: Sequence[uuid.UUID],
-) -> None:
-    """404 unless every id names an associate (or resource) of the tenant; ids only."""
+) -> list[KnownCalendar]:
+    """The calendars; 404 unless every id names an associate (or resource) of the tenant."""
     repository = AvailabilityRepository(session, tenant_id)
-    known = await repository.known_calendars(associate_ids, resource_ids)
+    calendars = await repository.known_calendars(associate_ids, resource_ids)
+    known = {calendar.id for calendar in calendars}
     missing = [str(i) for i in [*associate_ids, *resource_ids] if i not in known]
     if missing:
         raise UnknownReference(f"calendar not found: {', '.join(missing)}")
+    return calendars
 
 
 async def free_busy(
@@ -119,14 +120,15 @@ async def first_free_slots(
     working_hours: bool,
 ) -> schemas.Slots:
     """The first `count` slots when all are free (inside everyone's working hours if asked)."""
-    await _check_calendars(session, principal.tenant_id, associate_ids, resource_ids)
+    calendars = await _checked_calendars(session, principal.tenant_id, associate_ids, resource_ids)
     allowed = None
     if working_hours and associate_ids:
-        associates = list(
-            (
-                await AssociateRepository(session, principal.tenant_id).get_many(associate_ids)
-            ).values()
-        )
+        # The statement that checked the calendars brought the associates' hours along.
+        associates = [
+            WeeklyHours.of(c.time_zone, c.working_hours)
+            for c in calendars
+            if c.time_zone is not None
+        ]
 
         def allowed(start: datetime, end: datetime) -> list[Interval]:
             return shared_hours(associates, start, end)

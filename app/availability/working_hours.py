@@ -1,23 +1,36 @@
 """Working hours as UTC intervals: each associate's weekly local hours, intersected for a group."""
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from app.directory.schemas import WEEKDAYS, WorkingHours
-from app.models import Associate
 
 Interval = tuple[datetime, datetime]
 
 
-def associate_hours(associate: Associate, start: datetime, end: datetime) -> list[Interval]:
+@dataclass(frozen=True)
+class WeeklyHours:
+    """An associate's working hours, read once: their zone and their spans per weekday."""
+
+    zone: ZoneInfo
+    hours: WorkingHours
+
+    @classmethod
+    def of(cls, time_zone: str, working_hours: Any) -> "WeeklyHours":
+        """From the associate's stored `time_zone` and `working_hours`."""
+        return cls(ZoneInfo(time_zone), WorkingHours.model_validate(working_hours))
+
+
+def associate_hours(weekly: WeeklyHours, start: datetime, end: datetime) -> list[Interval]:
     """The associate's working hours within [start, end), in UTC, correct across DST.
 
     Each local day is turned into instants in the associate's own zone, so a 09:00-17:00 day
     is 8 hours on either side of a clock change.
     """
-    zone = ZoneInfo(associate.time_zone)
-    hours = WorkingHours.model_validate(associate.working_hours)
+    zone, hours = weekly.zone, weekly.hours
     day = start.astimezone(zone).date() - timedelta(days=1)
     last = end.astimezone(zone).date()
     spans: list[Interval] = []
@@ -52,9 +65,11 @@ def intersect(first: Sequence[Interval], second: Sequence[Interval]) -> list[Int
     return out
 
 
-def shared_hours(associates: Iterable[Associate], start: datetime, end: datetime) -> list[Interval]:
+def shared_hours(
+    associates: Iterable[WeeklyHours], start: datetime, end: datetime
+) -> list[Interval]:
     """The time in [start, end) inside every associate's working hours."""
     shared: list[Interval] = [(start, end)]
-    for associate in associates:
-        shared = intersect(shared, associate_hours(associate, start, end))
+    for weekly in associates:
+        shared = intersect(shared, associate_hours(weekly, start, end))
     return shared

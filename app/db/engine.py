@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import NullPool, event, text
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -14,8 +15,10 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 from app.config import Settings
+from app.db.driver import POOLED
 
 
 def async_url(url: str) -> str:
@@ -120,34 +123,90 @@ def set_timeouts_per_transaction(engine: AsyncEngine, settings: Settings) -> Non
     event.listen(engine.sync_engine, "begin", on_begin)
 
 
+# A pooled connection is replaced after this long, so one that went quiet without the server
+# closing it (a dropped route, a firewall's idle cut) is not kept for ever.
+POOL_RECYCLE_SECONDS = 1800
+
+
+def refuse_closed_connections(engine: AsyncEngine) -> None:
+    """On checkout, replace a pooled connection the server or the network has closed.
+
+    Instead of SQLAlchemy's `pool_pre_ping`, which costs three round trips per checkout
+    (BEGIN, an empty statement, ROLLBACK): when PostgreSQL ends a session (a restart, a crash,
+    `pg_terminate_backend`, an idle timeout, PgBouncer closing a client) the socket closes, the
+    event loop reads the end while the connection sits in the pool, and asyncpg marks it
+    closed. The check is a flag read; the pool then connects anew (and a new connection that
+    fails is the 503 a ping's failure would have been).
+    """
+
+    def on_checkout(
+        dbapi_connection: Any, record: ConnectionPoolEntry, proxy: PoolProxiedConnection
+    ) -> None:
+        if dbapi_connection.driver_connection.is_closed():
+            raise DisconnectionError("the pooled connection was closed")
+
+    event.listen(engine.sync_engine, "checkout", on_checkout)
+
+
 def create_engine(url: str, settings: Settings, application_name: str = "convene") -> AsyncEngine:
     """An engine with bounded pool and timeouts, so no request can run away or hang on."""
     engine = create_async_engine(
         async_url(url),
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
-        pool_pre_ping=True,
+        pool_recycle=POOL_RECYCLE_SECONDS,
         # Statement errors and logs name no parameter: they hold names, comments, secrets.
         hide_parameters=True,
         connect_args=connect_args(settings, application_name),
+        # Sessions on this engine learn from it whether a transaction pooler is in between.
+        execution_options={POOLED: settings.database_pgbouncer},
     )
+    refuse_closed_connections(engine)
     set_timeouts_per_transaction(engine, settings)
     return engine
 
 
+def _pooled(engine: AsyncEngine) -> bool:
+    """Whether `create_engine` made this engine for a transaction pooler (PgBouncer)."""
+    return bool(engine.get_execution_options().get(POOLED, False))
+
+
+def _sessions(engine: AsyncEngine, autocommit: bool = False) -> async_sessionmaker[AsyncSession]:
+    pooled = _pooled(engine)
+    if autocommit:
+        # The same pool; the isolation level is the driver's flag, set and reset without a
+        # round trip, and with it no BEGIN or COMMIT is sent.
+        engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+    return async_sessionmaker(engine, expire_on_commit=False, info={POOLED: pooled})
+
+
 @dataclass(frozen=True)
 class Database:
-    """What a request needs from the database: sessions, and sessions for replica reads."""
+    """What a request needs from the database: sessions, and sessions for replica reads.
+
+    `autocommit_sessionmaker`, when there is one, makes sessions whose statements each commit
+    on their own (`app.db.session` says which requests get them); replica reads are made so
+    too. Not behind a transaction pooler (`CONVENE_DATABASE_PGBOUNCER`): there a statement's
+    prepare and execute must reach one server connection, and the timeouts may be set per
+    transaction.
+    """
 
     sessionmaker: async_sessionmaker[AsyncSession]
     engine: AsyncEngine | None = None
     read_sessionmaker: async_sessionmaker[AsyncSession] | None = None
     read_engine: AsyncEngine | None = None
+    autocommit_sessionmaker: async_sessionmaker[AsyncSession] | None = None
 
     @classmethod
-    def from_engine(cls, engine: AsyncEngine, read_engine: AsyncEngine | None = None) -> "Database":
-        reads = async_sessionmaker(read_engine, expire_on_commit=False) if read_engine else None
-        return cls(async_sessionmaker(engine, expire_on_commit=False), engine, reads, read_engine)
+    def from_engine(
+        cls,
+        engine: AsyncEngine,
+        read_engine: AsyncEngine | None = None,
+    ) -> "Database":
+        """Sessions on the engines (`create_engine`'s, which say whether PgBouncer is between)."""
+        reads = _sessions(read_engine, not _pooled(read_engine)) if read_engine else None
+        alone = None if _pooled(engine) else _sessions(engine, autocommit=True)
+        return cls(_sessions(engine), engine, reads, read_engine, alone)
 
     @classmethod
     def from_connection(cls, connection: AsyncConnection) -> "Database":

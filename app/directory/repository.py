@@ -2,17 +2,16 @@
 
 import uuid
 
-from sqlalchemy import bindparam, select
-
+from app.db.driver import DriverStatement, fetchval
 from app.db.repository import TenantRepository
 from app.models import Associate, Contact, Person, Resource
 
-# The name of an associate who is active: every member's request checks its token with it.
-# Built once, as every statement on a hot path is.
-ACTIVE_NAME = select(Associate.name).where(
-    Associate.tenant_id == bindparam("tenant_id"),
-    Associate.id == bindparam("associate_id"),
-    Associate.active,
+# The name of an associate who is active: every member's request checks its token with it,
+# so it goes straight to the driver.
+ACTIVE_NAME = DriverStatement(
+    "SELECT associates.name FROM associates"
+    " WHERE associates.tenant_id = :tenant_id AND associates.id = :associate_id"
+    " AND associates.active"
 )
 
 
@@ -22,9 +21,10 @@ class AssociateRepository(TenantRepository[Associate]):
 
     async def active_name(self, associate_id: uuid.UUID) -> str | None:
         """The name of the tenant's associate if it is active; None otherwise (one column)."""
-        return await self.session.scalar(
-            ACTIVE_NAME, {"tenant_id": self.tenant_id, "associate_id": associate_id}
+        name: str | None = await fetchval(
+            self.session, ACTIVE_NAME, tenant_id=self.tenant_id, associate_id=associate_id
         )
+        return name
 
 
 class ResourceRepository(TenantRepository[Resource]):

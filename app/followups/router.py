@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.dependencies import CurrentAssociate, CurrentPrincipal, NotAnAssociate
 from app.auth.principals import Actor
 from app.availability.bookings import ResourceTaken
-from app.db.session import SessionDep
+from app.db.session import SessionDep, read_only
 from app.followups import commands, errors, participants, reads, schemas, sync, views
 from app.followups.comments import reads_every_comment
 from app.followups.sync_schemas import DeltaPage
@@ -156,6 +156,7 @@ async def sync_follow_ups(
     response_model=schemas.FollowUp,
     responses={200: {"headers": ETAG_HEADER}, **READ},
 )
+@read_only
 async def get_follow_up(
     follow_up_id: uuid.UUID, session: SessionDep, actor: CurrentAssociate, zone: AnswerZone
 ) -> Response:

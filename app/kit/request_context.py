@@ -20,13 +20,18 @@ current_request_id: ContextVar[str | None] = ContextVar("convene_request_id", de
 
 @dataclass(slots=True)
 class RequestRecord:
-    """One request as the access log reports it; handlers fill in who called and refusals."""
+    """One request as the access log reports it; handlers fill in who called and refusals.
+
+    It also carries header fields a handler wants on the response, whatever answers it.
+    """
 
     request_id: str
     tenant: str | None = None
     subject: str | None = None
     problem: str | None = None
     reason: str | None = None
+    # Header fields for the response, whatever answers (the rate limit's, for one).
+    headers: list[tuple[bytes, bytes]] | None = None
 
 
 def request_id_from(supplied: bytes | None) -> str:

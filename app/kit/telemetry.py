@@ -1,4 +1,9 @@
-"""Per-request telemetry (pure ASGI): the request id, one access log line, the HTTP metrics."""
+"""Per-request telemetry (pure ASGI): the request id, one access log line, the HTTP metrics.
+
+The one middleware that rewrites the response's header fields: besides `X-Request-ID` it
+adds those a handler left in the request's record (the rate limit's), so no other layer
+wraps `send` for that.
+"""
 
 import logging
 import time
@@ -50,7 +55,7 @@ class RequestTelemetry:
                 status = message["status"]
                 # An error handler may have set the id already (for answers sent from outside).
                 kept = [h for h in message.get("headers", ()) if h[0] != _ID_HEADER]
-                message["headers"] = [*kept, header]
+                message["headers"] = [*kept, *(record.headers or ()), header]
             await send(message)
 
         token = current_request_id.set(record.request_id)

@@ -5,15 +5,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.auth.dependencies import CurrentPrincipal
 from app.kit.errors import ProblemError
 from app.kit.openapi import problems
+from app.kit.request_context import request_record
 from app.ratelimits.limiter import RateLimiter
 
-# Where the dependency leaves the header fields for RateLimitHeaders to add to the response.
-SCOPE_KEY = "convene.rate_limit_headers"
 DRAFT = "draft-ietf-httpapi-ratelimit-headers-11"
 
 
@@ -56,38 +54,15 @@ async def charge(request: Request, secret: str, tenant_id: uuid.UUID, units: int
     verdict = await limiter.charge(secret, tenant_id, units)
     if verdict is None:
         return
-    request.scope[SCOPE_KEY] = verdict.headers
+    record = request_record(request.scope)
+    if record is not None:  # the telemetry middleware adds them to the response
+        record.headers = verdict.headers
     if verdict.refused is not None:
         policy = verdict.refused
         raise RateLimited(
             f"the {policy.name} quota of {policy.quota} per {policy.window} s is used up; "
             f"retry in {verdict.retry_after} s"
         )
-
-
-class RateLimitHeaders:
-    """Adds the header fields the dependency computed to the response, whatever made it.
-
-    Routes on hot paths return a ready Response, to which FastAPI adds no dependency's
-    headers; and a 429 is made by the error handler. Pure ASGI: a closure per request.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                extra = scope.get(SCOPE_KEY)
-                if extra:
-                    message["headers"] = [*message.get("headers", ()), *extra]
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
 
 
 _FIELDS = {

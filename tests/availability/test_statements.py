@@ -1,8 +1,10 @@
-"""Round trips of group free/busy, pinned: the token check and one statement."""
+"""Round trips of group free/busy (the token check and one statement) and first-free, pinned."""
+
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.availability.support import at, availability, book, room
+from tests.availability.support import at, availability, book, first_free, room, utc
 from tests.fixtures.factories import Caller
 from tests.fixtures.statements import statements
 
@@ -21,3 +23,33 @@ async def test_free_busy_is_the_token_check_and_one_statement(
 
     assert [len(c["busy"]) for c in found["calendars"]] == [1, 0, 1]
     assert [" ".join(s.split()[:2]) for s in sent] == ["SELECT associates.name", "WITH asked"]
+
+
+async def test_first_free_is_the_token_check_the_calendars_and_the_search(
+    admin: Caller, engine: AsyncEngine
+) -> None:
+    owner, other = await admin.new_member(), await admin.new_member()
+    shared = await room(admin)
+    monday = utc("2026-03-30T00:00")
+    await book(owner, monday, monday + timedelta(days=2), resources=[shared])
+
+    with statements(engine) as sent:
+        found = await first_free(
+            owner,
+            associates=[owner, other],
+            resources=[shared],
+            after=monday,
+            before=monday + timedelta(days=31),
+            working_hours=True,
+        )
+
+    assert len(found) == 1
+    assert found[0][0] >= monday + timedelta(days=2)
+    # The calendars' check brings the associates' working hours; the search widens its window
+    # past the two busy days in a second statement.
+    assert [" ".join(s.split()[:2]) for s in sent] == [
+        "SELECT associates.name",
+        "SELECT id,",
+        "WITH busy",
+        "WITH busy",
+    ]
