@@ -46,25 +46,28 @@ WHERE tenant_id = :tenant_id
 # Insert what the follow-up's participants of these kinds block, in each span it blocks (one
 # participant, or some occurrences, when given).
 # Associates are busy when organizer or accepted, tentative while unanswered or tentative;
-# resources are always accepted; declined invitations and persons block nothing.
+# resources are always accepted; declined invitations and persons block nothing. An
+# invitee's answer to one occurrence of a series stands for their invitation's there.
 INSERT_BOOKINGS = text(
     """
 INSERT INTO bookings (participant_id, tenant_id, follow_up_id, calendar_kind, calendar_id,
                       during, tentative, strict, occurrence_start)
 SELECT p.id, p.tenant_id, p.follow_up_id, p.kind, coalesce(p.associate_id, p.resource_id),
-       s.during, p.status IN ('not_read', 'seen', 'tentative'),
+       s.during, coalesce(a.status, p.status) IN ('not_read', 'seen', 'tentative'),
        coalesce(NOT r.allow_double_booking, false), s.occurrence_start
 FROM participants p
 JOIN follow_ups f ON f.tenant_id = p.tenant_id AND f.id = p.follow_up_id
 """
     + _SPANS
     + """
+LEFT JOIN occurrence_answers a ON a.tenant_id = p.tenant_id AND a.participant_id = p.id
+                              AND a.occurrence_start = s.occurrence_start
 LEFT JOIN resources r ON r.tenant_id = p.tenant_id AND r.id = p.resource_id
 WHERE p.tenant_id = :tenant_id
   AND p.follow_up_id = :follow_up_id
   AND f.status = 'scheduled'
   AND p.kind = ANY(:kinds)
-  AND p.status <> 'declined'
+  AND coalesce(a.status, p.status) <> 'declined'
   AND (CAST(:participant_id AS uuid) IS NULL OR p.id = :participant_id)
 """
 )

@@ -24,6 +24,19 @@ DELETE_OCCURRENCES = text("""
 DELETE FROM occurrences WHERE tenant_id = :tenant_id AND follow_up_id = :follow_up_id
 """)
 
+# After one occurrence moved, every invited colleague answers it again: their answer to it
+# is `not_read` (rescheduled) whatever they answered it or the series.
+RESET_ANSWERS = text("""
+INSERT INTO occurrence_answers (tenant_id, participant_id, occurrence_start, follow_up_id,
+                                status, rescheduled)
+SELECT p.tenant_id, p.id, :original_start, p.follow_up_id, 'not_read', true
+FROM participants p
+WHERE p.tenant_id = :tenant_id AND p.follow_up_id = :follow_up_id
+  AND p.kind = 'associate' AND p.role <> 'organizer'
+ON CONFLICT (tenant_id, participant_id, occurrence_start) DO UPDATE
+    SET status = 'not_read', comment = NULL, responded_at = NULL, rescheduled = true
+""")
+
 # Whether another live occurrence of the series overlaps [start_at, end_at).
 OVERLAPS_OTHER = text("""
 SELECT EXISTS (
@@ -79,6 +92,17 @@ class OccurrenceRepository:
             .order_by(Occurrence.original_start)
         )
         return (await self.session.scalars(query)).all()
+
+    async def reset_answers(self, occurrence: Occurrence) -> None:
+        """Put every invited colleague's answer to the (moved) occurrence back to `not_read`."""
+        await self.session.execute(
+            RESET_ANSWERS,
+            {
+                "tenant_id": self.tenant_id,
+                "follow_up_id": occurrence.follow_up_id,
+                "original_start": occurrence.original_start,
+            },
+        )
 
     async def overlaps_other(
         self, occurrence: Occurrence, start_at: datetime, end_at: datetime

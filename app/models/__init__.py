@@ -7,7 +7,7 @@ from app.models.directory import Associate, Contact, Person, Resource
 from app.models.feeds import CalendarFeed
 from app.models.followups import FollowUp, Participant, Response
 from app.models.idempotency import IdempotencyKey
-from app.models.series import Occurrence
+from app.models.series import Occurrence, OccurrenceAnswer
 from app.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "IdempotencyKey",
     "Notification",
     "Occurrence",
+    "OccurrenceAnswer",
     "Participant",
     "Person",
     "Resource",

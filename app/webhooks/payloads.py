@@ -101,6 +101,10 @@ class InvitationAnswered(EventFacts):
     participant_id: uuid.UUID
     associate_id: uuid.UUID
     status: Answer
+    occurrence_start: datetime | None = Field(
+        description="The occurrence of a series answered on its own (its original start); "
+        "null for an answer to the whole follow-up"
+    )
     has_comment: bool = Field(
         description="Whether the invitee wrote a comment; its text is for the organizer alone"
     )

@@ -126,6 +126,8 @@ async def respond(
     if comment is not None:
         body["comment"] = comment
     answered: Body = ok(await caller.post(f"/v1/invitations/{participant_id}/response", json=body))
+    # An answer to the whole follow-up answers no single occurrence: the rest is the participant.
+    assert answered.pop("occurrence_answer") is None, answered
     return answered
 
 
