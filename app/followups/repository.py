@@ -21,6 +21,7 @@ from sqlalchemy import (
     type_coerce,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -33,6 +34,7 @@ from app.models import (
     Booking,
     FollowUp,
     Occurrence,
+    OccurrenceAnswer,
     Participant,
     Person,
     Resource,
@@ -282,7 +284,8 @@ _NEXT_COLUMNS = (
 )
 
 # Everyone in a follow-up, the organizer first, each flagged when its booking overlaps another
-# follow-up's booking of the same calendar. Built once: composing it per call costs more CPU
+# follow-up's booking of the same calendar, with their answers to single occurrences (as
+# `answered_<field>` arrays). Built once: composing it per call costs more CPU
 # than running it.
 _CONFLICT = (
     exists()
@@ -296,8 +299,41 @@ _CONFLICT = (
     )
     .label("conflict")
 )
+# Each participant's answers to single occurrences (lateral on the participant), as arrays in
+# occurrence order: one aggregate row per participant, empty arrays as nulls.
+ANSWERS_PREFIX = "answered_"
+
+
+def _answers_of(column: Any) -> Any:
+    return type_coerce(
+        func.array_agg(aggregate_order_by(column, OccurrenceAnswer.occurrence_start)),
+        ARRAY(column.type if column.key != "status" else String()),
+    ).label(ANSWERS_PREFIX + column.key)
+
+
+_OCCURRENCE_ANSWERS = (
+    select(
+        *(
+            _answers_of(column)
+            for column in (
+                OccurrenceAnswer.occurrence_start,
+                OccurrenceAnswer.status,
+                OccurrenceAnswer.comment,
+                OccurrenceAnswer.responded_at,
+                OccurrenceAnswer.rescheduled,
+            )
+        )
+    )
+    .where(
+        OccurrenceAnswer.tenant_id == Participant.tenant_id,
+        OccurrenceAnswer.participant_id == Participant.id,
+    )
+    .lateral("occurrence_answers")
+)
+OCCURRENCE_ANSWER_FIELDS = ("occurrence_start", "status", "comment", "responded_at", "rescheduled")
 PARTICIPANTS_WITH_CONFLICTS = (
-    select(*INVITATION_COLUMNS, _CONFLICT)
+    select(*INVITATION_COLUMNS, _CONFLICT, *_OCCURRENCE_ANSWERS.c)
+    .join(_OCCURRENCE_ANSWERS, true())
     .where(
         Participant.tenant_id == bindparam("tenant_id"),
         Participant.follow_up_id == bindparam("follow_up_id"),
@@ -327,7 +363,8 @@ class ParticipantRepository(TenantRepository[Participant]):
         """Everyone in the follow-up, the organizer first, as rows with a `conflict` flag.
 
         A participant is in conflict when its booking overlaps another follow-up's booking
-        of the same calendar.
+        of the same calendar. Their answers to single occurrences come as parallel arrays
+        `answered_<field>` (null when none), see `OCCURRENCE_ANSWER_FIELDS`.
         """
         return await self._rows(
             PARTICIPANTS_WITH_CONFLICTS, tenant_id=self.tenant_id, follow_up_id=follow_up_id

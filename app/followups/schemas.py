@@ -277,6 +277,27 @@ class Participant(ParticipantFields):
     )
 
 
+class OccurrenceAnswer(OutputModel):
+    """An invitee's answer to one occurrence of a series, apart from their series answer."""
+
+    occurrence_start: datetime = Field(description="The occurrence's original start: its key")
+    status: OccurrenceStatus = Field(
+        description="Their answer to it; `not_read` once the organizer moved it (rescheduled)"
+    )
+    comment: str | None = Field(description=COMMENT_SHOWN)
+    responded_at: datetime | None = Field(description="Null once the occurrence moved")
+    rescheduled: bool = Field(description="The occurrence moved since they last answered it")
+
+
+class FollowUpParticipant(Participant):
+    """A participant as their follow-up lists them: with their answers to single occurrences."""
+
+    occurrence_answers: list[OccurrenceAnswer] = Field(
+        description="A series' invitee's own answers to single occurrences, by occurrence "
+        "(the other occurrences follow `status`); empty when there are none"
+    )
+
+
 class FollowUpSummary(OutputModel):
     """What an invitation shows of its follow-up."""
 
@@ -312,7 +333,7 @@ class FollowUpFields(FollowUpSummary, Stored):
 
 class FollowUp(FollowUpFields):
     has_conflict: bool = Field(description="Some participant is double-booked")
-    participants: list[Participant]
+    participants: list[FollowUpParticipant]
 
 
 class DiaryEntry(FollowUpFields):
@@ -329,18 +350,6 @@ class DiaryEntry(FollowUpFields):
         description="The caller's answer: for an occurrence, their answer to it if they gave "
         "one (or `not_read` once it moved since), else their answer to the series"
     )
-
-
-class OccurrenceAnswer(OutputModel):
-    """An invitee's answer to one occurrence of a series, apart from their series answer."""
-
-    occurrence_start: datetime = Field(description="The occurrence's original start: its key")
-    status: OccurrenceStatus = Field(
-        description="Their answer to it; `not_read` once the organizer moved it (rescheduled)"
-    )
-    comment: str | None = Field(description=COMMENT_SHOWN)
-    responded_at: datetime | None = Field(description="Null once the occurrence moved")
-    rescheduled: bool = Field(description="The occurrence moved since they last answered it")
 
 
 class OccurrenceUpdate(InputModel):

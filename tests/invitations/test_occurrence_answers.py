@@ -471,3 +471,30 @@ async def test_the_history_records_the_occurrence(
         "not_read",
         SECOND,
     )
+
+
+async def test_the_participants_list_shows_occurrence_answers_comments_to_organizer_and_author(
+    series: Series,
+) -> None:
+    ok(await series.answer("accepted"))
+    ok(await series.answer("declined", STARTS[2], comment="Dentist"))
+    ok(await series.answer("tentative", SECOND))
+    url = f"/v1/follow-ups/{series.follow_up_id}/participants"
+
+    def answers(caller_view: list[Body]) -> list[tuple[str, str, str | None]]:
+        (mine,) = [p for p in caller_view if p["id"] == series.invitation]
+        return [
+            (a["occurrence_start"], a["status"], a["comment"]) for a in mine["occurrence_answers"]
+        ]
+
+    shown = [(_iso(SECOND), "tentative", None), (_iso(STARTS[2]), "declined", "Dentist")]
+    assert answers(ok(await series.organizer.get(url))) == shown
+    assert answers(ok(await series.colleague.get(url))) == shown
+    assert answers(ok(await series.other.get(url))) == [
+        (start, status, None) for start, status, _ in shown
+    ]
+    others = [p for p in ok(await series.organizer.get(url)) if p["id"] != series.invitation]
+    assert [p["occurrence_answers"] for p in others] == [[], []]
+    # The follow-up's read lists them the same way.
+    follow_up = ok(await series.organizer.get(f"/v1/follow-ups/{series.follow_up_id}"))
+    assert answers(follow_up["participants"]) == shown
