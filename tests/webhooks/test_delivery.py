@@ -34,6 +34,7 @@ RESPONSE_KEYS = {
     "associate_id",
     "status",
     "previous_status",
+    "occurrence_start",
     "has_comment",
     "responded_at",
     "seq",
@@ -125,6 +126,7 @@ async def test_each_kind_of_answer_arrives_signed_with_its_data(
                 "associate_id": invitee.subject,
                 "status": status,
                 "previous_status": previous,
+                "occurrence_start": None,
                 "has_comment": comment is not None,
             }
             assert datetime.fromisoformat(data["responded_at"]) == datetime.fromisoformat(
