@@ -327,6 +327,7 @@ _OCCURRENCE_ANSWERS = (
     .where(
         OccurrenceAnswer.tenant_id == Participant.tenant_id,
         OccurrenceAnswer.participant_id == Participant.id,
+        OccurrenceAnswer.follow_up_id == Participant.follow_up_id,
     )
     .lateral("occurrence_answers")
 )

@@ -72,6 +72,8 @@ class OccurrenceAnswer(Base):
         ForeignKeyConstraint(
             ["tenant_id", "follow_up_id", "occurrence_start"],
             ["occurrences.tenant_id", "occurrences.follow_up_id", "occurrences.original_start"],
+            # An occurrence given to another follow-up (a split) takes its answers along.
+            onupdate="CASCADE",
             ondelete="CASCADE",
         ),
         one_of("status", OccurrenceStatus),

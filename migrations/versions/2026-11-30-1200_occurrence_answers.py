@@ -41,6 +41,7 @@ def upgrade() -> None:
             ["tenant_id", "follow_up_id", "occurrence_start"],
             ["occurrences.tenant_id", "occurrences.follow_up_id", "occurrences.original_start"],
             name=op.f("fk_occurrence_answers_tenant_id_follow_up_id_occurrence_6322"),
+            onupdate="CASCADE",
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint(
