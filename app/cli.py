@@ -141,12 +141,14 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     """Deliver webhooks (no API) against CONVENE_DATABASE_URL; run as many as you like.
 
-    Each worker also takes part in the retention job (one of them runs each round) and the
-    series job (booking unbounded series further ahead).
+    Each worker also takes part in the retention job (one of them runs each round), the
+    series job (booking unbounded series further ahead) and, with CONVENE_SMTP_URL, the mail
+    job (sending e-mailed invitations).
     """
     import asyncio
 
     from app.followups.horizon import HorizonJob
+    from app.imip.sender import MailJob
     from app.retention.job import RetentionJob
     from app.webhooks.dispatcher import Dispatcher
 
@@ -165,11 +167,14 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     dispatcher = Dispatcher(settings.database_url, settings)
     retention = RetentionJob(settings.database_url, settings)
     horizon = HorizonJob(settings.database_url, settings)
+    mail = MailJob(settings.database_url, settings) if settings.mail_enabled else None
 
     async def stop() -> None:
         await dispatcher.stop()
         await retention.stop()
         await horizon.stop()
+        if mail is not None:
+            await mail.stop()
 
     async def work() -> None:
         loop = asyncio.get_running_loop()
@@ -178,12 +183,15 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         logger.info("webhook worker started")
         purging = asyncio.create_task(retention.run(), name="retention job")
         booking = asyncio.create_task(horizon.run(), name="series job")
+        sending = [asyncio.create_task(mail.run(), name="mail job")] if mail else []
         try:
             await dispatcher.run()
         finally:
             await retention.stop()
             await horizon.stop()
-            await asyncio.gather(purging, booking, return_exceptions=True)
+            if mail is not None:
+                await mail.stop()
+            await asyncio.gather(purging, booking, *sending, return_exceptions=True)
         logger.info("webhook worker stopped")
 
     asyncio.run(work())

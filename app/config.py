@@ -1,10 +1,12 @@
 """Settings, read from the environment with the prefix CONVENE_ (see the README's table)."""
 
 import secrets
+from dataclasses import dataclass
 from functools import cached_property
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Literal
+from urllib.parse import unquote, urlsplit
 
 import limits
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -34,6 +36,45 @@ RATE_LIMIT_OFF = frozenset({"", "off", "none", "0"})
 _RATE_LIMIT_SCHEMES = ("memory://", "redis://", "rediss://", "redis+unix://")
 # How log lines are written: one JSON object a line, or plain text for a terminal.
 LogFormat = Literal["json", "text"]
+
+# Seconds before each retry of an e-mail: about a day in all (1 min, 5 min, ... 12 h).
+DEFAULT_MAIL_RETRY_DELAYS = (60, 300, 900, 1800, 3600, 7200, 21600, 43200)
+# How a plain smtp:// connection is secured: STARTTLS when the server offers it, always
+# (refusing a server without it), or never.
+StartTls = Literal["auto", "required", "off"]
+
+
+@dataclass(frozen=True)
+class SmtpServer:
+    """Where e-mail is sent, parsed from CONVENE_SMTP_URL (smtp:// or smtps://)."""
+
+    host: str
+    port: int
+    username: str | None
+    password: str | None
+    implicit_tls: bool
+
+
+def parse_smtp_url(url: str) -> SmtpServer:
+    """The server of `smtp://[user:pass@]host[:port]` (587) or `smtps://...` (465)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("smtp", "smtps"):
+        raise ValueError("CONVENE_SMTP_URL must start with smtp:// or smtps://")
+    if not parts.hostname:
+        raise ValueError("CONVENE_SMTP_URL names no host")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError("CONVENE_SMTP_URL has an invalid port") from None
+    implicit_tls = parts.scheme == "smtps"
+    return SmtpServer(
+        host=parts.hostname,
+        port=port or (465 if implicit_tls else 587),
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+        implicit_tls=implicit_tls,
+    )
+
 
 # Seconds before each retry: about three days in all (5 s, 30 s, 2 min, ... 24 h).
 DEFAULT_RETRY_DELAYS = (5, 30, 120, 600, 1800, 7200, 18000, 36000, 50400, 72000, 86400)
@@ -118,6 +159,19 @@ class Settings(BaseSettings):
     series_interval_seconds: float = Field(default=3600.0, ge=1)
     series_batch_size: int = Field(default=100, ge=1, le=10_000)
 
+    # E-mailed invitations (iMIP) to external persons: off unless an SMTP server is set.
+    smtp_url: SecretStr | None = None
+    smtp_starttls: StartTls = "auto"
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
+    mail_from: str | None = Field(default=None, max_length=320)
+    mail_replies_to_sender: bool = False
+    mail_retry_delays: list[float] = Field(
+        default=list(DEFAULT_MAIL_RETRY_DELAYS), min_length=1, max_length=30
+    )
+    mail_poll_seconds: float = Field(default=5.0, gt=0, le=3600)
+    mail_batch_size: int = Field(default=20, ge=1, le=1000)
+    mail_lease_seconds: float = Field(default=300.0, ge=1, le=3600)
+
     @field_validator("webhook_dispatcher", mode="before")
     @classmethod
     def _dispatcher_from_boolean(cls, value: object) -> object:
@@ -187,6 +241,27 @@ class Settings(BaseSettings):
         # Builds the ring once to check every key and id; the property builds it for use.
         self._configured_keyring()
         return self
+
+    @model_validator(mode="after")
+    def _usable_mail(self) -> "Settings":
+        if self.smtp_url is None:
+            return self
+        parse_smtp_url(self.smtp_url.get_secret_value())
+        if not self.mail_from or "@" not in self.mail_from:
+            raise ValueError("CONVENE_MAIL_FROM (an e-mail address) must be set with SMTP")
+        return self
+
+    @property
+    def mail_enabled(self) -> bool:
+        """Whether external persons are e-mailed their invitations (an SMTP server is set)."""
+        return self.smtp_url is not None
+
+    @cached_property
+    def smtp_server(self) -> SmtpServer | None:
+        """The SMTP server of CONVENE_SMTP_URL, or None when e-mail is off."""
+        if self.smtp_url is None:
+            return None
+        return parse_smtp_url(self.smtp_url.get_secret_value())
 
     def _configured_keyring(self) -> Keyring:
         keys = {}

@@ -21,6 +21,8 @@ from app.directory.router import router as directory_router
 from app.followups.horizon import HorizonJob
 from app.followups.router import router as followups_router
 from app.followups.series_router import router as series_router
+from app.imip.router import router as imip_router
+from app.imip.sender import MailJob
 from app.invitations.router import router as invitations_router
 from app.kit.cors import install_cors
 from app.kit.errors import install_error_handlers
@@ -86,11 +88,13 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         # Retention runs where delivery does; its lock makes one process do each round.
         retention = RetentionJob(url, settings) if dispatcher is not None else None
         horizon = HorizonJob(url, settings) if dispatcher is not None else None
+        mail = MailJob(url, settings) if dispatcher is not None and settings.mail_enabled else None
         running = []
         jobs = (
             ("webhook-dispatcher", dispatcher),
             ("retention job", retention),
             ("series job", horizon),
+            ("mail job", mail),
         )
         for name, job in jobs:
             if job is not None:
@@ -151,6 +155,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         followups_router,
         series_router,
         invitations_router,
+        imip_router,
         notifications_router,
         webhooks_router,
     ):

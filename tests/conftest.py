@@ -1,9 +1,10 @@
 """The test harness: a real PostgreSQL, migrated by Alembic, one rolled-back transaction per test.
 
-CONVENE_TEST_DATABASE_URL names a server to use; without it an embedded server is started.
-Either way the run gets a throwaway database of its own, dropped at the end. With
-CONVENE_TEST_PGBOUNCER=true the tests reach their databases through PgBouncer in transaction
-pooling mode (started here, in front of that server); databases are made and migrated directly.
+CONVENE_TEST_DATABASE_URL names a server to use; without it each test process (`-n auto` runs
+pytest-xdist workers) starts an embedded one. Either way each process gets a throwaway database
+of its own, dropped at the end. With CONVENE_TEST_PGBOUNCER=true the tests reach their databases
+through PgBouncer in transaction pooling mode (started here, in front of that server); databases
+are made and migrated directly.
 """
 
 import asyncio
@@ -24,6 +25,11 @@ from app.db.migrations import upgrade
 from app.main import create_app
 from tests.fixtures.factories import TEST_SECRET, Caller
 from tests.fixtures.pgbouncer import PgBouncer, plain_engine, running_pgbouncer
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`-n auto`: a worker per usable core, at most 4 (each has its own database, or server)."""
+    return max(1, min(4, len(os.sched_getaffinity(0))))
 
 
 @pytest.fixture(scope="session")

@@ -43,18 +43,18 @@ WHERE tenant_id = :tenant_id
   AND (CAST(:occurrence AS timestamptz) IS NULL OR occurrence_start = :occurrence)
 """)
 
-# Insert what the follow-up's participants of these kinds block, in each span it blocks (one
-# participant, or some occurrences, when given).
+# What the follow-up's participants of these kinds block, in each span it blocks (one
+# participant, or some occurrences, when given): the rows of `bookings`, and the resource's name.
 # Associates are busy when organizer or accepted, tentative while unanswered or tentative;
 # resources are always accepted; declined invitations and persons block nothing. An
 # invitee's answer to one occurrence of a series stands for their invitation's there.
-INSERT_BOOKINGS = text(
+_BLOCKED = (
     """
-INSERT INTO bookings (participant_id, tenant_id, follow_up_id, calendar_kind, calendar_id,
-                      during, tentative, strict, occurrence_start)
-SELECT p.id, p.tenant_id, p.follow_up_id, p.kind, coalesce(p.associate_id, p.resource_id),
-       s.during, coalesce(a.status, p.status) IN ('not_read', 'seen', 'tentative'),
-       coalesce(NOT r.allow_double_booking, false), s.occurrence_start
+SELECT p.id AS participant_id, p.tenant_id, p.follow_up_id, p.kind AS calendar_kind,
+       coalesce(p.associate_id, p.resource_id) AS calendar_id, s.during,
+       coalesce(a.status, p.status) IN ('not_read', 'seen', 'tentative') AS tentative,
+       coalesce(NOT r.allow_double_booking, false) AS strict, s.occurrence_start,
+       r.name AS resource_name
 FROM participants p
 JOIN follow_ups f ON f.tenant_id = p.tenant_id AND f.id = p.follow_up_id
 """
@@ -71,10 +71,34 @@ WHERE p.tenant_id = :tenant_id
   AND (CAST(:participant_id AS uuid) IS NULL OR p.id = :participant_id)
 """
 )
+_COLUMNS = """participant_id, tenant_id, follow_up_id, calendar_kind, calendar_id, during,
+                      tentative, strict, occurrence_start"""
+
+# Insert what the follow-up's participants of these kinds block (see _BLOCKED).
+_INSERT_BLOCKED = "INSERT INTO bookings (" + _COLUMNS + ")\nSELECT " + _COLUMNS + " FROM blocked\n"
+INSERT_BOOKINGS = text("WITH blocked AS (" + _BLOCKED + ")\n" + _INSERT_BLOCKED)
 
 # The same, skipping a strict resource's booking where another follow-up holds it then (the
-# exclusion constraint decides, waiting for a concurrent booker's outcome).
-INSERT_FREE_BOOKINGS = text(INSERT_BOOKINGS.text + "ON CONFLICT DO NOTHING\n")
+# exclusion constraint decides, waiting for a concurrent booker's outcome); returns the
+# skipped ones, with the resource's name, by occurrence.
+INSERT_FREE_BOOKINGS = text(
+    "WITH blocked AS ("
+    + _BLOCKED
+    + "), booked AS (\n"
+    + _INSERT_BLOCKED
+    + """ON CONFLICT DO NOTHING
+RETURNING participant_id, occurrence_start
+)
+SELECT b.participant_id, b.calendar_id, b.resource_name, b.occurrence_start,
+       lower(b.during) AS start_at, upper(b.during) AS end_at
+FROM blocked b
+WHERE b.strict
+  AND NOT EXISTS (SELECT FROM booked k
+                  WHERE k.participant_id = b.participant_id
+                    AND k.occurrence_start = b.occurrence_start)
+ORDER BY b.occurrence_start, b.calendar_id
+"""
+)
 
 # Lock the follow-up's resources that refuse double booking, in id order. NO KEY UPDATE:
 # bookers queue on it, yet it leaves alone the KEY SHARE lock this transaction's own
@@ -128,6 +152,18 @@ class Taken:
     start_at: datetime
     end_at: datetime
     occurrence_start: datetime
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A strict resource's booking left out, as another follow-up holds the room then."""
+
+    participant_id: uuid.UUID
+    resource_id: uuid.UUID
+    resource_name: str
+    occurrence_start: datetime
+    start_at: datetime
+    end_at: datetime
 
 
 @dataclass(frozen=True)
@@ -188,20 +224,15 @@ class BookingRepository:
         *,
         spans: Spans = ALL_SPANS,
         backstop: bool = False,
-        skip_taken: bool = False,
     ) -> None:
         """Insert what the participants block; StrictOverlap if a strict resource is taken.
 
         With `backstop` (strict resources are booked, which the exclusion constraint guards)
         the rows go in under a savepoint, so that a refused insert leaves the transaction
         usable for the 409 that follows. Without strict resources nothing can be refused:
-        no savepoint, two round trips fewer. With `skip_taken` a strict resource's booking
-        that the constraint refuses is left out, not an error.
+        no savepoint, two round trips fewer.
         """
         params = self._scope(follow_up_id, kinds, participant_id, spans)
-        if skip_taken:
-            await self.session.execute(INSERT_FREE_BOOKINGS, params)
-            return
         if not backstop:
             await self.session.execute(INSERT_BOOKINGS, params)
             return
@@ -212,6 +243,19 @@ class BookingRepository:
             if constraint_name(exc) != STRICT_NO_OVERLAP:
                 raise
             raise StrictOverlap from exc
+
+    async def insert_free(
+        self, follow_up_id: uuid.UUID, kinds: Collection[CalendarKind], spans: Spans
+    ) -> list[Skipped]:
+        """Insert what the participants block, leaving out strict resources taken then.
+
+        A strict resource's booking that the exclusion constraint refuses is skipped, not an
+        error; the skipped ones are returned, by occurrence.
+        """
+        rows = await self.session.execute(
+            INSERT_FREE_BOOKINGS, self._scope(follow_up_id, kinds, None, spans)
+        )
+        return [Skipped(*row) for row in rows.all()]
 
     async def lock_strict_resources(self, follow_up_id: uuid.UUID) -> list[uuid.UUID]:
         """Lock the follow-up's strict resources (id order) and return their ids."""

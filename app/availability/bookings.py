@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.availability.booking_repository import (
     ALL_SPANS,
     BookingRepository,
+    Skipped,
     Spans,
     StrictOverlap,
     Taken,
@@ -103,14 +104,22 @@ async def release_occurrence(
     )
 
 
-async def book_extension(session: AsyncSession, follow_up: FollowUp, spans: Spans) -> None:
+async def book_extension(session: AsyncSession, follow_up: FollowUp, spans: Spans) -> list[Skipped]:
     """Book occurrences the worker added to a series; a strict room taken then stays taken.
 
     There is no one to answer 409 to: each new occurrence books what is free, and a room
     that refuses double booking and is already booked then by another follow-up keeps that.
+    Returns those rooms' bookings left out, by occurrence, for the organizer to be told.
     """
     repository = BookingRepository(session, follow_up.tenant_id)
-    await repository.insert(follow_up.id, _ALL, spans=spans, skip_taken=True)
+    return await repository.insert_free(follow_up.id, _ALL, spans)
+
+
+async def release_from(session: AsyncSession, follow_up: FollowUp, since: datetime) -> None:
+    """A series split at `since`: the occurrences from then on block nothing of this one."""
+    await BookingRepository(session, follow_up.tenant_id).delete(
+        follow_up.id, _ALL, spans=Spans(since=since)
+    )
 
 
 async def release_all(session: AsyncSession, follow_up: FollowUp) -> None:

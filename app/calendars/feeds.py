@@ -11,7 +11,7 @@ import re
 import secrets
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 from typing import Any
 
@@ -34,7 +34,7 @@ _TOKEN = re.compile(TOKEN_PATTERN)
 # thread) and a megabyte of body with five attendees each.
 MAX_FEED_EVENTS = 1000
 # Part of every feed's ETag: bump it when the same rows would give other bytes.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 REFRESH = timedelta(minutes=15)
 
 
@@ -115,12 +115,26 @@ class FeedState:
     views: list[ical.EventView]
     etag: str
     changed_at: datetime
+    window_end: datetime
 
 
 def _window(feed: Any, now: datetime) -> tuple[datetime, datetime]:
     # Whole UTC days: the window moves once a day, so the body (and ETag) stays put meanwhile.
     today = datetime.combine(now.date(), time(0), now.tzinfo)
     return today - timedelta(days=feed.past_days), today + timedelta(days=feed.future_days + 1)
+
+
+def _with_series(view: ical.EventView, row: Any) -> ical.EventView:
+    """A series' view with its rule, EXDATEs and moved occurrences (from its feed row)."""
+    if row.recurrence_rule is None:
+        return view
+    moved = zip(row.moved_from or (), row.moved_start or (), row.moved_end or (), strict=True)
+    return replace(
+        view,
+        rule=row.recurrence_rule,
+        exdates=row.exdates or (),
+        overrides=[ical.Moved(*each) for each in moved],
+    )
 
 
 def _fingerprint(name: str, follow_ups: Sequence[Any], attendees: Sequence[Any]) -> bytes:
@@ -147,8 +161,11 @@ async def current(session: AsyncSession, feed: OpenFeed) -> FeedState:
     attendee_rows = await calendars.attendees([f.id for f in follow_ups]) if follow_ups else ()
     attendees = attendees_by_follow_up(attendee_rows)
     views = [
-        event_view(
-            f, attendees.get(f.id, []), transparent=f.own_status == ParticipantStatus.DECLINED
+        _with_series(
+            event_view(
+                f, attendees.get(f.id, []), transparent=f.own_status == ParticipantStatus.DECLINED
+            ),
+            f,
         )
         for f in follow_ups
     ]
@@ -158,11 +175,13 @@ async def current(session: AsyncSession, feed: OpenFeed) -> FeedState:
     if row.content_hash != digest or changed_at is None:
         changed_at = now
         await FeedRepository(session, feed.tenant_id).changed(row.id, digest, now)
-    return FeedState(name, views, f'"{digest.hex()}"', changed_at)
+    return FeedState(name, views, f'"{digest.hex()}"', changed_at, end)
 
 
 async def rendered(state: FeedState) -> bytes:
     """The feed's body; built in a thread, as a large diary takes a while of CPU."""
     return await asyncio.to_thread(
-        lambda: ical.ics(ical.calendar(state.views, name=state.name, refresh=REFRESH))
+        lambda: ical.ics(
+            ical.calendar(state.views, name=state.name, refresh=REFRESH, through=state.window_end)
+        )
     )

@@ -33,6 +33,7 @@ PARTSTAT = {
     ParticipantStatus.DECLINED: "DECLINED",
     ParticipantStatus.TENTATIVE: "TENTATIVE",
     ParticipantStatus.NOT_APPLICABLE: "NEEDS-ACTION",
+    ParticipantStatus.INVITED: "NEEDS-ACTION",
 }
 ROLE = {
     ParticipantRole.ORGANIZER: "CHAIR",
@@ -136,7 +137,11 @@ def vevent(view: EventView, moved: Moved | None = None) -> Event:
     event.add("dtstart", _when(view, moved.start_at if moved else view.start_at))
     event.add("dtend", _when(view, moved.end_at if moved else view.end_at))
     if view.rule is not None and moved is None:
-        event.add("rrule", vRecur.from_ical(view.rule))
+        rule = vRecur.from_ical(view.rule)
+        if view.all_day and "UNTIL" in rule:
+            # RFC 5545: UNTIL has DTSTART's value type, so an all-day series ends on a date.
+            rule["UNTIL"] = [_when(view, until) for until in rule["UNTIL"]]
+        event.add("rrule", rule)
         for excluded in view.exdates:
             event.add("exdate", _when(view, excluded))
     event.add("summary", view.title)
@@ -156,11 +161,16 @@ def vevent(view: EventView, moved: Moved | None = None) -> Event:
 
 
 def calendar(
-    events: Iterable[EventView], *, name: str | None = None, refresh: timedelta | None = None
+    events: Iterable[EventView],
+    *,
+    name: str | None = None,
+    refresh: timedelta | None = None,
+    through: datetime | None = None,
 ) -> Calendar:
     """A VCALENDAR of these follow-ups with a VTIMEZONE for every zone they name.
 
-    `name` and `refresh` (how often to poll) are for subscribed feeds.
+    `name` and `refresh` (how often to poll) are for subscribed feeds; `through` (a feed's
+    window end) is how far the zones' transitions must reach for the series in it.
     """
     cal = Calendar()
     cal.add("prodid", PRODID)
@@ -178,10 +188,28 @@ def calendar(
         for moved in view.overrides:
             cal.add_component(vevent(view, moved))
         years += (view.start_at.year, view.end_at.year)
+        years += [o.end_at.year for o in view.overrides]
+        if view.rule is not None and through is not None:
+            years.append(through.year)  # a series repeats on into the window
     if years:
         # Transitions of the years the events touch only, so the same events give the same
         # bytes (the feed's ETag) and a long-lived zone is not hundreds of lines.
         cal.add_missing_timezones(date(min(years) - 1, 1, 1), date(max(years) + 1, 12, 31))
+    return cal
+
+
+def scheduling_calendar(view: EventView, method: str, rsvp: str) -> Calendar:
+    """A VCALENDAR with an RFC 5546 METHOD (REQUEST, CANCEL) for e-mail (iMIP, RFC 6047).
+
+    The attendee whose address is `rsvp` (a mailto: URI) is asked to reply: RSVP=TRUE.
+    """
+    cal = calendar([view])
+    cal.add("method", method)
+    for event in cal.walk("VEVENT"):
+        attendees = event.get("attendee", [])
+        for address in attendees if isinstance(attendees, list) else [attendees]:
+            if str(address).lower() == rsvp.lower():
+                address.params["RSVP"] = "TRUE"
     return cal
 
 

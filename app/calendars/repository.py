@@ -9,6 +9,7 @@ from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.repository import TenantRepository
+from app.followups.schemas import MAX_SPAN
 from app.kit.pagination import Paged, PageParams
 from app.models import CalendarFeed
 
@@ -27,17 +28,51 @@ WHERE p.tenant_id = :tenant_id AND p.follow_up_id = ANY(:follow_up_ids)
 ORDER BY p.follow_up_id, p.role <> 'organizer', p.id
 """)
 
-# The follow-ups an associate owns or takes part in that overlap [start, end), with their own
-# answer; the `limit` nearest to `now` when there are more.
+# The follow-ups an associate owns or takes part in with a span in [start, end) (for a
+# series, any live occurrence), with their own answer; the `limit` nearest to `now` (by their
+# nearest span in the window) when there are more. A series comes with its exceptions, for
+# RRULE's EXDATE and RECURRENCE-ID: the original starts of its cancelled occurrences, and of
+# its moved ones with their spans. An occurrence lasts at most :max_span, which bounds the scan.
 DIARY_WINDOW = text("""
 SELECT f.id, f.seq, f.title, f.description, f.location, f.start_at, f.end_at, f.time_zone,
-       f.all_day, f.status, f.created_at, f.updated_at, p.status AS own_status
+       f.all_day, f.status, f.created_at, f.updated_at, p.status AS own_status,
+       f.recurrence_rule, x.exdates, x.moved_from, x.moved_start, x.moved_end
 FROM follow_ups f
 JOIN participants p ON p.tenant_id = f.tenant_id AND p.follow_up_id = f.id
+CROSS JOIN LATERAL (
+    SELECT min(abs(extract(epoch FROM s.start_at - :now))) AS distance
+    FROM (
+        SELECT f.start_at, f.during
+        WHERE f.recurrence_rule IS NULL
+        UNION ALL
+        SELECT o.start_at, o.during
+        FROM occurrences o
+        WHERE o.tenant_id = f.tenant_id AND o.follow_up_id = f.id AND NOT o.cancelled
+          AND o.start_at < :end
+          AND o.start_at > CAST(:start AS timestamptz) - CAST(:max_span AS interval)
+    ) s
+    WHERE s.during && tstzrange(:start, :end, '[)')
+) near
+CROSS JOIN LATERAL (
+    SELECT array_agg(o.original_start ORDER BY o.original_start)
+               FILTER (WHERE o.cancelled) AS exdates,
+           array_agg(o.original_start ORDER BY o.original_start)
+               FILTER (WHERE o.overridden AND NOT o.cancelled) AS moved_from,
+           array_agg(o.start_at ORDER BY o.original_start)
+               FILTER (WHERE o.overridden AND NOT o.cancelled) AS moved_start,
+           array_agg(o.end_at ORDER BY o.original_start)
+               FILTER (WHERE o.overridden AND NOT o.cancelled) AS moved_end
+    FROM occurrences o
+    WHERE f.recurrence_rule IS NOT NULL
+      AND o.tenant_id = f.tenant_id AND o.follow_up_id = f.id
+      AND (o.cancelled OR o.overridden)
+) x
 WHERE f.tenant_id = :tenant_id
   AND p.associate_id = :associate_id
-  AND f.during && tstzrange(:start, :end, '[)')
-ORDER BY abs(extract(epoch FROM f.start_at - :now)), f.id
+  AND (f.during && tstzrange(:start, :end, '[)')
+       OR (f.recurrence_rule IS NOT NULL AND f.start_at < :end))
+  AND near.distance IS NOT NULL
+ORDER BY near.distance, f.id
 LIMIT :limit
 """)
 
@@ -74,7 +109,10 @@ class CalendarRepository:
     async def diary_window(
         self, associate_id: uuid.UUID, start: datetime, end: datetime, now: datetime, limit: int
     ) -> Sequence[Row[Any]]:
-        """The associate's follow-ups overlapping [start, end), at most `limit`, nearest first."""
+        """The associate's follow-ups (a series: any occurrence) in [start, end), nearest first.
+
+        At most `limit`; a series' rows carry its exceptions.
+        """
         params = {
             "tenant_id": self.tenant_id,
             "associate_id": associate_id,
@@ -82,6 +120,7 @@ class CalendarRepository:
             "end": end,
             "now": now,
             "limit": limit,
+            "max_span": MAX_SPAN,
         }
         return list((await self.session.execute(DIARY_WINDOW, params)).all())
 

@@ -8,6 +8,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.engine import Database
 
+# Where a request's session carries the app's Settings, for services whose work depends on
+# configuration (e-mailed invitations are written only when an SMTP server is set).
+SETTINGS_KEY = "settings"
+
 
 def get_database(request: Request) -> Database:
     """The Database the lifespan put on the app."""
@@ -22,6 +26,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     never sees a success for a change that failed to commit.
     """
     async with get_database(request).sessionmaker() as session:
+        session.info[SETTINGS_KEY] = request.app.state.settings
         try:
             yield session
         except BaseException:

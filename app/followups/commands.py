@@ -16,6 +16,7 @@ from app.directory.repository import AssociateRepository
 from app.followups import rules, schemas, series
 from app.followups.reads import owned
 from app.followups.repository import FollowUpRepository, ParticipantRepository
+from app.imip.outbox import tell_persons
 from app.kit.etags import check_if_match
 from app.models import FollowUp
 from app.models.states import (
@@ -28,6 +29,9 @@ from app.models.states import (
 from app.notifications.service import notify
 from app.webhooks import payloads
 from app.webhooks.events import record_event
+
+# The changes (other than a move) that e-mailed persons hear of: what their calendar shows.
+EMAILED_FIELDS = frozenset({"title", "location", "description", "all_day", "time_zone"})
 
 
 async def create(session: AsyncSession, actor: Actor, body: schemas.FollowUpCreate) -> FollowUp:
@@ -83,8 +87,10 @@ async def create(session: AsyncSession, actor: Actor, body: schemas.FollowUpCrea
             recurrence=None
             if follow_up.recurrence is None
             else payloads.SeriesRule(**follow_up.recurrence),
+            split_from=None,
         ),
     )
+    await tell_persons(session, follow_up)
     return follow_up
 
 
@@ -146,6 +152,8 @@ async def update(
             EventType.FOLLOW_UP_UPDATED,
             payloads.FollowUpUpdated(fields=sorted(changes)),
         )
+        if changes.keys() & EMAILED_FIELDS:
+            await tell_persons(session, follow_up)
         return follow_up
     reset = await ParticipantRepository(session, actor.tenant_id).reset_answers(follow_up.id)
     if was_series or planned is not None:
@@ -167,6 +175,7 @@ async def update(
             else payloads.SeriesRule(**follow_up.recurrence),
         ),
     )
+    await tell_persons(session, follow_up, moved=True)
     return follow_up
 
 
@@ -192,6 +201,7 @@ async def cancel(
     await record_event(
         session, follow_up, EventType.FOLLOW_UP_CANCELLED, payloads.FollowUpCancelled(reason=reason)
     )
+    await tell_persons(session, follow_up)
     return follow_up
 
 
@@ -232,4 +242,5 @@ async def assign(
         EventType.FOLLOW_UP_ASSIGNED,
         payloads.FollowUpAssigned(owner_id=new_owner_id, previous_owner_id=previous_owner_id),
     )
+    await tell_persons(session, follow_up)  # the calendar part's ORGANIZER changed
     return follow_up

@@ -67,6 +67,15 @@ class NotASeries(ValidationFailed):
     description = "The follow-up does not repeat, so it has no occurrences."
 
 
+class SplitAtFirstOccurrence(ValidationFailed):
+    code = "split_at_first_occurrence"
+    title = "Split at the first occurrence"
+    description = (
+        "A series is split at a later occurrence; to change it from its first on, PATCH the "
+        "follow-up itself."
+    )
+
+
 class OccurrenceCancelled(Conflict):
     code = "occurrence_cancelled"
     title = "Occurrence cancelled"

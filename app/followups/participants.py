@@ -16,6 +16,7 @@ from app.followups.errors import (
 )
 from app.followups.reads import owned
 from app.followups.repository import ParticipantRepository
+from app.imip.outbox import tell_persons
 from app.models import Participant
 from app.models.states import EventType, NotificationKind, ParticipantRole, ParticipantStatus
 from app.notifications.service import notify
@@ -48,6 +49,7 @@ async def add_participant(
     await record_event(
         session, follow_up, EventType.PARTICIPANT_ADDED, rules.participant_facts(participant)
     )
+    await tell_persons(session, follow_up)
     return participant
 
 
@@ -69,6 +71,8 @@ async def remove_participant(
         actor=actor.name,
     )
     await record_event(session, follow_up, EventType.PARTICIPANT_REMOVED, facts)
+    await tell_persons(session, follow_up, removed=participant)
+    await tell_persons(session, follow_up)
 
 
 async def acknowledge(

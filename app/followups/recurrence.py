@@ -136,7 +136,7 @@ def normalized(rule: str, time_zone: str) -> str:
     parts = parse_rule(rule)
     if "UNTIL" in parts:
         parts["UNTIL"] = _until(parts["UNTIL"], ZoneInfo(time_zone)).strftime("%Y%m%dT%H%M%SZ")
-    return ";".join(f"{name}={parts[name]}" for name in _PARTS if name in parts)
+    return _joined(parts)
 
 
 def is_bounded(rule: str) -> bool:
@@ -238,3 +238,24 @@ def expand(
         if len(occurrences) >= limit:
             break
     return occurrences
+
+
+def split_rule(rule: str, kept: int, at: datetime) -> tuple[str, str]:
+    """The rule divided at the occurrence `at`: the part before it, and the part from it on.
+
+    A COUNT is divided (`kept` occurrences before, the rest after); otherwise the first part
+    ends with UNTIL at the last whole second before `at`, in UTC as RFC 5545 wants with a
+    zoned start, and the second keeps the rule's own end (or none).
+    """
+    parts = parse_rule(rule)
+    head, tail = dict(parts), dict(parts)
+    if "COUNT" in parts:
+        head["COUNT"], tail["COUNT"] = str(kept), str(int(parts["COUNT"]) - kept)
+    else:
+        until = (at.astimezone(UTC) - timedelta(microseconds=1)).replace(microsecond=0)
+        head["UNTIL"] = until.strftime("%Y%m%dT%H%M%SZ")
+    return _joined(head), _joined(tail)
+
+
+def _joined(parts: dict[str, str]) -> str:
+    return ";".join(f"{name}={parts[name]}" for name in _PARTS if name in parts)

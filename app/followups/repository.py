@@ -79,15 +79,20 @@ OWNER_NAME = (
     .scalar_subquery()
     .label("owner_name")
 )
-# What a response shows: its columns and the answering colleague's name.
+# What a response shows: its columns and the answering colleague's (or person's) name.
 RESPONSE_COLUMNS = (
     Response.id,
     Response.participant_id,
     Response.associate_id,
-    select(Associate.name)
-    .where(Associate.tenant_id == Response.tenant_id, Associate.id == Response.associate_id)
-    .scalar_subquery()
-    .label("display_name"),
+    Response.person_id,
+    func.coalesce(
+        select(Associate.name)
+        .where(Associate.tenant_id == Response.tenant_id, Associate.id == Response.associate_id)
+        .scalar_subquery(),
+        select(Person.name)
+        .where(Person.tenant_id == Response.tenant_id, Person.id == Response.person_id)
+        .scalar_subquery(),
+    ).label("display_name"),
     Response.status,
     Response.previous_status,
     Response.comment,
@@ -101,7 +106,8 @@ RESPONSE_COLUMNS = (
 DIARY = text("""
 SELECT f.id, f.owner_id, f.title, f.kind, f.status, s.start_at, s.end_at, f.time_zone,
        f.all_day, f.location, f.created_at, f.updated_at, f.description, f.contact_id,
-       f.cancel_reason, f.cancelled_at, f.recurrence_rule, s.original_start AS occurrence_start,
+       f.cancel_reason, f.cancelled_at, f.recurrence_rule, f.split_from,
+       s.original_start AS occurrence_start,
        (SELECT a.name FROM associates a WHERE a.tenant_id = f.tenant_id AND a.id = f.owner_id)
            AS owner_name,
        p.role AS my_role, coalesce(a.status, p.status) AS my_status

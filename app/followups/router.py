@@ -46,7 +46,7 @@ ETAG_HEADER = {
 }
 
 
-async def _shown(
+async def shown(
     session: AsyncSession,
     follow_up: FollowUp,
     actor: Actor,
@@ -89,7 +89,7 @@ async def create_follow_up(
     Colleagues start `not_read` and get a notification; resources are `accepted` at once;
     persons of contacts are `not_applicable` and the follow-up joins their contact's archive.
     """
-    return await _shown(session, await commands.create(session, actor, body), actor, 201)
+    return await shown(session, await commands.create(session, actor, body), actor, 201)
 
 
 @router.get(
@@ -161,7 +161,7 @@ async def get_follow_up(
 ) -> Response:
     """One follow-up with its participants; only for its organizer and participants."""
     follow_up = await reads.visible(session, actor, follow_up_id)
-    return await _shown(session, follow_up, actor, zone=zone)
+    return await shown(session, follow_up, actor, zone=zone)
 
 
 @router.patch(
@@ -191,7 +191,7 @@ async def update_follow_up(
     A new start or end puts every invited colleague back to `not_read` with `rescheduled: true`.
     """
     follow_up = await commands.update(session, actor, follow_up_id, body, if_match)
-    return await _shown(session, follow_up, actor)
+    return await shown(session, follow_up, actor)
 
 
 @router.post(
@@ -208,7 +208,7 @@ async def cancel_follow_up(
     """Cancel (organizer only): participants are notified and answers freeze. Body optional."""
     reason = body.reason if body is not None else None
     follow_up = await commands.cancel(session, actor, follow_up_id, reason)
-    return await _shown(session, follow_up, actor)
+    return await shown(session, follow_up, actor)
 
 
 @router.post(
@@ -227,7 +227,7 @@ async def assign_follow_up(
 ) -> Response:
     """Hand the follow-up to another associate, who becomes its organizer."""
     follow_up = await commands.assign(session, actor, follow_up_id, body.associate_id)
-    return await _shown(session, follow_up, actor)
+    return await shown(session, follow_up, actor)
 
 
 @router.get(

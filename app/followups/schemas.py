@@ -329,6 +329,12 @@ class FollowUpFields(FollowUpSummary, Stored):
     cancel_reason: str | None
     cancelled_at: datetime | None
     recurrence: RecurrenceShown | None = Field(description="Null for a single follow-up")
+    split_from: uuid.UUID | None = Field(
+        description=(
+            "The series this one continues, when it was split off it "
+            "(`POST …/occurrences/{original_start}/split`); else null"
+        )
+    )
 
 
 class FollowUp(FollowUpFields):
@@ -365,6 +371,34 @@ class OccurrenceUpdate(InputModel):
     }
 
 
+class SeriesSplit(InputModel):
+    """What changes from the occurrence a series is split at on; nothing given: the same."""
+
+    start_at: Instant | MISSING = Field(
+        default=MISSING,
+        description="The new series' first start; default the occurrence's start by the rule",
+    )
+    end_at: Instant | MISSING = Field(
+        default=MISSING,
+        description="Its first end; default the start plus the occurrence's length by the rule",
+    )
+    recurrence: Recurrence | MISSING = Field(
+        default=MISSING,
+        description=(
+            "The new series' rule, from its start; default the rule continued (a COUNT "
+            "keeps the occurrences left)"
+        ),
+    )
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {"start_at": "2026-12-14T10:00:00+01:00", "end_at": "2026-12-14T11:00:00+01:00"}
+            ]
+        }
+    }
+
+
 class OccurrenceShown(OutputModel):
     """One occurrence of a series."""
 
@@ -379,9 +413,14 @@ class OccurrenceShown(OutputModel):
 class ResponseRecord(OutputModel):
     id: uuid.UUID
     participant_id: uuid.UUID | None = Field(description="Null once the participant was removed")
-    associate_id: uuid.UUID
+    associate_id: uuid.UUID | None = Field(
+        description="The colleague who answered; null for an external person's e-mailed reply"
+    )
+    person_id: uuid.UUID | None = Field(
+        description="The external person who replied by e-mail (iMIP); null for a colleague"
+    )
     display_name: str = Field(
-        description="The answering colleague's name, as the directory holds it now",
+        description="The answering colleague's (or person's) name, as the directory holds it now",
         examples=["Bo Berg"],
     )
     status: Answer

@@ -11,18 +11,20 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principals import Actor
 from app.availability import bookings
-from app.availability.booking_repository import Spans
+from app.availability.booking_repository import Skipped, Spans
 from app.db.base import utc_now
 from app.followups import recurrence, rules, schemas
 from app.followups.errors import InvalidRecurrence, InvalidSpan, NotASeries, OccurrenceCancelled
 from app.followups.reads import owned
 from app.followups.repository import FollowUpRepository
 from app.followups.series_repository import OccurrenceRepository, due_for_extension
+from app.imip.outbox import tell_persons
 from app.kit.errors import NotFound
 from app.kit.etags import check_if_match
 from app.models import FollowUp, Occurrence
@@ -92,9 +94,10 @@ async def book(session: AsyncSession, follow_up: FollowUp, new: Plan | None) -> 
         await repository.add(follow_up.id, new.occurrences)
 
 
-async def _occurrence(
+async def live_occurrence(
     session: AsyncSession, follow_up: FollowUp, original_start: datetime
 ) -> Occurrence:
+    """The series' occurrence at this original start: 422 for no series, 404, 409 cancelled."""
     if follow_up.recurrence_rule is None:
         raise NotASeries(f"follow-up {follow_up.id} does not repeat")
     occurrence = await OccurrenceRepository(session, follow_up.tenant_id).get(
@@ -121,7 +124,7 @@ async def move_occurrence(
     """
     follow_up = await owned(session, actor, follow_up_id)
     check_if_match(if_match, follow_up.seq)
-    occurrence = await _occurrence(session, follow_up, original_start)
+    occurrence = await live_occurrence(session, follow_up, original_start)
     rules.check_span(body.start_at, body.end_at, follow_up.all_day, follow_up.time_zone)
     repository = OccurrenceRepository(session, actor.tenant_id)
     if await repository.overlaps_other(occurrence, body.start_at, body.end_at):
@@ -152,6 +155,7 @@ async def move_occurrence(
             previous_end_at=previous["end_at"],
         ),
     )
+    await tell_persons(session, follow_up)
     await session.refresh(occurrence)
     return follow_up, occurrence
 
@@ -165,7 +169,7 @@ async def cancel_occurrence(
 ) -> tuple[FollowUp, Occurrence]:
     """Cancel one occurrence (organizer): it blocks no time; the rest of the series stays."""
     follow_up = await owned(session, actor, follow_up_id)
-    occurrence = await _occurrence(session, follow_up, original_start)
+    occurrence = await live_occurrence(session, follow_up, original_start)
     occurrence.cancelled = True
     await session.flush()
     await bookings.release_occurrence(session, follow_up, original_start)
@@ -188,6 +192,7 @@ async def cancel_occurrence(
             reason=reason,
         ),
     )
+    await tell_persons(session, follow_up)
     return follow_up, occurrence
 
 
@@ -195,7 +200,8 @@ async def extend(session: AsyncSession, follow_up: FollowUp, now: datetime) -> i
     """Book an unbounded series up to HORIZON ahead of now; the occurrences added.
 
     Its colleagues and ordinary resources are booked for each new occurrence; a room that
-    refuses double booking and is taken then by another follow-up stays the other's.
+    refuses double booking and is taken then by another follow-up stays the other's, and
+    the organizer is told (`_report_taken`).
     """
     assert follow_up.recurrence_rule is not None
     assert follow_up.booked_until is not None
@@ -215,11 +221,40 @@ async def extend(session: AsyncSession, follow_up: FollowUp, now: datetime) -> i
         until = added[-1].start_at + _TICK
     since = follow_up.booked_until
     await OccurrenceRepository(session, follow_up.tenant_id).add(follow_up.id, added)
-    # Bookkeeping, not a change of the follow-up: no updated_at, no seq, no event.
+    # Bookkeeping, not a change of the follow-up: no updated_at, no seq, no event (a room
+    # left out is reported on its own).
     follow_up.booked_until = until
     await session.flush()
-    await bookings.book_extension(session, follow_up, Spans(since=since))
+    skipped = await bookings.book_extension(session, follow_up, Spans(since=since))
+    for each in skipped:
+        await _report_taken(session, follow_up, each)
     return len(added)
+
+
+async def _report_taken(session: AsyncSession, follow_up: FollowUp, skipped: Skipped) -> None:
+    """Tell the organizer (a notification) and subscribers (an event) of a room not booked."""
+    local = skipped.start_at.astimezone(ZoneInfo(follow_up.time_zone))
+    await notify(
+        session,
+        follow_up,
+        NotificationKind.RESOURCE_TAKEN,
+        [(follow_up.owner_id, skipped.participant_id)],
+        actor=None,
+        resource=skipped.resource_name,
+        when=f"{local:%Y-%m-%d %H:%M} ({follow_up.time_zone})",
+    )
+    await record_event(
+        session,
+        follow_up,
+        EventType.OCCURRENCE_RESOURCE_TAKEN,
+        payloads.OccurrenceResourceTaken(
+            occurrence_start=skipped.occurrence_start,
+            start_at=skipped.start_at,
+            end_at=skipped.end_at,
+            participant_id=skipped.participant_id,
+            resource_id=skipped.resource_id,
+        ),
+    )
 
 
 async def extend_due(session: AsyncSession, batch: int, now: datetime | None = None) -> int:

@@ -37,6 +37,29 @@ ON CONFLICT (tenant_id, participant_id, occurrence_start) DO UPDATE
     SET status = 'not_read', comment = NULL, responded_at = NULL, rescheduled = true
 """)
 
+# A series split: its occurrences from :since on become another follow-up's, exceptions and
+# all. Answers to them go along (the foreign key's ON UPDATE CASCADE moves them to the new
+# follow-up), each to the same colleague's participant there.
+MOVE_OCCURRENCES = text("""
+WITH answers AS (
+    UPDATE occurrence_answers a SET participant_id = n.id
+    FROM participants o
+    JOIN participants n ON n.tenant_id = o.tenant_id AND n.follow_up_id = :to_follow_up_id
+                       AND n.associate_id = o.associate_id
+    WHERE a.tenant_id = :tenant_id AND a.follow_up_id = :follow_up_id
+      AND a.occurrence_start >= :since
+      AND o.tenant_id = :tenant_id AND o.id = a.participant_id
+)
+UPDATE occurrences SET follow_up_id = :to_follow_up_id
+WHERE tenant_id = :tenant_id AND follow_up_id = :follow_up_id AND original_start >= :since
+""")
+
+# A series split with a new rule or time: its occurrences from :since on go.
+DELETE_OCCURRENCES_FROM = text("""
+DELETE FROM occurrences
+WHERE tenant_id = :tenant_id AND follow_up_id = :follow_up_id AND original_start >= :since
+""")
+
 # Whether another live occurrence of the series overlaps [start_at, end_at).
 OVERLAPS_OTHER = text("""
 SELECT EXISTS (
@@ -73,6 +96,30 @@ class OccurrenceRepository:
         """Drop every occurrence of the series, exceptions included."""
         await self.session.execute(
             DELETE_OCCURRENCES, {"tenant_id": self.tenant_id, "follow_up_id": follow_up_id}
+        )
+
+    async def move_from(
+        self, follow_up_id: uuid.UUID, since: datetime, to_follow_up_id: uuid.UUID
+    ) -> None:
+        """Give the series' occurrences from `since` on to another follow-up, as they are.
+
+        Answers to single occurrences go along, to the same colleagues' participants there.
+        """
+        await self.session.execute(
+            MOVE_OCCURRENCES,
+            {
+                "tenant_id": self.tenant_id,
+                "follow_up_id": follow_up_id,
+                "since": since,
+                "to_follow_up_id": to_follow_up_id,
+            },
+        )
+
+    async def delete_from(self, follow_up_id: uuid.UUID, since: datetime) -> None:
+        """Drop the series' occurrences from `since` on, exceptions included."""
+        await self.session.execute(
+            DELETE_OCCURRENCES_FROM,
+            {"tenant_id": self.tenant_id, "follow_up_id": follow_up_id, "since": since},
         )
 
     async def get(self, follow_up_id: uuid.UUID, original_start: datetime) -> Occurrence | None:

@@ -1,15 +1,15 @@
-"""HTTP routes of a series' occurrences: move one, cancel one (the organizer's exceptions)."""
+"""HTTP routes of a series' occurrences: move one, cancel one, split the series at one."""
 
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Path, Response
+from fastapi import APIRouter, Body, Path, Response, status
 
 from app.auth.dependencies import CurrentAssociate
 from app.availability.bookings import ResourceTaken
 from app.db.session import SessionDep
-from app.followups import errors, schemas, series
-from app.followups.router import ETAG_HEADER, ORGANIZE
+from app.followups import errors, schemas, series, split
+from app.followups.router import ETAG_HEADER, ORGANIZE, shown
 from app.idempotency.route import IdempotentRoute
 from app.kit.errors import PreconditionFailed, PreconditionRequired
 from app.kit.etags import IfMatch, etag
@@ -81,3 +81,50 @@ async def cancel_occurrence(
         session, actor, follow_up_id, original_start, reason
     )
     return _shown(occurrence, follow_up.seq)
+
+
+@router.post(
+    "/follow-ups/{follow_up_id}/occurrences/{original_start}/split",
+    status_code=status.HTTP_201_CREATED,
+    response_model=schemas.FollowUp,
+    responses={
+        201: {
+            "headers": {
+                **ETAG_HEADER,
+                "Location": {
+                    "description": "The new follow-up's URL",
+                    "schema": {"type": "string"},
+                },
+            }
+        },
+        **problems(
+            *OCCURRENCE,
+            PreconditionFailed,
+            PreconditionRequired,
+            errors.InvalidSpan,
+            errors.SplitAtFirstOccurrence,
+            ResourceTaken,
+        ),
+    },
+)
+async def split_series(
+    follow_up_id: uuid.UUID,
+    original_start: OriginalStart,
+    session: SessionDep,
+    actor: CurrentAssociate,
+    if_match: IfMatch = None,
+    body: Annotated[schemas.SeriesSplit | None, Body()] = None,
+) -> Response:
+    """Split a series at one occurrence: "this and following" (organizer, with If-Match).
+
+    The series ends before the occurrence; a new follow-up (`split_from` the series) with
+    the same participants carries it and those after it, with their bookings. The body may
+    give the new series another start, end or rule: then its colleagues answer again.
+    409 when a room that refuses double booking is taken then; 422 at the first occurrence.
+    """
+    new = await split.split_series(
+        session, actor, follow_up_id, original_start, body or schemas.SeriesSplit(), if_match
+    )
+    response = await shown(session, new, actor, 201)
+    response.headers["Location"] = f"/v1/follow-ups/{new.id}"
+    return response

@@ -7,6 +7,7 @@ from app.models.directory import Associate, Contact, Person, Resource
 from app.models.feeds import CalendarFeed
 from app.models.followups import FollowUp, Participant, Response
 from app.models.idempotency import IdempotencyKey
+from app.models.mail import MailMessage
 from app.models.series import Occurrence, OccurrenceAnswer
 from app.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
@@ -19,6 +20,7 @@ __all__ = [
     "Event",
     "FollowUp",
     "IdempotencyKey",
+    "MailMessage",
     "Notification",
     "Occurrence",
     "OccurrenceAnswer",

@@ -40,6 +40,9 @@ class FollowUp(TenantScoped, Base):
     __table_args__ = (
         ForeignKeyConstraint(["tenant_id", "owner_id"], ["associates.tenant_id", "associates.id"]),
         ForeignKeyConstraint(["tenant_id", "contact_id"], ["contacts.tenant_id", "contacts.id"]),
+        ForeignKeyConstraint(
+            ["tenant_id", "split_from"], ["follow_ups.tenant_id", "follow_ups.id"]
+        ),
         CheckConstraint("end_at > start_at", name="ends_after_start"),
         one_of("status", FollowUpStatus),
         one_of("kind", FollowUpKind),
@@ -80,6 +83,8 @@ class FollowUp(TenantScoped, Base):
     # How far an unbounded series is booked (occurrences starting before this are rows); the
     # worker moves it on. Null for a single follow-up and a series that ends by itself.
     booked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The series this one continues: "this and following" of that series split it off.
+    split_from: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     # Bumped by every recorded event of this follow-up, and every change records one: the
     # events' `seq`, and the version behind the ETag of the follow-up with its participants.
     seq: Mapped[int] = mapped_column(Integer, server_default="0")
@@ -169,6 +174,9 @@ class Response(TenantScoped, Base):
             ["participants.tenant_id", "participants.id"],
             ondelete="SET NULL (participant_id)",
         ),
+        ForeignKeyConstraint(["tenant_id", "person_id"], ["persons.tenant_id", "persons.id"]),
+        # A colleague's answer, or an external person's e-mailed reply (iMIP).
+        CheckConstraint("num_nonnulls(associate_id, person_id) = 1", name="one_respondent"),
         Index(None, "tenant_id", "follow_up_id", "id"),
         one_of("status", Answer),
         one_of("previous_status", ParticipantStatus),
@@ -176,7 +184,8 @@ class Response(TenantScoped, Base):
 
     follow_up_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     participant_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
-    associate_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    associate_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    person_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     status: Mapped[Answer] = mapped_column(StrEnumText(Answer))
     previous_status: Mapped[ParticipantStatus] = mapped_column(StrEnumText(ParticipantStatus))
     comment: Mapped[str | None] = mapped_column(String(1000))

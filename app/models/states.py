@@ -41,6 +41,8 @@ class ParticipantStatus(StrEnum):
     DECLINED = "declined"
     TENTATIVE = "tentative"
     NOT_APPLICABLE = "not_applicable"
+    # An external person e-mailed an iMIP invitation who has not replied (yet).
+    INVITED = "invited"
 
 
 class Answer(StrEnum):
@@ -84,6 +86,7 @@ class NotificationKind(StrEnum):
     RESPONDED = "responded"
     ASSIGNED = "assigned"
     REMOVED = "removed"
+    RESOURCE_TAKEN = "resource_taken"
 
 
 class EventType(StrEnum):
@@ -99,10 +102,12 @@ class EventType(StrEnum):
     FOLLOW_UP_RESCHEDULED = "follow_up.rescheduled"
     FOLLOW_UP_CANCELLED = "follow_up.cancelled"
     FOLLOW_UP_ASSIGNED = "follow_up.assigned"
+    FOLLOW_UP_SPLIT = "follow_up.split"
     PARTICIPANT_ADDED = "participant.added"
     PARTICIPANT_REMOVED = "participant.removed"
     OCCURRENCE_RESCHEDULED = "occurrence.rescheduled"
     OCCURRENCE_CANCELLED = "occurrence.cancelled"
+    OCCURRENCE_RESOURCE_TAKEN = "occurrence.resource_taken"
 
 
 # Sent by an admin's ping to one endpoint: not subscribable, so not an EventType.

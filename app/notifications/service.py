@@ -19,6 +19,9 @@ _MESSAGES: dict[NotificationKind, str] = {
     NotificationKind.RESPONDED: "{who} answered {status} to {title}",
     NotificationKind.ASSIGNED: "{title} is now yours",
     NotificationKind.REMOVED: "You were removed from {title}",
+    NotificationKind.RESOURCE_TAKEN: (
+        "{resource} is taken by another follow-up on {when}: {title} is booked there without it"
+    ),
 }
 
 

@@ -100,6 +100,20 @@ USING (
 WHERE d.tenant_id = doomed.tenant_id AND d.id = doomed.id
 """)
 
+# Deletes e-mails (iMIP) settled (sent or given up) more than :age_seconds ago: they hold
+# persons' addresses. Pending ones stay, whatever their age.
+DELETE_OLD_MAIL_MESSAGES = text("""
+DELETE FROM mail_messages m
+USING (
+    SELECT tenant_id, id FROM mail_messages
+    WHERE status IN ('succeeded', 'failed')
+      AND updated_at < clock_timestamp() - make_interval(secs => :age_seconds)
+    ORDER BY updated_at
+    LIMIT :batch
+) doomed
+WHERE m.tenant_id = doomed.tenant_id AND m.id = doomed.id
+""")
+
 # Deletes events older than :age_seconds that no delivery refers to any more.
 DELETE_OLD_EVENTS = text("""
 DELETE FROM events e
@@ -150,6 +164,11 @@ PURGES: tuple[Purge, ...] = (
     Purge(
         "webhook deliveries",
         DELETE_OLD_DELIVERIES,
+        lambda s: timedelta(days=s.retention_deliveries_days),
+    ),
+    Purge(
+        "sent e-mails",
+        DELETE_OLD_MAIL_MESSAGES,
         lambda s: timedelta(days=s.retention_deliveries_days),
     ),
     Purge("events", DELETE_OLD_EVENTS, lambda s: timedelta(days=s.retention_events_days)),

@@ -47,6 +47,9 @@ class FollowUpCreated(EventFacts):
     end_at: datetime
     participant_ids: list[uuid.UUID] = Field(description="Every participant, organizer included")
     recurrence: SeriesRule | None = Field(description="The repeat rule of a series, else null")
+    split_from: uuid.UUID | None = Field(
+        description="The series it continues, when split off one (`follow_up.split`); else null"
+    )
 
 
 class FollowUpUpdated(EventFacts):
@@ -75,6 +78,26 @@ class OccurrenceRescheduled(EventFacts):
     previous_end_at: datetime
 
 
+class FollowUpSplit(EventFacts):
+    occurrence_start: datetime = Field(
+        description="The original start of the occurrence the series was split at: it and "
+        "those after it are now the new follow-up's"
+    )
+    new_follow_up_id: uuid.UUID = Field(description="The new series, from that occurrence on")
+    recurrence: SeriesRule = Field(description="This series' rule now, ending before it")
+    previous_recurrence: SeriesRule = Field(description="Its rule before the split")
+
+
+class OccurrenceResourceTaken(EventFacts):
+    occurrence_start: datetime = Field(description="The occurrence's original start: its key")
+    start_at: datetime
+    end_at: datetime
+    participant_id: uuid.UUID = Field(description="The resource's participation")
+    resource_id: uuid.UUID = Field(
+        description="The resource that refuses double booking and was not booked"
+    )
+
+
 class OccurrenceCancelled(EventFacts):
     occurrence_start: datetime = Field(description="The occurrence's original start: its key")
     start_at: datetime
@@ -99,7 +122,13 @@ class InvitationSeen(EventFacts):
 
 class InvitationAnswered(EventFacts):
     participant_id: uuid.UUID
-    associate_id: uuid.UUID
+    associate_id: uuid.UUID | None = Field(
+        description="The colleague who answered; null when an external person replied by e-mail"
+    )
+    person_id: uuid.UUID | None = Field(
+        default=None,
+        description="The external person whose e-mailed reply (iMIP) this is; null for a colleague",
+    )
     status: Answer
     occurrence_start: datetime | None = Field(
         default=None,
@@ -111,6 +140,12 @@ class InvitationAnswered(EventFacts):
         description="Whether the invitee wrote a comment; its text is for the organizer alone"
     )
     responded_at: datetime
+
+
+class EmailedAnswer(InvitationAnswered):
+    """An external person's reply: recorded by `record_event`, which adds no previous status."""
+
+    previous_status: ParticipantStatus
 
 
 class InvitationAcknowledged(EventFacts):
@@ -158,6 +193,8 @@ FACTS: dict[EventType, tuple[type[EventFacts], ...]] = {
     EventType.FOLLOW_UP_ASSIGNED: (FollowUpAssigned,),
     EventType.OCCURRENCE_RESCHEDULED: (OccurrenceRescheduled,),
     EventType.OCCURRENCE_CANCELLED: (OccurrenceCancelled,),
+    EventType.FOLLOW_UP_SPLIT: (FollowUpSplit,),
+    EventType.OCCURRENCE_RESOURCE_TAKEN: (OccurrenceResourceTaken,),
     EventType.INVITATION_SEEN: (InvitationSeen,),
     EventType.INVITATION_ACCEPTED: (InvitationAnswered,),
     EventType.INVITATION_DECLINED: (InvitationAnswered,),
@@ -222,6 +259,14 @@ class OccurrenceCancelledData(OccurrenceCancelled, _FollowUpEvent):
     pass
 
 
+class FollowUpSplitData(FollowUpSplit, _FollowUpEvent):
+    pass
+
+
+class OccurrenceResourceTakenData(OccurrenceResourceTaken, _FollowUpEvent):
+    pass
+
+
 class InvitationSeenData(InvitationSeen, _FollowUpEvent):
     pass
 
@@ -274,6 +319,17 @@ DATA: dict[str, tuple[Any, str]] = {
     EventType.OCCURRENCE_CANCELLED: (
         OccurrenceCancelledData,
         "The organizer cancelled one occurrence of a series; the others stay.",
+    ),
+    EventType.FOLLOW_UP_SPLIT: (
+        FollowUpSplitData,
+        'The organizer split a series at one occurrence ("this and following"): it ends '
+        "before it, and a new follow-up (`new_follow_up_id`) carries it and those after it.",
+    ),
+    EventType.OCCURRENCE_RESOURCE_TAKEN: (
+        OccurrenceResourceTakenData,
+        "Booking a series further ahead, the series job found a resource that refuses double "
+        "booking taken by another follow-up at one occurrence: the occurrence is booked "
+        "without it.",
     ),
     EventType.PARTICIPANT_ADDED: (ParticipantData, "A participant was added to a follow-up."),
     EventType.PARTICIPANT_REMOVED: (

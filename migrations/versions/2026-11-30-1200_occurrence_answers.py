@@ -1,7 +1,7 @@
 """Answers to one occurrence of a series, and the occurrence a response was given to.
 
 Revision ID: 3f6b1d8e2c47
-Revises: 7a3c9e21b6d4
+Revises: c5d1e8a27f43
 Create Date: 2026-11-30 12:00:00+00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "3f6b1d8e2c47"
-down_revision: str | None = "7a3c9e21b6d4"
+down_revision: str | None = "c5d1e8a27f43"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -5,7 +5,6 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
-from pathlib import Path
 
 import httpx
 import pytest
@@ -13,11 +12,13 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from app.models import Booking, FollowUp
-from tests.availability.support import book, iso, new_tenant, participant, room, utc, view, when
-from tests.fixtures.committed import (
+from tests.availability.support import book, iso, participant, room, utc, view, when
+from tests.fixtures.committed import (  # noqa: F401 (fixtures)
     CommittedApp,
     acting_through,
-    committed_app,
+    admin,
+    client,
+    committed,
     until_lock_waiters,
 )
 from tests.fixtures.factories import Caller
@@ -55,23 +56,6 @@ def committed_url(make_database: Callable[..., str]) -> str:
     url = make_database()
     asyncio.run(_detect_deadlocks_fast(url))
     return url
-
-
-@pytest.fixture
-async def committed(committed_url: str, tmp_path: Path) -> AsyncIterator[CommittedApp]:
-    async with committed_app(committed_url, tmp_path) as committed:
-        yield committed
-
-
-@pytest.fixture
-async def client(committed: CommittedApp) -> AsyncIterator[httpx.AsyncClient]:
-    async with committed.client() as client:
-        yield client
-
-
-@pytest.fixture
-def admin(client: httpx.AsyncClient) -> Caller:
-    return new_tenant(client)
 
 
 async def _count(committed: CommittedApp, *where: object) -> int:

@@ -244,3 +244,27 @@ async def test_a_series_has_its_rule_its_cancelled_and_its_moved_occurrences(wor
     assert override["RECURRENCE-ID"].dt == datetime(2026, 3, 30, 9, tzinfo=COPENHAGEN)
     assert override.start == datetime(2026, 3, 31, 14, tzinfo=COPENHAGEN)
     assert override.end == datetime(2026, 3, 31, 14, 15, tzinfo=COPENHAGEN)
+
+
+async def test_an_all_day_series_split_ends_on_a_date(admin: Caller) -> None:
+    organizer = await admin.new_member()
+    created = await book(
+        organizer,
+        all_day=True,
+        start_at="2026-03-23T00:00:00+01:00",
+        end_at="2026-03-24T00:00:00+01:00",
+        time_zone="Europe/Copenhagen",
+        recurrence={"rrule": "FREQ=WEEKLY"},
+    )
+    # Split at the third Monday (6 April, in summer time): its midnight in Copenhagen.
+    split = await organizer.post(
+        f"/v1/follow-ups/{created['id']}/occurrences/2026-04-05T22:00:00Z/split",
+        headers={"If-Match": "*"},
+    )
+    assert split.status_code == 201, split.text
+
+    event = only_event(parsed(await organizer.get(ics_url(created["id"]))))
+
+    # RFC 5545: UNTIL takes DTSTART's type; the original ends the day before the split.
+    assert event["RRULE"]["UNTIL"] == [date(2026, 4, 5)]
+    assert split.json()["start_date"] == "2026-04-06"

@@ -9,11 +9,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.followups.series import extend_due
-from app.models import Booking, FollowUp, Occurrence
+from app.models import Booking, Event, FollowUp, Occurrence
 from tests.fixtures.factories import Caller, create_resource
 from tests.fixtures.problems import assert_invalid, assert_problem
 from tests.fixtures.responses import ok
-from tests.followups.support import etag_of, participant, respond, tenant_rows
+from tests.followups.support import etag_of, notifications, participant, respond, tenant_rows
 
 ZONE = ZoneInfo("Europe/Copenhagen")
 Body = dict[str, Any]
@@ -312,3 +312,62 @@ async def test_an_unbounded_series_is_booked_ahead_and_the_worker_extends_it(
     )
     assert horizon is not None
     assert horizon > datetime.now(UTC) + timedelta(days=577)
+
+
+async def test_the_worker_books_around_a_taken_strict_room_and_tells_the_organizer(
+    member: Caller, admin: Caller, connection: AsyncConnection
+) -> None:
+    colleague = await admin.new_member()
+    room = await create_resource(admin, name="Fjord", allow_double_booking=False)
+    start = datetime.now(ZONE).replace(hour=9, minute=0, second=0, microsecond=0)
+    created = await member.create(
+        "/v1/follow-ups",
+        _series(
+            "FREQ=DAILY",
+            start,
+            participants=[{"associate_id": colleague.subject}, {"resource_id": room["id"]}],
+        ),
+    )
+    follow_up_id = uuid.UUID(created["id"])
+    room_participant = participant(created, resource_id=room["id"])["id"]
+    # Past the series' horizon, another follow-up takes the room for one morning.
+    day = (start + timedelta(days=560)).replace(hour=9)
+    await member.create(
+        "/v1/follow-ups",
+        {
+            "title": "Board meeting",
+            "start_at": _iso(day - timedelta(minutes=30)),
+            "end_at": _iso(day + timedelta(minutes=30)),
+            "participants": [{"resource_id": room["id"]}],
+        },
+    )
+
+    async with AsyncSession(bind=connection, join_transaction_mode="create_savepoint") as session:
+        assert await extend_due(session, batch=10, now=datetime.now(UTC) + timedelta(days=30)) >= 1
+        await session.commit()
+
+    # The occurrence is booked for the organizer and the colleague, not for the room.
+    at_day = Booking.follow_up_id == follow_up_id, Booking.occurrence_start == day
+    assert await _count(connection, *at_day) == 2
+    assert await _count(connection, *at_day, Booking.calendar_id == uuid.UUID(room["id"])) == 0
+    assert await _count(connection, Occurrence.follow_up_id == follow_up_id) > 560
+    (told,) = [n for n in await notifications(member) if n["kind"] == "resource_taken"]
+    assert told["follow_up_id"] == created["id"]
+    assert told["participant_id"] == room_participant
+    assert told["message"] == (
+        f"Fjord is taken by another follow-up on {day:%Y-%m-%d} 09:00 (Europe/Copenhagen): "
+        "Weekly planning is booked there without it"
+    )
+    events = (
+        await connection.execute(
+            select(Event.type, Event.data).where(
+                Event.follow_up_id == follow_up_id, Event.type == "occurrence.resource_taken"
+            )
+        )
+    ).all()
+    ((_, data),) = events
+    assert datetime.fromisoformat(data["occurrence_start"]) == day
+    assert (data["resource_id"], data["participant_id"]) == (room["id"], room_participant)
+    assert datetime.fromisoformat(data["end_at"]) == day + timedelta(hours=1)
+    # The colleague is not told: the organizer is the one to find another room.
+    assert not [n for n in await notifications(colleague) if n["kind"] == "resource_taken"]

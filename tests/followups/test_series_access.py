@@ -65,21 +65,25 @@ async def _rows(connection: AsyncConnection, tenant: uuid.UUID) -> dict[str, Any
 
 
 async def _both(series: Series, headers: dict[str, str], **kwargs: Any) -> list[httpx.Response]:
-    """PATCH the second occurrence and cancel it, with these headers."""
+    """PATCH the second occurrence, split the series there and cancel it, with these headers."""
     client = series.organizer.client
     etag = await etag_of(series.organizer, series.follow_up_id)
     url = kwargs.pop("url", series.url())
     return [
         await client.patch(url, json=MOVE, headers={**headers, "If-Match": etag}),
+        await client.post(f"{url}/split", json={}, headers={**headers, "If-Match": "*"}),
         await client.post(f"{url}/cancel", headers=headers),
     ]
 
 
-async def test_the_organizer_may_move_and_cancel(series: Series) -> None:
-    moved, cancelled = await _both(series, series.organizer.headers)
+async def test_the_organizer_may_move_split_and_cancel(series: Series) -> None:
+    moved, split, cancelled = await _both(series, series.organizer.headers)
 
     assert ok(moved)["start_at"] == "2026-05-11T12:00:00Z"
-    assert ok(cancelled)["cancelled"] is True
+    assert split.status_code == 201, split.text
+    assert split.json()["split_from"] == series.follow_up_id
+    # The occurrence is the new series' now: the original has it no more.
+    assert_problem(cancelled, 404, "not_found")
 
 
 async def test_without_a_token_is_401(
@@ -163,26 +167,89 @@ async def test_a_malformed_move_is_422(
     assert await _rows(connection, tenant) == before
 
 
+@pytest.mark.parametrize(
+    ("body", "loc"),
+    [
+        ({"start_at": None}, ("body", "start_at")),
+        ({"end_at": "2026-05-11T12:00:00"}, ("body", "end_at")),
+        ({"recurrence": {"rrule": "FREQ=HOURLY"}}, ("body", "recurrence", "rrule")),
+        ({"title": "x"}, ("body", "title")),
+        ([], ("body",)),
+    ],
+)
+async def test_a_malformed_split_is_422(
+    series: Series,
+    connection: AsyncConnection,
+    tenant: uuid.UUID,
+    body: Any,
+    loc: tuple[str, ...],
+) -> None:
+    before = await _rows(connection, tenant)
+    etag = await etag_of(series.organizer, series.follow_up_id)
+
+    response = await series.organizer.post(
+        f"{series.url()}/split", json=body, headers={"If-Match": etag}
+    )
+
+    assert_invalid(response, *loc)
+    assert await _rows(connection, tenant) == before
+
+
+async def test_a_split_that_cannot_be_is_refused_and_changes_nothing(
+    series: Series, connection: AsyncConnection, tenant: uuid.UUID
+) -> None:
+    organizer = series.organizer
+    single = await organizer.create(
+        "/v1/follow-ups",
+        {"title": "Once", "start_at": MOVE["start_at"], "end_at": MOVE["end_at"]},
+    )
+    await organizer.post(f"{series.url((SECOND + timedelta(days=7)).isoformat())}/cancel")
+    before = await _rows(connection, tenant)
+    etag = await etag_of(organizer, series.follow_up_id)
+    backwards = {"start_at": MOVE["end_at"], "end_at": MOVE["start_at"]}
+    third = (SECOND + timedelta(days=7)).isoformat()
+    cases = [
+        (series.url(START.isoformat()), {"If-Match": etag}, {}, 422, "split_at_first_occurrence"),
+        (series.url(follow_up_id=single["id"]), {"If-Match": "*"}, {}, 422, "not_a_series"),
+        (series.url(), {"If-Match": etag}, backwards, 422, "invalid_span"),
+        (series.url(third), {"If-Match": etag}, {}, 409, "occurrence_cancelled"),
+        (series.url("2026-05-11T08:01:00Z"), {"If-Match": etag}, {}, 404, "not_found"),
+        (series.url(), {}, {}, 428, "precondition_required"),
+        (series.url(), {"If-Match": '"0"'}, {}, 412, "precondition_failed"),
+    ]
+    for url, headers, body, status, code in cases:
+        response = await organizer.post(f"{url}/split", json=body, headers=headers)
+        assert_problem(response, status, code)
+    assert await _rows(connection, tenant) == before
+
+
 # The occurrence writes, for the idempotency tests' census of every write of the document.
 OCCURRENCE = "/v1/follow-ups/{follow_up_id}/occurrences/{original_start}"
-WRITES = {("PATCH", OCCURRENCE), ("POST", f"{OCCURRENCE}/cancel")}
+WRITES = {
+    ("PATCH", OCCURRENCE),
+    ("POST", f"{OCCURRENCE}/cancel"),
+    ("POST", f"{OCCURRENCE}/split"),
+}
 
 
-@pytest.mark.parametrize("cancel", [False, True], ids=["move", "cancel"])
+@pytest.mark.parametrize("write", ["move", "cancel", "split"])
 async def test_an_occurrence_write_sent_twice_with_one_key_is_replayed(
-    series: Series, connection: AsyncConnection, tenant: uuid.UUID, cancel: bool
+    series: Series, connection: AsyncConnection, tenant: uuid.UUID, write: str
 ) -> None:
     organizer = series.organizer
     etag = await etag_of(organizer, series.follow_up_id)
 
     async def send(headers: dict[str, str]) -> httpx.Response:
-        if cancel:
+        if write == "cancel":
             return await organizer.post(f"{series.url()}/cancel", headers=headers)
+        if write == "split":
+            url = f"{series.url()}/split"
+            return await organizer.post(url, json=MOVE, headers={**headers, "If-Match": etag})
         return await organizer.patch(series.url(), json=MOVE, headers={**headers, "If-Match": etag})
 
     headers = key()
     first = await send(headers)
-    assert first.status_code == 200, first.text
+    assert first.status_code in (200, 201), first.text
     before = await every_row(connection, tenant)
 
     again = await send(headers)

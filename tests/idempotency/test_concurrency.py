@@ -2,41 +2,24 @@
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 
 import httpx
-import pytest
 from sqlalchemy import func, select
 
 from app.models import FollowUp, Response
-from tests.fixtures.committed import (
+from tests.fixtures.committed import (  # noqa: F401 (fixtures)
     CommittedApp,
     acting_through,
-    committed_app,
+    admin,
+    client,
+    committed,
+    committed_url,
     follow_up_row_locked,
     until_lock_waiters,
 )
 from tests.fixtures.factories import Caller, follow_up_body
 from tests.fixtures.problems import assert_problem
 from tests.idempotency.support import assert_replayed, key
-
-
-@pytest.fixture(scope="module")
-def committed_url(make_database: Callable[..., str]) -> str:
-    return make_database()
-
-
-@pytest.fixture
-async def committed(committed_url: str, tmp_path: Path) -> AsyncIterator[CommittedApp]:
-    async with committed_app(committed_url, tmp_path) as committed:
-        yield committed
-
-
-@pytest.fixture
-async def admin(committed: CommittedApp) -> AsyncIterator[Caller]:
-    async with committed.client() as client:
-        yield Caller(client, uuid.uuid4(), subject="provisioning", admin=True)
 
 
 async def count(

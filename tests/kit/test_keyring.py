@@ -85,7 +85,11 @@ def test_a_tampered_value_refuses(part: int) -> None:
         ring.open(":".join(pieces), CONTEXT)
 
 
-@pytest.mark.parametrize("value", [SECRET, "v1:k:only-three", "v2:k:a:b", "", "v1:k:!!:!!"])
+@pytest.mark.parametrize(
+    "value",
+    [SECRET, "v1:k:only-three", "v2:k:a:b", "", "v1:k:!!:!!"],
+    ids=["plain-secret", "three-pieces", "unknown-version", "empty", "not-base64"],
+)
 def test_what_is_not_a_sealed_value_refuses(value: str) -> None:
     with pytest.raises(SealError):
         Keyring({"k": OLD}, "k").open(value, CONTEXT)

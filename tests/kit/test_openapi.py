@@ -88,6 +88,7 @@ def test_if_match_is_required_exactly_where_the_server_answers_428(app: FastAPI)
     assert sorted(required) == [
         ("patch", "/v1/follow-ups/{follow_up_id}"),
         ("patch", "/v1/follow-ups/{follow_up_id}/occurrences/{original_start}"),
+        ("post", "/v1/follow-ups/{follow_up_id}/occurrences/{original_start}/split"),
     ]
 
 

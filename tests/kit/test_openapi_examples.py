@@ -90,8 +90,8 @@ def _on_follow_up(action: str) -> Send:
     return send
 
 
-def _on_occurrence(method: str, suffix: str = "") -> Send:
-    """Send to the first occurrence of a weekly series (the example moves it within its week)."""
+def _on_occurrence(method: str, suffix: str = "", occurrence: str = "2026-12-07") -> Send:
+    """Send to an occurrence of a weekly series (the first: the example moves it in its week)."""
 
     async def send(world: dict[str, Caller], body: Any) -> httpx.Response:
         series = await _follow_up(
@@ -100,8 +100,8 @@ def _on_occurrence(method: str, suffix: str = "") -> Send:
             end_at="2026-12-07T10:00:00+01:00",
             recurrence={"rrule": "FREQ=WEEKLY;COUNT=4"},
         )
-        path = f"/v1/follow-ups/{series['id']}/occurrences/2026-12-07T08:00:00Z{suffix}"
-        headers = {"If-Match": "*"} if method == "PATCH" else {}
+        path = f"/v1/follow-ups/{series['id']}/occurrences/{occurrence}T08:00:00Z{suffix}"
+        headers = {"If-Match": "*"} if method == "PATCH" or suffix == "/split" else {}
         return await world["organizer"].request(method, path, json=body, headers=headers)
 
     return send
@@ -155,6 +155,9 @@ SENDERS: dict[tuple[str, str], Send] = {
     ),
     ("post", "/v1/follow-ups/{follow_up_id}/occurrences/{original_start}/cancel"): _on_occurrence(
         "POST", "/cancel"
+    ),
+    ("post", "/v1/follow-ups/{follow_up_id}/occurrences/{original_start}/split"): _on_occurrence(
+        "POST", "/split", "2026-12-14"
     ),
     ("post", "/v1/follow-ups/{follow_up_id}/assign"): _on_follow_up("assign"),
     ("post", "/v1/follow-ups/{follow_up_id}/cancel"): _on_follow_up("cancel"),

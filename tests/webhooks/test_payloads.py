@@ -2,12 +2,15 @@
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.followups.series import extend_due
 from app.models.states import PING, EventType
 from app.webhooks import payloads
 from app.webhooks.document import add_webhooks
@@ -140,12 +143,43 @@ async def test_every_type_delivered_matches_the_document(
                 f"{series}/occurrences/2026-04-13T07:00:00Z/cancel", json={"reason": "Easter"}
             )
         )
+        split = await organizer.post(
+            f"{series}/occurrences/2026-04-20T07:00:00Z/split", headers={"If-Match": "*"}
+        )
+        await ok(split, 201)
+        # An unbounded series whose strict room is taken past its horizon: the series job
+        # books that occurrence without the room and reports it.
+        strict = await create_resource(w.admin, name="Strict", allow_double_booking=False)
+        start = datetime.now(UTC).replace(hour=9, minute=0, second=0, microsecond=0)
+        daily = {
+            "title": "Daily",
+            "start_at": start.isoformat(),
+            "end_at": (start + timedelta(hours=1)).isoformat(),
+            "time_zone": "UTC",
+            "recurrence": {"rrule": "FREQ=DAILY"},
+            "participants": [{"resource_id": strict["id"]}],
+        }
+        await ok(await organizer.post("/v1/follow-ups", json=daily), 201)
+        taken = start + timedelta(days=560)
+        blocker = {
+            "title": "Blocker",
+            "start_at": taken.isoformat(),
+            "end_at": (taken + timedelta(hours=1)).isoformat(),
+            "participants": [{"resource_id": strict["id"]}],
+        }
+        await ok(await organizer.post("/v1/follow-ups", json=blocker), 201)
+        engine = w.committed.database.engine
+        assert engine is not None
+        async with AsyncSession(engine) as session, session.begin():
+            later = datetime.now(UTC) + timedelta(days=30)
+            assert await extend_due(session, batch=10, now=later) == 1
         await ok(await w.admin.post(f"/v1/webhooks/{webhook['id']}/ping"), 202)
 
         # created, seen, 3 answers, acknowledged, updated, rescheduled, 2 added, 2 removed,
         # assigned, cancelled; a series created, one occurrence answered, one moved, one
-        # cancelled; ping: 19
-        received = await w.receiver.wait_for(19)
+        # cancelled, split (and its new series created); a daily series and its blocker
+        # created, a room the series job found taken; ping: 24
+        received = await w.receiver.wait_for(24)
         payloads_by_type: dict[str, list[dict[str, Any]]] = {}
         for message in received:
             assert {k.lower() for k in message.headers} >= SIGNATURE_HEADERS
@@ -166,10 +200,20 @@ async def test_every_type_delivered_matches_the_document(
         assert {p["data"]["occurrence_start"] for p in payloads_by_type["invitation.accepted"]} == {
             None
         }
-        (series_created,) = [
-            p for p in payloads_by_type["follow_up.created"] if p["data"]["recurrence"] is not None
-        ]
-        assert series_created["data"]["recurrence"] == {"rrule": "FREQ=WEEKLY;COUNT=3"}
+        series_created = {
+            p["data"]["recurrence"]["rrule"]
+            for p in payloads_by_type["follow_up.created"]
+            if p["data"]["recurrence"] is not None and p["data"]["split_from"] is None
+        }
+        assert series_created == {"FREQ=WEEKLY;COUNT=3", "FREQ=DAILY"}
+        (split_event,) = payloads_by_type["follow_up.split"]
+        assert split_event["data"]["new_follow_up_id"] == split.json()["id"]
+        assert split_event["data"]["recurrence"] == {"rrule": "FREQ=WEEKLY;COUNT=2"}
+        (split_off,) = [p for p in payloads_by_type["follow_up.created"] if p["data"]["split_from"]]
+        assert split_off["data"]["follow_up_id"] == split.json()["id"]
+        (room_taken,) = payloads_by_type["occurrence.resource_taken"]
+        assert room_taken["data"]["resource_id"] == strict["id"]
+        assert room_taken["data"]["occurrence_start"] == taken.isoformat()
 
 
 def test_a_payload_schema_may_not_redefine_one_of_the_api() -> None:
