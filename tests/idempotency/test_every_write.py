@@ -14,12 +14,14 @@ from tests.followups import test_access as followups
 from tests.followups import test_series_access as occurrences
 from tests.followups.support import make_world as followups_world
 from tests.idempotency.support import assert_replayed, every_row, key
+from tests.imip.support import invite_person, reply
 from tests.webhooks import test_access as webhooks
 
 WRITES = {"POST", "PATCH", "DELETE"}
 FOLLOWUP_WRITES = [e for e in followups.ENDPOINTS if e.method in WRITES]
 WEBHOOK_WRITES = [e for e in webhooks.ENDPOINTS if e.method in WRITES]
 FEED_WRITES = [("POST", "/v1/feeds"), ("DELETE", "/v1/feeds/{feed_id}")]
+IMIP_WRITES = {("POST", "/v1/imip/replies")}
 
 
 def test_the_cases_cover_every_write_of_the_document(app: FastAPI) -> None:
@@ -32,6 +34,7 @@ def test_the_cases_cover_every_write_of_the_document(app: FastAPI) -> None:
     covered = (
         {e.route for e in [*FOLLOWUP_WRITES, *WEBHOOK_WRITES]}
         | set(FEED_WRITES)
+        | IMIP_WRITES
         | occurrences.WRITES
     )
     covered |= {
@@ -135,6 +138,21 @@ async def test_feed_writes_replay(
     await _twice(
         lambda headers: member.client.request(
             method, path, json=body, headers={**member.headers, **headers}
+        ),
+        connection,
+        tenant,
+    )
+
+
+async def test_an_e_mailed_reply_replays(
+    admin: Caller, member: Caller, connection: AsyncConnection, tenant: uuid.UUID
+) -> None:
+    _, created = await invite_person(admin, member)
+    body = reply(f"{created['id']}@convene", "bo@customer.test", "DECLINED")
+    headers = {**admin.headers, "content-type": "text/calendar; charset=utf-8"}
+    await _twice(
+        lambda more: admin.client.post(
+            "/v1/imip/replies", content=body, headers={**headers, **more}
         ),
         connection,
         tenant,
