@@ -46,12 +46,13 @@ WHERE tenant_id = :tenant_id
 # What the follow-up's participants of these kinds block, in each span it blocks (one
 # participant, or some occurrences, when given): the rows of `bookings`, and the resource's name.
 # Associates are busy when organizer or accepted, tentative while unanswered or tentative;
-# resources are always accepted; declined invitations and persons block nothing.
+# resources are always accepted; declined invitations and persons block nothing. An
+# invitee's answer to one occurrence of a series stands for their invitation's there.
 _BLOCKED = (
     """
 SELECT p.id AS participant_id, p.tenant_id, p.follow_up_id, p.kind AS calendar_kind,
        coalesce(p.associate_id, p.resource_id) AS calendar_id, s.during,
-       p.status IN ('not_read', 'seen', 'tentative') AS tentative,
+       coalesce(a.status, p.status) IN ('not_read', 'seen', 'tentative') AS tentative,
        coalesce(NOT r.allow_double_booking, false) AS strict, s.occurrence_start,
        r.name AS resource_name
 FROM participants p
@@ -59,12 +60,14 @@ JOIN follow_ups f ON f.tenant_id = p.tenant_id AND f.id = p.follow_up_id
 """
     + _SPANS
     + """
+LEFT JOIN occurrence_answers a ON a.tenant_id = p.tenant_id AND a.participant_id = p.id
+                              AND a.occurrence_start = s.occurrence_start
 LEFT JOIN resources r ON r.tenant_id = p.tenant_id AND r.id = p.resource_id
 WHERE p.tenant_id = :tenant_id
   AND p.follow_up_id = :follow_up_id
   AND f.status = 'scheduled'
   AND p.kind = ANY(:kinds)
-  AND p.status <> 'declined'
+  AND coalesce(a.status, p.status) <> 'declined'
   AND (CAST(:participant_id AS uuid) IS NULL OR p.id = :participant_id)
 """
 )

@@ -27,6 +27,8 @@ def shown_participants(
     for participant in participants:
         if participant["associate_id"] != viewer:
             participant["comment"] = None
+            for answer in participant["occurrence_answers"]:
+                answer["comment"] = None
     return participants
 
 

@@ -79,7 +79,18 @@ class SplitAtFirstOccurrence(ValidationFailed):
 class OccurrenceCancelled(Conflict):
     code = "occurrence_cancelled"
     title = "Occurrence cancelled"
-    description = "That occurrence of the series is cancelled: it can no longer be moved."
+    description = (
+        "That occurrence of the series is cancelled: it can no longer be moved or answered."
+    )
+
+
+class UnknownOccurrence(ValidationFailed):
+    code = "unknown_occurrence"
+    title = "No such occurrence"
+    description = (
+        "The series has no occurrence that its rule started at `occurrence` (give the "
+        "occurrence's original start, `occurrence_start` in the diary)."
+    )
 
 
 class SyncTokenExpired(ProblemError):

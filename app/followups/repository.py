@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    DateTime,
     Row,
     String,
     bindparam,
@@ -15,17 +16,30 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    true,
     tuple_,
     type_coerce,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm.attributes import set_committed_value
 
+from app.db.base import utc_now
 from app.db.repository import TenantRepository
 from app.followups.schemas import MAX_SPAN
 from app.kit.pagination import Paged, PageParams, paged, paged_rows
-from app.models import Associate, Booking, FollowUp, Participant, Person, Resource, Response
+from app.models import (
+    Associate,
+    Booking,
+    FollowUp,
+    Occurrence,
+    OccurrenceAnswer,
+    Participant,
+    Person,
+    Resource,
+    Response,
+)
 from app.models.states import FollowUpStatus, ParticipantKind, ParticipantRole, ParticipantStatus
 
 # A follow-up if the associate owns or takes part in it (the owner is a participant too).
@@ -82,11 +96,13 @@ RESPONSE_COLUMNS = (
     Response.status,
     Response.previous_status,
     Response.comment,
+    Response.occurrence_start,
     Response.created_at,
 )
 # The associate's diary in [start, end): each single follow-up, and each live occurrence of a
-# series (with its own span and original start), they own or take part in; keyset-paged by
-# (start, id). An occurrence lasts at most MAX_SPAN, which bounds the occurrences' scan.
+# series (with its own span and original start, and their answer to it if they gave one),
+# they own or take part in; keyset-paged by (start, id). An occurrence lasts at most
+# MAX_SPAN, which bounds the occurrences' scan.
 DIARY = text("""
 SELECT f.id, f.owner_id, f.title, f.kind, f.status, s.start_at, s.end_at, f.time_zone,
        f.all_day, f.location, f.created_at, f.updated_at, f.description, f.contact_id,
@@ -94,7 +110,7 @@ SELECT f.id, f.owner_id, f.title, f.kind, f.status, s.start_at, s.end_at, f.time
        s.original_start AS occurrence_start,
        (SELECT a.name FROM associates a WHERE a.tenant_id = f.tenant_id AND a.id = f.owner_id)
            AS owner_name,
-       p.role AS my_role, p.status AS my_status
+       p.role AS my_role, coalesce(a.status, p.status) AS my_status
 FROM participants p
 JOIN follow_ups f ON f.tenant_id = p.tenant_id AND f.id = p.follow_up_id
 CROSS JOIN LATERAL (
@@ -107,6 +123,8 @@ CROSS JOIN LATERAL (
       AND o.start_at < :end
       AND o.start_at > CAST(:start AS timestamptz) - CAST(:max_span AS interval)
 ) s
+LEFT JOIN occurrence_answers a ON a.tenant_id = p.tenant_id AND a.participant_id = p.id
+                              AND a.occurrence_start = s.original_start
 WHERE p.tenant_id = :tenant_id
   AND p.associate_id = :associate_id
   AND (f.during && tstzrange(:start, :end, '[)')
@@ -249,9 +267,31 @@ INVITATION_FOLLOW_UP_COLUMNS = tuple(
     )
 )
 
+NEXT_PREFIX = "next_"
+# A series' first live occurrence that has not ended by :now (lateral on the follow-up): the
+# inbox shows a series once, with it. The (tenant, follow-up, start) index finds it.
+_NEXT_OCCURRENCE = (
+    select(Occurrence.original_start, Occurrence.start_at, Occurrence.end_at)
+    .where(
+        Occurrence.tenant_id == FollowUp.tenant_id,
+        Occurrence.follow_up_id == FollowUp.id,
+        Occurrence.start_at > bindparam("now", type_=DateTime(timezone=True)) - MAX_SPAN,
+        Occurrence.end_at > bindparam("now"),
+        Occurrence.cancelled.is_(False),
+    )
+    .order_by(Occurrence.start_at)
+    .limit(1)
+    .lateral("next_occurrence")
+)
+_NEXT_COLUMNS = (
+    _NEXT_OCCURRENCE.c.original_start.label(NEXT_PREFIX + "occurrence_start"),
+    _NEXT_OCCURRENCE.c.start_at.label(NEXT_PREFIX + "start_at"),
+    _NEXT_OCCURRENCE.c.end_at.label(NEXT_PREFIX + "end_at"),
+)
 
 # Everyone in a follow-up, the organizer first, each flagged when its booking overlaps another
-# follow-up's booking of the same calendar. Built once: composing it per call costs more CPU
+# follow-up's booking of the same calendar, with their answers to single occurrences (as
+# `answered_<field>` arrays). Built once: composing it per call costs more CPU
 # than running it.
 _CONFLICT = (
     exists()
@@ -265,8 +305,42 @@ _CONFLICT = (
     )
     .label("conflict")
 )
+# Each participant's answers to single occurrences (lateral on the participant), as arrays in
+# occurrence order: one aggregate row per participant, empty arrays as nulls.
+ANSWERS_PREFIX = "answered_"
+
+
+def _answers_of(column: Any) -> Any:
+    return type_coerce(
+        func.array_agg(aggregate_order_by(column, OccurrenceAnswer.occurrence_start)),
+        ARRAY(column.type if column.key != "status" else String()),
+    ).label(ANSWERS_PREFIX + column.key)
+
+
+_OCCURRENCE_ANSWERS = (
+    select(
+        *(
+            _answers_of(column)
+            for column in (
+                OccurrenceAnswer.occurrence_start,
+                OccurrenceAnswer.status,
+                OccurrenceAnswer.comment,
+                OccurrenceAnswer.responded_at,
+                OccurrenceAnswer.rescheduled,
+            )
+        )
+    )
+    .where(
+        OccurrenceAnswer.tenant_id == Participant.tenant_id,
+        OccurrenceAnswer.participant_id == Participant.id,
+        OccurrenceAnswer.follow_up_id == Participant.follow_up_id,
+    )
+    .lateral("occurrence_answers")
+)
+OCCURRENCE_ANSWER_FIELDS = ("occurrence_start", "status", "comment", "responded_at", "rescheduled")
 PARTICIPANTS_WITH_CONFLICTS = (
-    select(*INVITATION_COLUMNS, _CONFLICT)
+    select(*INVITATION_COLUMNS, _CONFLICT, *_OCCURRENCE_ANSWERS.c)
+    .join(_OCCURRENCE_ANSWERS, true())
     .where(
         Participant.tenant_id == bindparam("tenant_id"),
         Participant.follow_up_id == bindparam("follow_up_id"),
@@ -296,7 +370,8 @@ class ParticipantRepository(TenantRepository[Participant]):
         """Everyone in the follow-up, the organizer first, as rows with a `conflict` flag.
 
         A participant is in conflict when its booking overlaps another follow-up's booking
-        of the same calendar.
+        of the same calendar. Their answers to single occurrences come as parallel arrays
+        `answered_<field>` (null when none), see `OCCURRENCE_ANSWER_FIELDS`.
         """
         return await self._rows(
             PARTICIPANTS_WITH_CONFLICTS, tenant_id=self.tenant_id, follow_up_id=follow_up_id
@@ -355,15 +430,17 @@ class ParticipantRepository(TenantRepository[Participant]):
     ) -> Paged[Row[Any]]:
         """The associate's invitations (not their own follow-ups), newest first, as rows.
 
-        A row holds the participant's columns by name and its follow-up's as `follow_up_<name>`.
+        A row holds the participant's columns by name, its follow-up's as `follow_up_<name>`,
+        and a series' next occurrence as `next_<name>` (nulls for a single follow-up).
         """
         query = (
-            select(*INVITATION_COLUMNS, *INVITATION_FOLLOW_UP_COLUMNS)
+            select(*INVITATION_COLUMNS, *INVITATION_FOLLOW_UP_COLUMNS, *_NEXT_COLUMNS)
             .join(
                 FollowUp,
                 (FollowUp.tenant_id == Participant.tenant_id)
                 & (FollowUp.id == Participant.follow_up_id),
             )
+            .outerjoin(_NEXT_OCCURRENCE, true())
             .where(
                 self._in_tenant(),
                 Participant.associate_id == associate_id,
@@ -374,7 +451,9 @@ class ParticipantRepository(TenantRepository[Participant]):
             query = query.where(Participant.status == status)
         if page.after is not None:
             query = query.where(Participant.id < page.after.id)
-        rows = await self._rows(query.order_by(Participant.id.desc()).limit(page.limit + 1))
+        rows = await self._rows(
+            query.order_by(Participant.id.desc()).limit(page.limit + 1), now=utc_now()
+        )
         return paged(rows, page)
 
 

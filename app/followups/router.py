@@ -233,7 +233,7 @@ async def assign_follow_up(
 
 @router.get(
     "/follow-ups/{follow_up_id}/participants",
-    response_model=list[schemas.Participant],
+    response_model=list[schemas.FollowUpParticipant],
     responses=READ,
 )
 async def list_participants(

@@ -23,6 +23,7 @@ from app.models.states import (
     FollowUpKind,
     FollowUpStatus,
     InviteeRole,
+    OccurrenceStatus,
     ParticipantKind,
     ParticipantRole,
     ParticipantStatus,
@@ -276,6 +277,27 @@ class Participant(ParticipantFields):
     )
 
 
+class OccurrenceAnswer(OutputModel):
+    """An invitee's answer to one occurrence of a series, apart from their series answer."""
+
+    occurrence_start: datetime = Field(description="The occurrence's original start: its key")
+    status: OccurrenceStatus = Field(
+        description="Their answer to it; `not_read` once the organizer moved it (rescheduled)"
+    )
+    comment: str | None = Field(description=COMMENT_SHOWN)
+    responded_at: datetime | None = Field(description="Null once the occurrence moved")
+    rescheduled: bool = Field(description="The occurrence moved since they last answered it")
+
+
+class FollowUpParticipant(Participant):
+    """A participant as their follow-up lists them: with their answers to single occurrences."""
+
+    occurrence_answers: list[OccurrenceAnswer] = Field(
+        description="A series' invitee's own answers to single occurrences, by occurrence "
+        "(the other occurrences follow `status`); empty when there are none"
+    )
+
+
 class FollowUpSummary(OutputModel):
     """What an invitation shows of its follow-up."""
 
@@ -317,7 +339,7 @@ class FollowUpFields(FollowUpSummary, Stored):
 
 class FollowUp(FollowUpFields):
     has_conflict: bool = Field(description="Some participant is double-booked")
-    participants: list[Participant]
+    participants: list[FollowUpParticipant]
 
 
 class DiaryEntry(FollowUpFields):
@@ -330,7 +352,10 @@ class DiaryEntry(FollowUpFields):
         )
     )
     my_role: ParticipantRole = Field(description="The caller's role in it")
-    my_status: ParticipantStatus = Field(description="The caller's answer")
+    my_status: ParticipantStatus = Field(
+        description="The caller's answer: for an occurrence, their answer to it if they gave "
+        "one (or `not_read` once it moved since), else their answer to the series"
+    )
 
 
 class OccurrenceUpdate(InputModel):
@@ -399,6 +424,12 @@ class ResponseRecord(OutputModel):
         examples=["Bo Berg"],
     )
     status: Answer
-    previous_status: ParticipantStatus
+    previous_status: ParticipantStatus = Field(
+        description="The status before this answer (for an occurrence: that occurrence's)"
+    )
     comment: str | None = Field(description=COMMENT_SHOWN)
+    occurrence_start: datetime | None = Field(
+        description="The occurrence of a series answered on its own (its original start); "
+        "null for an answer to the whole follow-up"
+    )
     responded_at: datetime = Field(validation_alias="created_at")

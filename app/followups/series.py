@@ -118,7 +118,10 @@ async def move_occurrence(
     body: schemas.OccurrenceUpdate,
     if_match: str | None,
 ) -> tuple[FollowUp, Occurrence]:
-    """Move one occurrence (organizer, If-Match); its bookings move, 409 if a room is taken."""
+    """Move one occurrence (organizer, If-Match); its bookings move, 409 if a room is taken.
+
+    Each invited colleague answers it again (`not_read`, rescheduled, for that occurrence).
+    """
     follow_up = await owned(session, actor, follow_up_id)
     check_if_match(if_match, follow_up.seq)
     occurrence = await live_occurrence(session, follow_up, original_start)
@@ -130,6 +133,7 @@ async def move_occurrence(
     occurrence.start_at, occurrence.end_at = body.start_at, body.end_at
     occurrence.overridden = True
     await session.flush()
+    await repository.reset_answers(occurrence)
     await bookings.rebook_occurrences(session, follow_up, Spans(occurrence=original_start))
     await FollowUpRepository(session, actor.tenant_id).load_participants(follow_up)
     await notify(

@@ -24,8 +24,32 @@ DELETE_OCCURRENCES = text("""
 DELETE FROM occurrences WHERE tenant_id = :tenant_id AND follow_up_id = :follow_up_id
 """)
 
-# A series split: its occurrences from :since on become another follow-up's, exceptions and all.
+# After one occurrence moved, every invited colleague answers it again: their answer to it
+# is `not_read` (rescheduled) whatever they answered it or the series.
+RESET_ANSWERS = text("""
+INSERT INTO occurrence_answers (tenant_id, participant_id, occurrence_start, follow_up_id,
+                                status, rescheduled)
+SELECT p.tenant_id, p.id, :original_start, p.follow_up_id, 'not_read', true
+FROM participants p
+WHERE p.tenant_id = :tenant_id AND p.follow_up_id = :follow_up_id
+  AND p.kind = 'associate' AND p.role <> 'organizer'
+ON CONFLICT (tenant_id, participant_id, occurrence_start) DO UPDATE
+    SET status = 'not_read', comment = NULL, responded_at = NULL, rescheduled = true
+""")
+
+# A series split: its occurrences from :since on become another follow-up's, exceptions and
+# all. Answers to them go along (the foreign key's ON UPDATE CASCADE moves them to the new
+# follow-up), each to the same colleague's participant there.
 MOVE_OCCURRENCES = text("""
+WITH answers AS (
+    UPDATE occurrence_answers a SET participant_id = n.id
+    FROM participants o
+    JOIN participants n ON n.tenant_id = o.tenant_id AND n.follow_up_id = :to_follow_up_id
+                       AND n.associate_id = o.associate_id
+    WHERE a.tenant_id = :tenant_id AND a.follow_up_id = :follow_up_id
+      AND a.occurrence_start >= :since
+      AND o.tenant_id = :tenant_id AND o.id = a.participant_id
+)
 UPDATE occurrences SET follow_up_id = :to_follow_up_id
 WHERE tenant_id = :tenant_id AND follow_up_id = :follow_up_id AND original_start >= :since
 """)
@@ -77,7 +101,10 @@ class OccurrenceRepository:
     async def move_from(
         self, follow_up_id: uuid.UUID, since: datetime, to_follow_up_id: uuid.UUID
     ) -> None:
-        """Give the series' occurrences from `since` on to another follow-up, as they are."""
+        """Give the series' occurrences from `since` on to another follow-up, as they are.
+
+        Answers to single occurrences go along, to the same colleagues' participants there.
+        """
         await self.session.execute(
             MOVE_OCCURRENCES,
             {
@@ -112,6 +139,17 @@ class OccurrenceRepository:
             .order_by(Occurrence.original_start)
         )
         return (await self.session.scalars(query)).all()
+
+    async def reset_answers(self, occurrence: Occurrence) -> None:
+        """Put every invited colleague's answer to the (moved) occurrence back to `not_read`."""
+        await self.session.execute(
+            RESET_ANSWERS,
+            {
+                "tenant_id": self.tenant_id,
+                "follow_up_id": occurrence.follow_up_id,
+                "original_start": occurrence.original_start,
+            },
+        )
 
     async def overlaps_other(
         self, occurrence: Occurrence, start_at: datetime, end_at: datetime

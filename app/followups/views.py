@@ -12,7 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.availability.service import first_free_for
 from app.followups import schemas
 from app.followups.comments import shown_participants
-from app.followups.repository import FollowUpRepository, ParticipantRepository
+from app.followups.repository import (
+    ANSWERS_PREFIX,
+    OCCURRENCE_ANSWER_FIELDS,
+    FollowUpRepository,
+    ParticipantRepository,
+)
 from app.kit.responses import built
 from app.models import FollowUp, Participant
 from app.models.states import ParticipantKind
@@ -31,7 +36,7 @@ async def follow_up_view(
     first_free_at = await first_free_for(session, follow_up) if conflicted_resource else None
     participants = [
         {
-            **row._asdict(),
+            **_with_occurrence_answers(row._asdict()),
             "first_free_at": first_free_at
             if row.conflict and row.kind == ParticipantKind.RESOURCE
             else None,
@@ -45,6 +50,16 @@ async def follow_up_view(
         "has_conflict": any(row.conflict for row in rows),
         "participants": shown_participants(follow_up, viewer, participants),
     }
+
+
+def _with_occurrence_answers(participant: dict[str, Any]) -> dict[str, Any]:
+    """The row's `answered_<field>` arrays as its `occurrence_answers` list (in their order)."""
+    arrays = [participant.pop(ANSWERS_PREFIX + name) for name in OCCURRENCE_ANSWER_FIELDS]
+    participant["occurrence_answers"] = [
+        dict(zip(OCCURRENCE_ANSWER_FIELDS, answer, strict=True))
+        for answer in zip(*(array or () for array in arrays), strict=True)
+    ]
+    return participant
 
 
 def follow_up_fields(follow_up: FollowUp, owner_name: str) -> dict[str, Any]:

@@ -9,45 +9,88 @@ from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import StrEnumText, new_id
-from app.models.states import Answer, ParticipantKind, ParticipantRole, ParticipantStatus
+from app.models.states import (
+    Answer,
+    OccurrenceStatus,
+    ParticipantKind,
+    ParticipantRole,
+    ParticipantStatus,
+)
 from app.notifications.service import MAX_MESSAGE
 from app.webhooks.events import CHANNEL, EVENT_FAN_OUT
 from app.webhooks.payloads import InvitationAnswered
 
-# What ANSWER changes, up to the seq bump its event is recorded under.
+# What ANSWER changes, up to the seq bump its event is recorded under. With :whole the answer
+# is the series' (or the single follow-up's): it drops the invitee's answers to single
+# occurrences. Without, it answers the occurrence at :occurrence alone: that occurrence's
+# answer and booking change, the invitation is only marked seen.
 _ANSWER_CHANGES = """
-WITH f AS (
-    SELECT f.tenant_id, f.id, f.owner_id, f.title, f.during, f.start_at, f.recurrence_rule
+WITH locked AS (
+    SELECT f.tenant_id, f.id, f.owner_id, f.title, f.during, f.start_at, f.recurrence_rule,
+           f.xmin AS version
     FROM follow_ups f
     WHERE f.tenant_id = :tenant_id
       AND f.id = (SELECT follow_up_id FROM participants
                   WHERE tenant_id = :tenant_id AND id = :participant_id)
       AND f.status = 'scheduled'
     FOR NO KEY UPDATE OF f
+), f AS (
+    -- The lock returns the row's newest version, the rest of the statement reads its
+    -- snapshot: if the follow-up changed in between, nothing happens here (stale, and the
+    -- caller runs the statement again, now under the lock with a fresh snapshot).
+    SELECT locked.* FROM locked
+    JOIN follow_ups seen ON seen.tenant_id = locked.tenant_id AND seen.id = locked.id
+     AND seen.xmin = locked.version
 ), spans AS (
-    SELECT f.start_at AS occurrence_start, f.during FROM f WHERE f.recurrence_rule IS NULL
+    SELECT f.start_at AS occurrence_start, f.during FROM f
+    WHERE f.recurrence_rule IS NULL AND :whole
     UNION ALL
     SELECT o.original_start, o.during
     FROM occurrences o JOIN f ON o.tenant_id = f.tenant_id AND o.follow_up_id = f.id
-    WHERE NOT o.cancelled
+    WHERE NOT o.cancelled AND (:whole OR o.original_start = :occurrence)
 ), old AS (
-    SELECT p.id, p.status, p.seen_at
+    SELECT p.id, p.status, p.seen_at,
+           (SELECT a.status FROM occurrence_answers a
+            WHERE a.tenant_id = p.tenant_id AND a.participant_id = p.id
+              AND a.occurrence_start = :occurrence) AS occurrence_status
     FROM participants p JOIN f ON f.tenant_id = p.tenant_id AND f.id = p.follow_up_id
     WHERE p.tenant_id = :tenant_id
       AND p.id = :participant_id
       AND p.associate_id = :associate_id
       AND p.role <> 'organizer'
+      AND (:whole OR EXISTS (SELECT FROM spans))
     FOR UPDATE OF p
 ), upd AS (
     UPDATE participants p
-    SET status = :status, comment = :comment, responded_at = :now,
-        seen_at = coalesce(old.seen_at, :now), rescheduled = false, acknowledged_at = NULL,
+    SET status = CASE WHEN :whole THEN :status
+                      WHEN old.status = 'not_read' THEN 'seen' ELSE old.status END,
+        comment = CASE WHEN :whole THEN :comment ELSE p.comment END,
+        responded_at = CASE WHEN :whole THEN :now ELSE p.responded_at END,
+        seen_at = coalesce(old.seen_at, :now),
+        rescheduled = p.rescheduled AND NOT :whole,
+        acknowledged_at = CASE WHEN :whole THEN NULL ELSE p.acknowledged_at END,
         updated_at = :now
     FROM old
     WHERE p.tenant_id = :tenant_id AND p.id = old.id
     RETURNING p.id, p.tenant_id, p.follow_up_id, p.kind, p.associate_id, p.resource_id,
               p.person_id, p.role, p.status, p.comment, p.responded_at, p.seen_at,
-              p.rescheduled, p.acknowledged_at, old.status AS previous_status
+              p.rescheduled, p.acknowledged_at,
+              CASE WHEN :whole THEN old.status
+                   ELSE coalesce(old.occurrence_status, old.status) END AS previous_status
+), answered AS (
+    INSERT INTO occurrence_answers (tenant_id, participant_id, occurrence_start, follow_up_id,
+                                    status, comment, responded_at, rescheduled)
+    SELECT upd.tenant_id, upd.id, spans.occurrence_start, upd.follow_up_id, :status, :comment,
+           :now, false
+    FROM upd, spans
+    WHERE NOT :whole
+    ON CONFLICT (tenant_id, participant_id, occurrence_start) DO UPDATE
+        SET status = excluded.status, comment = excluded.comment,
+            responded_at = excluded.responded_at, rescheduled = false
+    RETURNING occurrence_start, status, comment, responded_at, rescheduled
+), reset AS (
+    DELETE FROM occurrence_answers a USING upd
+    WHERE a.tenant_id = upd.tenant_id AND a.participant_id = upd.id AND :whole
 ), booked AS (
     INSERT INTO bookings (participant_id, tenant_id, follow_up_id, calendar_kind, calendar_id,
                           during, tentative, strict, occurrence_start)
@@ -60,11 +103,12 @@ WITH f AS (
 ), unbooked AS (
     DELETE FROM bookings b USING upd
     WHERE b.tenant_id = upd.tenant_id AND b.participant_id = upd.id AND NOT :blocks
+      AND (:whole OR b.occurrence_start = :occurrence)
 ), kept AS (
     INSERT INTO responses (id, tenant_id, follow_up_id, participant_id, associate_id, status,
-                           previous_status, comment)
+                           previous_status, comment, occurrence_start)
     SELECT :response_id, upd.tenant_id, upd.follow_up_id, upd.id, upd.associate_id, :status,
-           upd.previous_status, :comment
+           upd.previous_status, :comment, CAST(:occurrence AS timestamptz)
     FROM upd
 ), told AS (
     INSERT INTO notifications (id, tenant_id, associate_id, kind, follow_up_id, participant_id,
@@ -83,7 +127,9 @@ WITH f AS (
                   'tenant_id', upd.tenant_id, 'follow_up_id', upd.follow_up_id,
                   'previous_status', upd.previous_status) AS data
 ), """
-# What ANSWER returns: the invitation as answered, with its name and conflict flag.
+# What ANSWER returns: the invitation as answered, with its name and conflict flag, and the
+# occurrence's answer if one was answered. A row of nulls but `stale` when the follow-up
+# changed while the statement waited for its lock; no row when it is cancelled or not there.
 _ANSWER_RESULT = """
 SELECT upd.id, upd.kind, upd.associate_id, upd.resource_id, upd.person_id,
        (SELECT a.name FROM associates a
@@ -95,26 +141,36 @@ SELECT upd.id, upd.kind, upd.associate_id, upd.resource_id, upd.person_id,
                ON o.tenant_id = f.tenant_id AND o.calendar_id = upd.associate_id
               AND o.during && spans.during AND o.follow_up_id <> f.id
        ) AS conflict,
+       answered.occurrence_start, answered.status AS occurrence_status,
+       answered.comment AS occurrence_comment, answered.responded_at AS occurrence_responded_at,
+       answered.rescheduled AS occurrence_rescheduled,
+       NOT EXISTS (SELECT FROM f) AS stale,
        (SELECT count(*) FROM fanned) AS deliveries,
        (SELECT pg_notify(:channel, '') FROM (SELECT FROM fanned LIMIT 1) AS queued) AS notified
-FROM upd, f, event
+FROM locked
+LEFT JOIN (upd CROSS JOIN f CROSS JOIN event LEFT JOIN answered ON true) ON true
 """
 # Records an answer, all in one statement: lock the follow-up (so answers and organizer
 # changes to it queue up, and only for this statement before the commit), re-read the
-# invitation under that lock, write the answer, rewrite its bookings (one per span the
-# follow-up blocks: its own, or each live occurrence of a series), keep the response
-# history, tell the organizer, and record the event under the next seq with its deliveries.
-# No row: the invitation is not the caller's to answer now (the caller finds out why).
+# invitation under that lock, write the answer (the series', or one occurrence's), rewrite
+# its bookings (one per span the answer covers: the follow-up's own, each live occurrence of
+# a series, or the one occurrence), keep the response history, tell the organizer, and
+# record the event under the next seq with its deliveries.
+# `id` null: the invitation is not the caller's to answer now (the caller finds out why).
 ANSWER = text(_ANSWER_CHANGES + EVENT_FAN_OUT + _ANSWER_RESULT).columns(
     kind=StrEnumText(ParticipantKind),
     role=StrEnumText(ParticipantRole),
     status=StrEnumText(ParticipantStatus),
     previous_status=StrEnumText(ParticipantStatus),
+    occurrence_status=StrEnumText(OccurrenceStatus),
 )
 
 # Why an invitation cannot be answered: what the caller may learn of it, without locks.
 INVITATION_STATE = text("""
-SELECT p.associate_id, p.role, f.status,
+SELECT p.associate_id, p.role, f.status, f.recurrence_rule IS NOT NULL AS series,
+       (SELECT o.cancelled FROM occurrences o
+        WHERE o.tenant_id = f.tenant_id AND o.follow_up_id = f.id
+          AND o.original_start = CAST(:occurrence AS timestamptz)) AS occurrence_cancelled,
        EXISTS (SELECT FROM participants v
                WHERE v.tenant_id = f.tenant_id AND v.follow_up_id = f.id
                  AND v.associate_id = :associate_id) AS visible
@@ -132,6 +188,9 @@ class InvitationState:
     role: ParticipantRole
     follow_up_status: str
     visible: bool
+    series: bool
+    # For the occurrence asked about: whether it is cancelled; None when there is none.
+    occurrence_cancelled: bool | None
 
 
 class InvitationRepository:
@@ -149,14 +208,18 @@ class InvitationRepository:
         comment: str | None,
         now: datetime,
         *,
+        occurrence: datetime | None,
         actor: str,
         message: tuple[str, str],
         event: InvitationAnswered,
     ) -> Row[Any] | None:
-        """Record the answer in one statement; None if the invitation is not answerable.
+        """Record the answer (to the series, or to one occurrence) in one statement.
 
         The row holds the invitation's columns as a participant shows them, `previous_status`,
-        `seq`, `conflict` and `deliveries` (how many webhook deliveries the event queued).
+        `seq`, `conflict`, `deliveries` (how many webhook deliveries the event queued) and
+        the occurrence's answer as `occurrence_<field>`. None, or a null `id`, if the
+        invitation is not answerable; `stale` if the follow-up changed while the statement
+        waited for its lock (run it again: the lock is now held).
         """
         row = (
             await self.session.execute(
@@ -166,6 +229,8 @@ class InvitationRepository:
                     "participant_id": participant_id,
                     "associate_id": associate_id,
                     "status": status.value,
+                    "whole": occurrence is None,
+                    "occurrence": occurrence,
                     "blocks": status != Answer.DECLINED,
                     "tentative": status == Answer.TENTATIVE,
                     "comment": comment,
@@ -186,9 +251,9 @@ class InvitationRepository:
         return row
 
     async def state(
-        self, participant_id: uuid.UUID, associate_id: uuid.UUID
+        self, participant_id: uuid.UUID, associate_id: uuid.UUID, occurrence: datetime | None
     ) -> InvitationState | None:
-        """The invitation's owner, role and follow-up status, or None if there is none."""
+        """The invitation's owner, role, follow-up status and occurrence; None if none."""
         row = (
             await self.session.execute(
                 INVITATION_STATE,
@@ -196,9 +261,17 @@ class InvitationRepository:
                     "tenant_id": self.tenant_id,
                     "participant_id": participant_id,
                     "associate_id": associate_id,
+                    "occurrence": occurrence,
                 },
             )
         ).one_or_none()
         if row is None:
             return None
-        return InvitationState(row.associate_id, ParticipantRole(row.role), row.status, row.visible)
+        return InvitationState(
+            row.associate_id,
+            ParticipantRole(row.role),
+            row.status,
+            row.visible,
+            row.series,
+            row.occurrence_cancelled,
+        )

@@ -8,7 +8,13 @@ from fastapi import APIRouter, Query, Response
 from app.auth.dependencies import CurrentAssociate, NotAnAssociate
 from app.db.session import SessionDep
 from app.followups import schemas as followup_schemas
-from app.followups.errors import FollowUpCancelled, OrganizerParticipant
+from app.followups.errors import (
+    FollowUpCancelled,
+    NotASeries,
+    OccurrenceCancelled,
+    OrganizerParticipant,
+    UnknownOccurrence,
+)
 from app.followups.views import participant_view
 from app.idempotency.route import IdempotentRoute
 from app.invitations import schemas, service
@@ -55,8 +61,10 @@ async def mark_invitation_seen(
 
 @router.post(
     "/invitations/{participant_id}/response",
-    response_model=followup_schemas.Participant,
-    responses=problems(*ANSWER, FollowUpCancelled),
+    response_model=schemas.AnsweredInvitation,
+    responses=problems(
+        *ANSWER, FollowUpCancelled, NotASeries, UnknownOccurrence, OccurrenceCancelled
+    ),
 )
 async def respond_to_invitation(
     participant_id: uuid.UUID,
@@ -64,5 +72,9 @@ async def respond_to_invitation(
     session: SessionDep,
     actor: CurrentAssociate,
 ) -> Response:
-    """Accept, decline or answer tentative (the invitee only); publishes an event."""
+    """Accept, decline or answer tentative (the invitee only); publishes an event.
+
+    With `occurrence`, the answer is to that occurrence of a series alone: its booking in
+    the invitee's diary follows it, the other occurrences keep the series answer.
+    """
     return serialized(await service.respond(session, actor, participant_id, body))

@@ -1,22 +1,29 @@
 """Invitation rules: only the invitee answers; seen never overrides an answer; cancel freezes."""
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principals import Actor
 from app.db.base import utc_now
-from app.followups import schemas
-from app.followups.errors import FollowUpCancelled, OrganizerParticipant
+from app.followups.errors import (
+    FollowUpCancelled,
+    NotASeries,
+    OccurrenceCancelled,
+    OrganizerParticipant,
+    UnknownOccurrence,
+)
 from app.followups.repository import (
     FOLLOW_UP_PREFIX,
+    NEXT_PREFIX,
     FollowUpRepository,
     ParticipantRepository,
 )
-from app.followups.schemas import FollowUpSummary
+from app.followups.schemas import FollowUpSummary, OccurrenceAnswer
 from app.invitations.repository import InvitationRepository
-from app.invitations.schemas import ResponseRequest
+from app.invitations.schemas import AnsweredInvitation, NextOccurrence, ResponseRequest
 from app.kit.errors import Forbidden, NotFound
 from app.kit.pagination import PageParams
 from app.kit.responses import built
@@ -55,6 +62,7 @@ async def inbox(
 
 # The summary's fields the statement reads; the all-day dates are worked out from them.
 _READ = [name for name in FollowUpSummary.model_fields if name not in ("start_date", "end_date")]
+_NEXT = list(NextOccurrence.model_fields)
 
 
 def _invitation(row: Any) -> dict[str, Any]:
@@ -64,6 +72,8 @@ def _invitation(row: Any) -> dict[str, Any]:
     follow_up["start_date"] = local_date(follow_up["start_at"], time_zone) if all_day else None
     follow_up["end_date"] = local_date(follow_up["end_at"], time_zone) if all_day else None
     invitation["follow_up"] = follow_up
+    next_ = {name: invitation.pop(NEXT_PREFIX + name) for name in _NEXT}
+    invitation["next_occurrence"] = None if next_["occurrence_start"] is None else next_
     return invitation
 
 
@@ -113,44 +123,73 @@ async def mark_seen(session: AsyncSession, actor: Actor, participant_id: uuid.UU
 
 async def respond(
     session: AsyncSession, actor: Actor, participant_id: uuid.UUID, body: ResponseRequest
-) -> schemas.Participant:
-    """Accept, decline or answer tentative; the answer may change until a cancel freezes it.
+) -> AnsweredInvitation:
+    """Accept, decline or answer tentative, the series or one occurrence of it.
 
-    One statement does it all, taking the follow-up's row lock last, just before the commit:
-    answers to one follow-up queue for that statement only.
+    The answer may change until a cancel freezes it. One statement does it all, taking the
+    follow-up's row lock last, just before the commit: answers to one follow-up queue for that
+    statement only. One that finds the follow-up changed once it has the lock runs again.
     """
-    now = utc_now()
     invitations = InvitationRepository(session, actor.tenant_id)
-    answered = await invitations.answer(
+    answered = await _answer(invitations, actor, participant_id, body)
+    if answered is not None and answered.stale:
+        # The lock is held now, and the statement's new snapshot sees every change before it.
+        answered = await _answer(invitations, actor, participant_id, body)
+    if answered is None or answered.id is None:
+        await _refuse(invitations, actor, participant_id, body.occurrence)
+    assert answered is not None
+    occurrence = (
+        None
+        if answered.occurrence_start is None
+        else built(
+            OccurrenceAnswer,
+            answered,
+            prefix="occurrence_",
+            occurrence_start=answered.occurrence_start,
+        )
+    )
+    # Only resources have a first free time, and an invitee is a colleague.
+    return built(AnsweredInvitation, answered, first_free_at=None, occurrence_answer=occurrence)
+
+
+async def _answer(
+    invitations: InvitationRepository,
+    actor: Actor,
+    participant_id: uuid.UUID,
+    body: ResponseRequest,
+) -> Any:
+    """Run the answer's statement once: its row (see `InvitationRepository.answer`)."""
+    now = utc_now()
+    return await invitations.answer(
         participant_id,
         actor.associate_id,
         body.status,
         body.comment,
         now,
+        occurrence=body.occurrence,
         actor=actor.name,
         message=message_parts(NotificationKind.RESPONDED, who=actor.who, status=body.status),
         event=InvitationAnswered(
             participant_id=participant_id,
             associate_id=actor.associate_id,
             status=body.status,
+            occurrence_start=body.occurrence,
             # The text stays with the organizer and its author: endpoints (set by an admin,
             # anywhere) and the feed learn only that there is one.
             has_comment=bool(body.comment),
             responded_at=now,
         ),
     )
-    if answered is None:
-        await _refuse(invitations, actor, participant_id)
-    assert answered is not None
-    # Only resources have a first free time, and an invitee is a colleague.
-    return built(schemas.Participant, answered, first_free_at=None)
 
 
 async def _refuse(
-    invitations: InvitationRepository, actor: Actor, participant_id: uuid.UUID
+    invitations: InvitationRepository,
+    actor: Actor,
+    participant_id: uuid.UUID,
+    occurrence: datetime | None,
 ) -> None:
-    """Raise why the caller cannot answer this invitation now."""
-    state = await invitations.state(participant_id, actor.associate_id)
+    """Raise why the caller cannot answer this invitation (or this occurrence of it) now."""
+    state = await invitations.state(participant_id, actor.associate_id, occurrence)
     if state is None or not state.visible:
         raise NotFound(f"invitation {participant_id} not found")
     if state.associate_id != actor.associate_id:
@@ -159,4 +198,13 @@ async def _refuse(
         raise OrganizerParticipant("the organizer does not answer their own follow-up")
     if state.follow_up_status == FollowUpStatus.CANCELLED:
         raise FollowUpCancelled("the follow-up is cancelled; answers are frozen")
+    if occurrence is not None:
+        if not state.series:
+            raise NotASeries("the follow-up does not repeat: answer it without `occurrence`")
+        if state.occurrence_cancelled is None:
+            raise UnknownOccurrence(
+                f"the series has no occurrence starting at {occurrence.isoformat()}"
+            )
+        if state.occurrence_cancelled:
+            raise OccurrenceCancelled(f"the occurrence at {occurrence.isoformat()} is cancelled")
     raise NotFound(f"invitation {participant_id} not found")  # removed meanwhile

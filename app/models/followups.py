@@ -189,3 +189,5 @@ class Response(TenantScoped, Base):
     status: Mapped[Answer] = mapped_column(StrEnumText(Answer))
     previous_status: Mapped[ParticipantStatus] = mapped_column(StrEnumText(ParticipantStatus))
     comment: Mapped[str | None] = mapped_column(String(1000))
+    # The occurrence of a series answered on its own (its original start); null for the whole.
+    occurrence_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

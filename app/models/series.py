@@ -1,4 +1,4 @@
-"""The occurrences of a recurring follow-up: one row per occurrence booked, with exceptions."""
+"""The occurrences of a recurring follow-up (one row per occurrence booked) and their answers."""
 
 import uuid
 from datetime import datetime
@@ -10,13 +10,15 @@ from sqlalchemy import (
     DateTime,
     ForeignKeyConstraint,
     Index,
+    String,
     Uuid,
     false,
 )
 from sqlalchemy.dialects.postgresql import TSTZRANGE
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db.base import Base
+from app.db.base import Base, StrEnumText, one_of
+from app.models.states import OccurrenceStatus
 
 
 class Occurrence(Base):
@@ -50,3 +52,41 @@ class Occurrence(Base):
     # Moved or changed on its own (an override): kept when the series is booked further.
     overridden: Mapped[bool] = mapped_column(Boolean, server_default=false())
     cancelled: Mapped[bool] = mapped_column(Boolean, server_default=false())
+
+
+class OccurrenceAnswer(Base):
+    """An invitee's own answer to one occurrence of a series, apart from their series answer.
+
+    Without a row, an occurrence follows the invitation's status. A series-wide answer drops
+    the invitee's rows; moving the occurrence puts its rows back to `not_read` (rescheduled);
+    booking the series again from its rule drops the occurrences, and these with them.
+    """
+
+    __tablename__ = "occurrence_answers"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "participant_id"],
+            ["participants.tenant_id", "participants.id"],
+            ondelete="CASCADE",
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "follow_up_id", "occurrence_start"],
+            ["occurrences.tenant_id", "occurrences.follow_up_id", "occurrences.original_start"],
+            # An occurrence given to another follow-up (a split) takes its answers along.
+            onupdate="CASCADE",
+            ondelete="CASCADE",
+        ),
+        one_of("status", OccurrenceStatus),
+        # The cascade from an occurrence, and the organizer's reads of a series' answers.
+        Index(None, "tenant_id", "follow_up_id", "occurrence_start"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    participant_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    occurrence_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    follow_up_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    status: Mapped[OccurrenceStatus] = mapped_column(StrEnumText(OccurrenceStatus))
+    comment: Mapped[str | None] = mapped_column(String(1000))
+    responded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The occurrence moved since this invitee last answered it.
+    rescheduled: Mapped[bool] = mapped_column(Boolean, server_default=false())

@@ -53,6 +53,15 @@ class Answer(StrEnum):
     TENTATIVE = "tentative"
 
 
+class OccurrenceStatus(StrEnum):
+    """An invitee's status for one occurrence: their answer, or `not_read` once it moved."""
+
+    NOT_READ = "not_read"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    TENTATIVE = "tentative"
+
+
 class CalendarKind(StrEnum):
     """Whose time a booking blocks: a colleague's diary or a resource's."""
 

@@ -130,6 +130,12 @@ class InvitationAnswered(EventFacts):
         description="The external person whose e-mailed reply (iMIP) this is; null for a colleague",
     )
     status: Answer
+    occurrence_start: datetime | None = Field(
+        default=None,
+        description="The occurrence of a series answered on its own (its original start); "
+        "null for an answer to the whole follow-up (absent from events recorded before "
+        "single occurrences could be answered)",
+    )
     has_comment: bool = Field(
         description="Whether the invitee wrote a comment; its text is for the organizer alone"
     )

@@ -82,11 +82,16 @@ async def notifications(caller: Caller, **params: Any) -> list[Body]:
 
 
 def participant(follow_up: Body, **target: str) -> Body:
-    """The one participant of the follow-up with this associate_id, resource_id or person_id."""
+    """The one participant of the follow-up with this associate_id, resource_id or person_id.
+
+    As a participant's own responses (add, seen, answer) show it: without the follow-up's
+    list of their answers to single occurrences (`occurrence_answers`).
+    """
     ((key, value),) = target.items()
     (found,) = [p for p in follow_up["participants"] if p[key] == value]
     assert isinstance(found, dict)
-    return found
+    assert isinstance(found["occurrence_answers"], list)
+    return {name: field for name, field in found.items() if name != "occurrence_answers"}
 
 
 def as_seen_by(body: Any, associate_id: str | None) -> Any:
@@ -126,6 +131,8 @@ async def respond(
     if comment is not None:
         body["comment"] = comment
     answered: Body = ok(await caller.post(f"/v1/invitations/{participant_id}/response", json=body))
+    # An answer to the whole follow-up answers no single occurrence: the rest is the participant.
+    assert answered.pop("occurrence_answer") is None, answered
     return answered
 
 

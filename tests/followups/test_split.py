@@ -144,8 +144,11 @@ async def test_split_unchanged_moves_occurrences_answers_exceptions_and_bookings
     busy = await _room_busy(member, room["id"])
     assert [start for start, _ in busy] == busy_before
     assert [follow_up for _, follow_up in busy] == [series_id] * 2 + [new["id"]] * 3
+    # Accepted, but for the occurrence moved before the split: that one is to be answered
+    # again (not_read, tentative), and its answer moved to the new follow-up's participant.
     tentative = Booking.follow_up_id == moved, Booking.tentative
-    assert await _count(connection, *tentative) == 0
+    assert await _count(connection, *tentative) == 1
+    assert await _count(connection, *tentative, Booking.occurrence_start == _week(4)) == 1
     diary = ok(
         await colleague.get(
             "/v1/follow-ups",
@@ -153,6 +156,7 @@ async def test_split_unchanged_moves_occurrences_answers_exceptions_and_bookings
         )
     )
     assert [e["id"] for e in diary["items"]] == [series_id] * 2 + [new["id"]] * 3
+    assert [e["my_status"] for e in diary["items"]] == ["accepted"] * 4 + ["not_read"]
     # Nothing moved for the colleague: no notification of the split.
     assert not [n for n in await notifications(colleague) if n["follow_up_id"] == new["id"]]
 

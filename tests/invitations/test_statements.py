@@ -26,7 +26,7 @@ async def test_an_answer_is_the_token_check_and_one_statement(
                 await bo.post(f"/v1/invitations/{invitation}/response", json={"status": status})
             )
         assert answered["status"] == status
-        assert _first_words(sent) == ["SELECT associates.name", "WITH f"], sent
+        assert _first_words(sent) == ["SELECT associates.name", "WITH locked"], sent
 
 
 async def test_a_refused_answer_costs_one_more_read(admin: Caller, engine: AsyncEngine) -> None:
@@ -73,6 +73,51 @@ async def test_an_answer_with_an_idempotency_key_costs_one_more_statement(
 
     assert ok(first)["status"] == "accepted"
     # The token check claims the key in its round trip; the answer is kept after ANSWER.
-    assert _first_words(sent) == ["SELECT (SELECT", "WITH f", "INSERT INTO"], sent
+    assert _first_words(sent) == ["SELECT (SELECT", "WITH locked", "INSERT INTO"], sent
     assert again.content == first.content
     assert _first_words(replayed) == ["SELECT (SELECT"], replayed
+
+
+async def _weekly_invitation(admin: Caller) -> tuple[Caller, str, str]:
+    """A colleague invited to a weekly series of four: them, their invitation, the 2nd start."""
+    organizer, bo = await admin.new_member(), await admin.new_member()
+    created = await organizer.create(
+        "/v1/follow-ups",
+        {
+            "title": "Weekly",
+            "start_at": "2030-01-07T08:00:00Z",
+            "end_at": "2030-01-07T09:00:00Z",
+            "recurrence": {"rrule": "FREQ=WEEKLY;COUNT=4"},
+            "participants": [{"associate_id": bo.subject}],
+        },
+    )
+    return bo, participant(created, associate_id=bo.subject)["id"], "2030-01-14T08:00:00Z"
+
+
+async def test_an_occurrence_answer_is_the_token_check_and_one_statement(
+    admin: Caller, engine: AsyncEngine
+) -> None:
+    bo, invitation, second = await _weekly_invitation(admin)
+
+    for status in ("accepted", "declined", "tentative"):
+        with statements(engine) as sent:
+            answered = ok(
+                await bo.post(
+                    f"/v1/invitations/{invitation}/response",
+                    json={"status": status, "occurrence": second},
+                )
+            )
+        assert answered["occurrence_answer"]["status"] == status
+        assert _first_words(sent) == ["SELECT associates.name", "WITH locked"], sent
+
+
+async def test_an_inbox_with_a_series_is_still_one_statement(
+    admin: Caller, engine: AsyncEngine
+) -> None:
+    bo, _, _ = await _weekly_invitation(admin)
+
+    with statements(engine) as sent:
+        (invitation,) = ok(await bo.get("/v1/invitations"))["items"]
+
+    assert invitation["next_occurrence"]["occurrence_start"] == "2030-01-07T08:00:00Z"
+    assert _first_words(sent) == ["SELECT associates.name", "SELECT participants.id,"], sent

@@ -108,7 +108,17 @@ def _on_occurrence(method: str, suffix: str = "", occurrence: str = "2026-12-07"
 
 
 async def _answer(world: dict[str, Caller], body: Any) -> httpx.Response:
-    follow_up = await _follow_up(world, participants=[{"associate_id": str(ASSOCIATE)}])
+    """Answer an invitation; one to a weekly series when the example names an occurrence."""
+    series = (
+        {
+            "start_at": "2026-12-07T09:00:00+01:00",
+            "end_at": "2026-12-07T10:00:00+01:00",
+            "recurrence": {"rrule": "FREQ=WEEKLY;COUNT=4"},
+        }
+        if "occurrence" in body
+        else {}
+    )
+    follow_up = await _follow_up(world, participants=[{"associate_id": str(ASSOCIATE)}], **series)
     (invitation,) = [p for p in follow_up["participants"] if p["associate_id"] == str(ASSOCIATE)]
     return await world["colleague"].post(f"/v1/invitations/{invitation['id']}/response", body)
 

@@ -35,6 +35,7 @@ RESPONSE_KEYS = {
     "person_id",
     "status",
     "previous_status",
+    "occurrence_start",
     "has_comment",
     "responded_at",
     "seq",
@@ -127,6 +128,7 @@ async def test_each_kind_of_answer_arrives_signed_with_its_data(
                 "person_id": None,
                 "status": status,
                 "previous_status": previous,
+                "occurrence_start": None,
                 "has_comment": comment is not None,
             }
             assert datetime.fromisoformat(data["responded_at"]) == datetime.fromisoformat(

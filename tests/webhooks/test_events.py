@@ -26,6 +26,7 @@ RESPONSE_KEYS = {
     "person_id",
     "status",
     "previous_status",
+    "occurrence_start",
     "has_comment",
     "responded_at",
     "seq",
@@ -109,6 +110,7 @@ async def test_each_response_records_one_event(
             "person_id": None,
             "status": status,
             "previous_status": previous,
+            "occurrence_start": None,
             # Whether there is a comment, never its text: that is the organizer's to read.
             "has_comment": comment is not None,
             "seq": event.seq,

@@ -119,9 +119,17 @@ async def test_every_type_delivered_matches_the_document(
             "start_at": "2026-04-06T09:00:00+02:00",
             "end_at": "2026-04-06T09:15:00+02:00",
             "recurrence": {"rrule": "FREQ=WEEKLY;COUNT=3"},
+            "participants": [{"associate_id": invitee.subject}],
         }
         created = await ok(await organizer.post("/v1/follow-ups", json=weekly), 201)
         series = f"/v1/follow-ups/{created['id']}"
+        (invited,) = [p for p in created["participants"] if p["associate_id"] == invitee.subject]
+        await ok(
+            await invitee.post(
+                f"/v1/invitations/{invited['id']}/response",
+                json={"status": "declined", "occurrence": "2026-04-20T07:00:00Z"},
+            )
+        )
         one_later = {"start_at": "2026-04-06T10:00:00+02:00", "end_at": "2026-04-06T10:15:00+02:00"}
         await ok(
             await organizer.patch(
@@ -168,10 +176,10 @@ async def test_every_type_delivered_matches_the_document(
         await ok(await w.admin.post(f"/v1/webhooks/{webhook['id']}/ping"), 202)
 
         # created, seen, 3 answers, acknowledged, updated, rescheduled, 2 added, 2 removed,
-        # assigned, cancelled; a series created, one occurrence moved, one cancelled, split
-        # (and its new series created); a daily series and its blocker created, a room the
-        # series job found taken; ping: 23
-        received = await w.receiver.wait_for(23)
+        # assigned, cancelled; a series created, one occurrence answered, one moved, one
+        # cancelled, split (and its new series created); a daily series and its blocker
+        # created, a room the series job found taken; ping: 24
+        received = await w.receiver.wait_for(24)
         payloads_by_type: dict[str, list[dict[str, Any]]] = {}
         for message in received:
             assert {k.lower() for k in message.headers} >= SIGNATURE_HEADERS
@@ -184,6 +192,14 @@ async def test_every_type_delivered_matches_the_document(
         assert payloads_by_type["follow_up.cancelled"][0]["data"]["reason"] == "Postponed"
         (cancelled_one,) = payloads_by_type["occurrence.cancelled"]
         assert cancelled_one["data"]["occurrence_start"] == "2026-04-13T07:00:00+00:00"
+        declined = [p["data"] for p in payloads_by_type["invitation.declined"]]
+        assert [(d["occurrence_start"], d["previous_status"]) for d in declined] == [
+            (None, "accepted"),
+            ("2026-04-20T07:00:00+00:00", "not_read"),
+        ]
+        assert {p["data"]["occurrence_start"] for p in payloads_by_type["invitation.accepted"]} == {
+            None
+        }
         series_created = {
             p["data"]["recurrence"]["rrule"]
             for p in payloads_by_type["follow_up.created"]
