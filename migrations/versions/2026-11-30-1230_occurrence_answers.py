@@ -2,7 +2,7 @@
 
 Revision ID: 3f6b1d8e2c47
 Revises: c5d1e8a27f43
-Create Date: 2026-11-30 12:00:00+00:00
+Create Date: 2026-11-30 12:30:00+00:00
 """
 
 from collections.abc import Sequence
