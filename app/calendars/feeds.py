@@ -34,7 +34,7 @@ _TOKEN = re.compile(TOKEN_PATTERN)
 # thread) and a megabyte of body with five attendees each.
 MAX_FEED_EVENTS = 1000
 # Part of every feed's ETag: bump it when the same rows would give other bytes.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 REFRESH = timedelta(minutes=15)
 
 
@@ -124,16 +124,23 @@ def _window(feed: Any, now: datetime) -> tuple[datetime, datetime]:
     return today - timedelta(days=feed.past_days), today + timedelta(days=feed.future_days + 1)
 
 
-def _with_series(view: ical.EventView, row: Any) -> ical.EventView:
-    """A series' view with its rule, EXDATEs and moved occurrences (from its feed row)."""
+def _with_series(view: ical.EventView, row: Any, diary_of: uuid.UUID) -> ical.EventView:
+    """A series' view with its rule, EXDATEs and occurrences moved or answered on their own.
+
+    From its feed row; each override's transparency follows `diary_of`'s answer to it (the
+    feed's colleague).
+    """
     if row.recurrence_rule is None:
         return view
-    moved = zip(row.moved_from or (), row.moved_start or (), row.moved_end or (), strict=True)
+    overrides = zip(
+        row.override_from or (), row.override_start or (), row.override_end or (), strict=True
+    )
     return replace(
         view,
         rule=row.recurrence_rule,
         exdates=row.exdates or (),
-        overrides=[ical.Moved(*each) for each in moved],
+        overrides=[ical.Override(*each) for each in overrides],
+        diary_of=diary_of,
     )
 
 
@@ -166,6 +173,7 @@ async def current(session: AsyncSession, feed: OpenFeed) -> FeedState:
                 f, attendees.get(f.id, []), transparent=f.own_status == ParticipantStatus.DECLINED
             ),
             f,
+            row.associate_id,
         )
         for f in follow_ups
     ]

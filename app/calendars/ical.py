@@ -2,12 +2,12 @@
 
 A follow-up is first turned into an `EventView` (plain data, no session), then into one
 VEVENT by `vevent()`: the one place where a series' RRULE, EXDATE and RECURRENCE-ID
-overrides will be added.
+overrides are added.
 """
 
 import uuid
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -45,7 +45,10 @@ CUTYPE = {ResourceKind.ROOM: "ROOM", ResourceKind.EQUIPMENT: "RESOURCE"}
 
 @dataclass(frozen=True)
 class Attendee:
-    """One participant as a calendar shows it: who, how to reach them, their answer."""
+    """One participant as a calendar shows it: who, how to reach them, their answer.
+
+    `answers` are their answers to single occurrences of a series, by original start.
+    """
 
     id: uuid.UUID
     kind: ParticipantKind
@@ -54,6 +57,11 @@ class Attendee:
     name: str
     email: str | None
     resource_kind: ResourceKind | None = None
+    answers: Mapping[datetime, ParticipantStatus] = field(default_factory=dict)
+
+    def status_at(self, occurrence: datetime | None) -> ParticipantStatus:
+        """Their answer to the occurrence at this original start (None: to the series)."""
+        return self.status if occurrence is None else self.answers.get(occurrence, self.status)
 
     @property
     def address(self) -> str:
@@ -68,8 +76,12 @@ class Attendee:
 
 
 @dataclass(frozen=True)
-class Moved:
-    """One occurrence of a series moved on its own: its RECURRENCE-ID and its own span."""
+class Override:
+    """An occurrence of a series in a VEVENT of its own: its RECURRENCE-ID and its span.
+
+    One is written for each occurrence moved on its own, and for each that some participant
+    answered on its own (its ATTENDEEs show those answers).
+    """
 
     original_start: datetime
     start_at: datetime
@@ -78,7 +90,11 @@ class Moved:
 
 @dataclass(frozen=True)
 class EventView:
-    """What one VEVENT says about one follow-up; `transparent` when it blocks no time."""
+    """What one VEVENT says about one follow-up; `transparent` when it blocks no time.
+
+    `diary_of` (a feed's colleague) makes each override transparent by that attendee's
+    answer to its occurrence instead: an occurrence they declined alone blocks no time.
+    """
 
     id: uuid.UUID
     seq: int
@@ -96,20 +112,34 @@ class EventView:
     transparent: bool = False
     rule: str | None = None
     exdates: Sequence[datetime] = ()
-    overrides: Sequence[Moved] = ()
+    overrides: Sequence[Override] = ()
+    diary_of: uuid.UUID | None = None
 
     @property
     def uid(self) -> str:
         return f"{self.id}@{UID_DOMAIN}"
 
+    def blocks_no_time(self, occurrence: datetime | None) -> bool:
+        """Whether the series (None) or the occurrence at this original start is free time."""
+        if self.status == FollowUpStatus.CANCELLED:
+            return True
+        if occurrence is None or self.diary_of is None:
+            return self.transparent
+        for attendee in self.attendees:
+            if attendee.id == self.diary_of:
+                return attendee.status_at(occurrence) == ParticipantStatus.DECLINED
+        return self.transparent
 
-def _address(attendee: Attendee, *, organizer: bool = False) -> vCalAddress:
+
+def _address(
+    attendee: Attendee, *, organizer: bool = False, occurrence: datetime | None = None
+) -> vCalAddress:
     address = vCalAddress(attendee.address)
     address.params["CN"] = attendee.name
     if not organizer:
         address.params["CUTYPE"] = attendee.cutype
         address.params["ROLE"] = ROLE[attendee.role]
-        address.params["PARTSTAT"] = PARTSTAT[attendee.status]
+        address.params["PARTSTAT"] = PARTSTAT[attendee.status_at(occurrence)]
     return address
 
 
@@ -119,12 +149,14 @@ def _when(view: EventView, instant: datetime) -> datetime | date:
     return local.date() if view.all_day else local
 
 
-def vevent(view: EventView, moved: Moved | None = None) -> Event:
+def vevent(view: EventView, moved: Override | None = None) -> Event:
     """The VEVENT of one follow-up, with its organizer and every participant as an ATTENDEE.
 
     A series' VEVENT carries its RRULE and EXDATEs; with `moved`, this is instead the VEVENT
-    of that one occurrence (same UID, RECURRENCE-ID its original start, its own span).
+    of that one occurrence (same UID, RECURRENCE-ID its original start, its own span, each
+    attendee's answer to it).
     """
+    occurrence = moved.original_start if moved else None
     event = Event()
     event.add("uid", view.uid)
     # The last revision of the information (RFC 5545 3.8.7.2 for a calendar without METHOD).
@@ -151,12 +183,12 @@ def vevent(view: EventView, moved: Moved | None = None) -> Event:
         event.add("description", view.description)
     cancelled = view.status == FollowUpStatus.CANCELLED
     event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
-    event.add("transp", "TRANSPARENT" if cancelled or view.transparent else "OPAQUE")
+    event.add("transp", "TRANSPARENT" if view.blocks_no_time(occurrence) else "OPAQUE")
     for attendee in view.attendees:
         if attendee.role == ParticipantRole.ORGANIZER:
             event.add("organizer", _address(attendee, organizer=True))
     for attendee in view.attendees:
-        event.add("attendee", _address(attendee))
+        event.add("attendee", _address(attendee, occurrence=occurrence))
     return event
 
 

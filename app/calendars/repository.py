@@ -13,17 +13,24 @@ from app.followups.schemas import MAX_SPAN
 from app.kit.pagination import Paged, PageParams
 from app.models import CalendarFeed
 
-# Everyone in these follow-ups with the name and address a calendar shows, organizer first.
+# Everyone in these follow-ups with the name and address a calendar shows, organizer first,
+# and their answers to single occurrences of a series (original starts and statuses).
 ATTENDEES = text("""
 SELECT p.follow_up_id, coalesce(p.associate_id, p.resource_id, p.person_id) AS id,
        p.kind, p.role, p.status,
        coalesce(a.name, r.name, pe.name) AS name,
        coalesce(a.email, pe.email) AS email,
-       r.kind AS resource_kind
+       r.kind AS resource_kind, oa.answered_from, oa.answered_status
 FROM participants p
 LEFT JOIN associates a ON a.tenant_id = p.tenant_id AND a.id = p.associate_id
 LEFT JOIN resources r ON r.tenant_id = p.tenant_id AND r.id = p.resource_id
 LEFT JOIN persons pe ON pe.tenant_id = p.tenant_id AND pe.id = p.person_id
+CROSS JOIN LATERAL (
+    SELECT array_agg(oa.occurrence_start ORDER BY oa.occurrence_start) AS answered_from,
+           array_agg(oa.status ORDER BY oa.occurrence_start) AS answered_status
+    FROM occurrence_answers oa
+    WHERE oa.tenant_id = p.tenant_id AND oa.participant_id = p.id
+) oa
 WHERE p.tenant_id = :tenant_id AND p.follow_up_id = ANY(:follow_up_ids)
 ORDER BY p.follow_up_id, p.role <> 'organizer', p.id
 """)
@@ -32,11 +39,12 @@ ORDER BY p.follow_up_id, p.role <> 'organizer', p.id
 # series, any live occurrence), with their own answer; the `limit` nearest to `now` (by their
 # nearest span in the window) when there are more. A series comes with its exceptions, for
 # RRULE's EXDATE and RECURRENCE-ID: the original starts of its cancelled occurrences, and of
-# its moved ones with their spans. An occurrence lasts at most :max_span, which bounds the scan.
+# the live ones moved or answered on their own (by anyone) with their spans (`override_*`).
+# An occurrence lasts at most :max_span, which bounds the scan.
 DIARY_WINDOW = text("""
 SELECT f.id, f.seq, f.title, f.description, f.location, f.start_at, f.end_at, f.time_zone,
        f.all_day, f.status, f.created_at, f.updated_at, p.status AS own_status,
-       f.recurrence_rule, x.exdates, x.moved_from, x.moved_start, x.moved_end
+       f.recurrence_rule, x.exdates, x.override_from, x.override_start, x.override_end
 FROM follow_ups f
 JOIN participants p ON p.tenant_id = f.tenant_id AND p.follow_up_id = f.id
 CROSS JOIN LATERAL (
@@ -57,15 +65,17 @@ CROSS JOIN LATERAL (
     SELECT array_agg(o.original_start ORDER BY o.original_start)
                FILTER (WHERE o.cancelled) AS exdates,
            array_agg(o.original_start ORDER BY o.original_start)
-               FILTER (WHERE o.overridden AND NOT o.cancelled) AS moved_from,
+               FILTER (WHERE NOT o.cancelled) AS override_from,
            array_agg(o.start_at ORDER BY o.original_start)
-               FILTER (WHERE o.overridden AND NOT o.cancelled) AS moved_start,
+               FILTER (WHERE NOT o.cancelled) AS override_start,
            array_agg(o.end_at ORDER BY o.original_start)
-               FILTER (WHERE o.overridden AND NOT o.cancelled) AS moved_end
+               FILTER (WHERE NOT o.cancelled) AS override_end
     FROM occurrences o
     WHERE f.recurrence_rule IS NOT NULL
       AND o.tenant_id = f.tenant_id AND o.follow_up_id = f.id
-      AND (o.cancelled OR o.overridden)
+      AND (o.cancelled OR o.overridden
+           OR o.original_start IN (SELECT a.occurrence_start FROM occurrence_answers a
+                                   WHERE a.tenant_id = f.tenant_id AND a.follow_up_id = f.id))
 ) x
 WHERE f.tenant_id = :tenant_id
   AND p.associate_id = :associate_id

@@ -3,6 +3,7 @@
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,7 +12,7 @@ from app.auth.principals import Actor
 from app.calendars import ical
 from app.calendars.repository import CalendarRepository
 from app.followups import reads
-from app.followups.series import series_of
+from app.followups.series import Series, series_of
 from app.models.states import (
     FollowUpStatus,
     ParticipantKind,
@@ -22,9 +23,13 @@ from app.models.states import (
 
 
 def attendees_by_follow_up(rows: Iterable[Any]) -> dict[uuid.UUID, list[ical.Attendee]]:
-    """The rows of `CalendarRepository.attendees` as Attendees, grouped by follow-up."""
+    """The rows of `CalendarRepository.attendees` as Attendees, grouped by follow-up.
+
+    Each with their answers to single occurrences (`answered_from`, `answered_status`).
+    """
     grouped: dict[uuid.UUID, list[ical.Attendee]] = {}
     for row in rows:
+        answers = zip(row.answered_from or (), row.answered_status or (), strict=True)
         grouped.setdefault(row.follow_up_id, []).append(
             ical.Attendee(
                 id=row.id,
@@ -34,6 +39,7 @@ def attendees_by_follow_up(rows: Iterable[Any]) -> dict[uuid.UUID, list[ical.Att
                 name=row.name,
                 email=row.email,
                 resource_kind=ResourceKind(row.resource_kind) if row.resource_kind else None,
+                answers={start: ParticipantStatus(status) for start, status in answers},
             )
         )
     return grouped
@@ -61,6 +67,31 @@ def event_view(
     )
 
 
+def answered(view: ical.EventView) -> set[datetime]:
+    """The original starts of the occurrences some attendee answered on their own."""
+    return {start for attendee in view.attendees for start in attendee.answers}
+
+
+def with_series(view: ical.EventView, found: Series | None) -> ical.EventView:
+    """A series' view: its rule, EXDATEs and an override per occurrence moved or answered alone.
+
+    The view as it is for a single follow-up (None).
+    """
+    if found is None:
+        return view
+    own = answered(view)
+    return replace(
+        view,
+        rule=found.rule,
+        exdates=found.exdates,
+        overrides=[
+            ical.Override(o.original_start, o.start_at, o.end_at)
+            for o in found.live
+            if o.overridden or o.original_start in own
+        ],
+    )
+
+
 async def follow_up_ics(session: AsyncSession, actor: Actor, follow_up_id: uuid.UUID) -> bytes:
     """The follow-up as a VCALENDAR with one VEVENT; 404 where its JSON would be 404.
 
@@ -69,13 +100,5 @@ async def follow_up_ics(session: AsyncSession, actor: Actor, follow_up_id: uuid.
     follow_up = await reads.visible(session, actor, follow_up_id)
     rows = await CalendarRepository(session, actor.tenant_id).attendees([follow_up.id])
     attendees = attendees_by_follow_up(rows).get(follow_up.id, [])
-    view = event_view(follow_up, attendees)
-    found = await series_of(session, follow_up)
-    if found is not None:
-        view = replace(
-            view,
-            rule=found.rule,
-            exdates=found.exdates,
-            overrides=[ical.Moved(o.original_start, o.start_at, o.end_at) for o in found.overrides],
-        )
+    view = with_series(event_view(follow_up, attendees), await series_of(session, follow_up))
     return ical.ics(ical.calendar([view]))

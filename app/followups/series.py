@@ -272,7 +272,8 @@ class Series:
     """A series as iCalendar needs it: the rule from the first occurrence, EXDATEs, overrides.
 
     `overrides` are the occurrences moved on their own (RECURRENCE-ID: their original_start);
-    `exdates` the original starts of cancelled ones; both only among the booked occurrences.
+    `exdates` the original starts of cancelled ones; `live` every occurrence not cancelled
+    (an occurrence answered on its own gets a RECURRENCE-ID too); all among the booked ones.
     """
 
     rule: str
@@ -281,6 +282,7 @@ class Series:
     end_at: datetime
     exdates: list[datetime]
     overrides: list[Occurrence]
+    live: list[Occurrence]
 
 
 async def series_of(session: AsyncSession, follow_up: FollowUp) -> Series | None:
@@ -295,4 +297,5 @@ async def series_of(session: AsyncSession, follow_up: FollowUp) -> Series | None
         end_at=follow_up.end_at,
         exdates=[row.original_start for row in rows if row.cancelled],
         overrides=[row for row in rows if row.overridden and not row.cancelled],
+        live=[row for row in rows if not row.cancelled],
     )

@@ -144,14 +144,10 @@ async def _view(
 ) -> ical.EventView:
     """The calendar part's event: the follow-up (a series with its exceptions), these attendees."""
     # Imported here, as in tell_persons: both modules import the follow-up commands' modules.
-    from app.calendars.service import event_view
+    from app.calendars.service import event_view, with_series
     from app.followups.series import series_of
 
     view = event_view(row, attendees)
     if cancelled:
         view = replace(view, status=FollowUpStatus.CANCELLED)
-    found = await series_of(session, follow_up)
-    if found is not None:
-        overrides = [ical.Moved(o.original_start, o.start_at, o.end_at) for o in found.overrides]
-        view = replace(view, rule=found.rule, exdates=found.exdates, overrides=overrides)
-    return view
+    return with_series(view, await series_of(session, follow_up))

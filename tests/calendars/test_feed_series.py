@@ -11,6 +11,7 @@ from icalendar import Calendar
 from tests.calendars.support import new_feed
 from tests.fixtures.factories import Caller
 from tests.fixtures.responses import ok
+from tests.followups.support import participant
 
 ZONE = ZoneInfo("Europe/Copenhagen")
 
@@ -98,3 +99,57 @@ async def test_a_series_begun_before_the_window_is_in_the_feed_with_its_exceptio
     assert len(listed) == 7
     assert (fourth + timedelta(hours=2), fourth + timedelta(hours=3)) in listed
     assert fifth not in [start for start, _ in listed]
+
+
+def _by_occurrence(response: httpx.Response) -> dict[datetime | None, Any]:
+    """The feed's VEVENTs by RECURRENCE-ID (in UTC; None for the series' own)."""
+    assert response.status_code == 200, response.text
+    return {
+        (e.decoded("RECURRENCE-ID").astimezone(UTC) if "RECURRENCE-ID" in e else None): e
+        for e in Calendar.from_ical(response.content).walk("VEVENT")
+    }
+
+
+def _shown(event: Any, name: str) -> tuple[str, str]:
+    """The PARTSTAT of the attendee called `name`, and whether the VEVENT blocks time."""
+    (found,) = [a for a in event["ATTENDEE"] if a.params["CN"] == name]
+    return str(found.params["PARTSTAT"]), str(event["TRANSP"])
+
+
+async def test_an_occurrence_answered_alone_shows_its_answer_and_frees_a_decline(
+    admin: Caller, client: httpx.AsyncClient
+) -> None:
+    organizer = await admin.new_member(name="Olga Organizer")
+    member = await admin.new_member(name="Mia Member")
+    body = _series("Weekly", 2, "FREQ=WEEKLY;COUNT=4")
+    body["participants"] = [{"associate_id": member.subject}]
+    created = await organizer.create("/v1/follow-ups", body)
+    answer = f"/v1/invitations/{participant(created, associate_id=member.subject)['id']}/response"
+    first = datetime.fromisoformat(created["start_at"]).astimezone(UTC)
+    second, third = first + timedelta(weeks=1), first + timedelta(weeks=2)
+    ok(await member.post(answer, json={"status": "accepted"}))
+    ok(await member.post(answer, json={"status": "declined", "occurrence": second.isoformat()}))
+    _, own = await new_feed(member, past_days=0, future_days=60)
+    _, organizers = await new_feed(organizer, past_days=0, future_days=60)
+
+    shown = await client.get(own)
+    events = _by_occurrence(shown)
+    assert set(events) == {None, second}
+    assert _shown(events[None], "Mia Member") == ("ACCEPTED", "OPAQUE")
+    # Declined alone: free time in her calendar, busy in the organizer's, who did not decline.
+    assert _shown(events[second], "Mia Member") == ("DECLINED", "TRANSPARENT")
+    assert events[second].start.astimezone(UTC) == second
+    assert _shown(_by_occurrence(await client.get(organizers))[second], "Mia Member") == (
+        "DECLINED",
+        "OPAQUE",
+    )
+
+    # The series declined, one occurrence accepted: only that one blocks her time.
+    ok(await member.post(answer, json={"status": "declined"}))
+    ok(await member.post(answer, json={"status": "accepted", "occurrence": third.isoformat()}))
+    again = await client.get(own)
+    events = _by_occurrence(again)
+    assert set(events) == {None, third}  # the series answer replaced the one to the second
+    assert _shown(events[None], "Mia Member") == ("DECLINED", "TRANSPARENT")
+    assert _shown(events[third], "Mia Member") == ("ACCEPTED", "OPAQUE")
+    assert again.headers["ETag"] != shown.headers["ETag"]
