@@ -25,27 +25,33 @@ DELETE FROM occurrences WHERE tenant_id = :tenant_id AND follow_up_id = :follow_
 """)
 
 # After one occurrence moved, every invited colleague answers it again: their answer to it
-# is `not_read` (rescheduled) whatever they answered it or the series.
+# is `not_read` (rescheduled) whatever they answered it or the series. So is an e-mailed
+# person's answer to it (the request the move sends asks them again).
 RESET_ANSWERS = text("""
 INSERT INTO occurrence_answers (tenant_id, participant_id, occurrence_start, follow_up_id,
                                 status, rescheduled)
 SELECT p.tenant_id, p.id, :original_start, p.follow_up_id, 'not_read', true
 FROM participants p
 WHERE p.tenant_id = :tenant_id AND p.follow_up_id = :follow_up_id
-  AND p.kind = 'associate' AND p.role <> 'organizer'
+  AND p.role <> 'organizer'
+  AND (p.kind = 'associate'
+       OR (p.kind = 'person' AND EXISTS (
+           SELECT FROM occurrence_answers a
+           WHERE a.tenant_id = p.tenant_id AND a.participant_id = p.id
+             AND a.occurrence_start = :original_start)))
 ON CONFLICT (tenant_id, participant_id, occurrence_start) DO UPDATE
     SET status = 'not_read', comment = NULL, responded_at = NULL, rescheduled = true
 """)
 
 # A series split: its occurrences from :since on become another follow-up's, exceptions and
 # all. Answers to them go along (the foreign key's ON UPDATE CASCADE moves them to the new
-# follow-up), each to the same colleague's participant there.
+# follow-up), each to the same colleague's (or e-mailed person's) participant there.
 MOVE_OCCURRENCES = text("""
 WITH answers AS (
     UPDATE occurrence_answers a SET participant_id = n.id
     FROM participants o
     JOIN participants n ON n.tenant_id = o.tenant_id AND n.follow_up_id = :to_follow_up_id
-                       AND n.associate_id = o.associate_id
+                       AND (n.associate_id = o.associate_id OR n.person_id = o.person_id)
     WHERE a.tenant_id = :tenant_id AND a.follow_up_id = :follow_up_id
       AND a.occurrence_start >= :since
       AND o.tenant_id = :tenant_id AND o.id = a.participant_id

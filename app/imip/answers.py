@@ -4,18 +4,26 @@ Like a colleague's answer (app/invitations), but the person has no diary (no boo
 the answer comes from an integration posting the reply, not from the person's own token.
 """
 
+from datetime import datetime
+from typing import Any
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principals import Principal
 from app.db.base import utc_now
 from app.followups import schemas
-from app.followups.errors import FollowUpCancelled
+from app.followups.errors import (
+    FollowUpCancelled,
+    NotASeries,
+    OccurrenceCancelled,
+    UnknownOccurrence,
+)
 from app.followups.repository import FollowUpRepository, ParticipantRepository
 from app.followups.views import participant_view
 from app.imip.errors import StaleReply, UnknownAttendee, UnknownEvent
 from app.imip.replies import Reply
 from app.imip.repository import ImipRepository
-from app.models.states import EventType, FollowUpStatus, NotificationKind
+from app.models.states import EventType, FollowUpStatus, NotificationKind, ParticipantStatus
 from app.notifications.service import notify
 from app.webhooks.events import record_event
 from app.webhooks.payloads import EmailedAnswer
@@ -26,8 +34,10 @@ async def record_reply(
 ) -> schemas.Participant:
     """Set the replying person's status from their PARTSTAT; tell the organizer; publish it.
 
-    The follow-up is locked first, so the reply queues behind the organizer's changes (and
-    other answers) to it, as a colleague's answer does.
+    A reply with a RECURRENCE-ID answers that occurrence of the series alone, as a
+    colleague's answer with `occurrence` does (the same problems when it cannot). The
+    follow-up is locked first, so the reply queues behind the organizer's changes (and other
+    answers) to it, as a colleague's answer does.
     """
     tenant_id = principal.tenant_id
     target = await ImipRepository(session, tenant_id).reply_target(reply.follow_up_id, reply.email)
@@ -41,9 +51,16 @@ async def record_reply(
     if reply.sequence is not None and asked is not None and reply.sequence < asked:
         raise StaleReply(f"the reply answers SEQUENCE {reply.sequence}; the last asked was {asked}")
     now = utc_now()
-    await ImipRepository(session, tenant_id).record_reply(
-        target.participant_id, reply.status.value, target.status, reply.comment, now
-    )
+    occurrence = reply.occurrence_start(target.time_zone)
+    previous_status = target.status
+    if occurrence is None:
+        await ImipRepository(session, tenant_id).record_reply(
+            target.participant_id, reply.status.value, target.status, reply.comment, now
+        )
+    else:
+        previous_status = await _record_occurrence_reply(
+            ImipRepository(session, tenant_id), target, reply, occurrence, now
+        )
     follow_up = await FollowUpRepository(session, tenant_id).get(reply.follow_up_id)
     assert follow_up is not None  # locked above
     await notify(
@@ -65,10 +82,30 @@ async def record_reply(
             person_id=target.person_id,
             status=reply.status,
             has_comment=bool(reply.comment),
+            occurrence_start=occurrence,
             responded_at=now,
-            previous_status=target.status,
+            previous_status=previous_status,
         ),
     )
     participant = await ParticipantRepository(session, tenant_id).get(target.participant_id)
     assert participant is not None
     return await participant_view(session, participant)
+
+
+async def _record_occurrence_reply(
+    repository: ImipRepository, target: Any, reply: Reply, occurrence: datetime, now: datetime
+) -> ParticipantStatus:
+    """Record the answer to one occurrence; its previous status. 422/409 as a colleague's."""
+    if not target.series:
+        raise NotASeries("the follow-up does not repeat: a reply to it has no RECURRENCE-ID")
+    recorded = await repository.record_occurrence_reply(
+        target, occurrence, reply.status.value, reply.comment, now
+    )
+    if recorded.cancelled is None:
+        raise UnknownOccurrence(
+            f"the series has no occurrence starting at {occurrence.isoformat()}"
+        )
+    if recorded.cancelled:
+        raise OccurrenceCancelled(f"the occurrence at {occurrence.isoformat()} is cancelled")
+    previous: ParticipantStatus = recorded.previous_status
+    return previous

@@ -5,8 +5,10 @@ import email.policy
 import re
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
 from email.message import EmailMessage
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event
 
@@ -29,13 +31,30 @@ _PARTSTAT = {
 
 @dataclass(frozen=True)
 class Reply:
-    """What a reply says: which follow-up, who answers, their answer and comment."""
+    """What a reply says: which follow-up, who answers, their answer and comment.
+
+    `occurrence` is the RECURRENCE-ID of the one occurrence it answers (None: the whole
+    follow-up) as written: a date-time with its zone, a floating one, or a date (all-day).
+    """
 
     follow_up_id: uuid.UUID
     email: str
     status: Answer
     comment: str | None
     sequence: int | None
+    occurrence: datetime | date | None = None
+
+    def occurrence_start(self, time_zone: str) -> datetime | None:
+        """The answered occurrence's original start; floating times and dates in `time_zone`."""
+        given = self.occurrence
+        if given is None:
+            return None
+        if not isinstance(given, datetime):
+            # An all-day occurrence starts at midnight in its follow-up's zone.
+            return datetime.combine(given, time(0), ZoneInfo(time_zone)).astimezone(UTC)
+        if given.tzinfo is None:
+            return given.replace(tzinfo=ZoneInfo(time_zone)).astimezone(UTC)
+        return given.astimezone(UTC)
 
 
 def _calendar_text(body: bytes, media_type: str) -> str:
@@ -61,6 +80,7 @@ def _calendar_text(body: bytes, media_type: str) -> str:
 
 
 def _event(text: str) -> tuple[Calendar, Event]:
+    """The calendar and the VEVENT that answers: the series' own, else the one occurrence's."""
     try:
         calendar = Calendar.from_ical(text)
     except (ValueError, IndexError, KeyError) as exc:
@@ -72,7 +92,29 @@ def _event(text: str) -> tuple[Calendar, Event]:
         raise InvalidReply("the calendar holds no VEVENT")
     # A series' reply may add a VEVENT per occurrence (RECURRENCE-ID): the series' one answers.
     whole = [e for e in events if "RECURRENCE-ID" not in e]
-    return calendar, (whole or events)[0]
+    if whole:
+        return calendar, whole[0]
+    if len(events) > 1:
+        raise InvalidReply(
+            f"a reply without the series' VEVENT answers one occurrence, not {len(events)}"
+        )
+    return calendar, events[0]
+
+
+def _occurrence(event: Event) -> datetime | date | None:
+    """The RECURRENCE-ID of the VEVENT, if it answers one occurrence of a series."""
+    if "RECURRENCE-ID" not in event:
+        return None
+    recurrence_id = event["RECURRENCE-ID"]
+    if str(recurrence_id.params.get("RANGE", "")).upper() == "THISANDFUTURE":
+        raise InvalidReply("a reply answers one occurrence: RANGE=THISANDFUTURE is not supported")
+    try:
+        given = event.decoded("RECURRENCE-ID")
+    except (ValueError, TypeError, KeyError):
+        raise InvalidReply("the RECURRENCE-ID is not a date or date-time") from None
+    if not isinstance(given, date):
+        raise InvalidReply("the RECURRENCE-ID is not a date or date-time")
+    return given
 
 
 def parse_reply(body: bytes, media_type: str) -> Reply:
@@ -111,4 +153,5 @@ def parse_reply(body: bytes, media_type: str) -> Reply:
         status=_PARTSTAT[partstat],
         comment=str(comment).replace("\x00", "")[:_MAX_COMMENT] if comment else None,
         sequence=int(sequence) if sequence is not None else None,
+        occurrence=_occurrence(event),
     )

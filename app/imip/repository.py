@@ -91,17 +91,19 @@ SELECT count(*) FROM mail_messages
 WHERE status = 'pending' AND next_attempt_at <= clock_timestamp()
 """)
 
-# The follow-up a reply answers, locked so answers and the organizer's changes queue up, the
-# person participant the reply comes from (matched by address, case-insensitively), and the
-# SEQUENCE of the last request e-mailed to them.
+# The follow-up a reply answers, locked so answers and the organizer's changes queue up (with
+# its zone and whether it repeats, for a reply to one occurrence), the person participant the
+# reply comes from (matched by address, case-insensitively), and the SEQUENCE of the last
+# request e-mailed to them.
 REPLY_TARGET = text("""
 WITH f AS (
-    SELECT f.tenant_id, f.id, f.status, f.owner_id
+    SELECT f.tenant_id, f.id, f.status, f.owner_id, f.time_zone, f.recurrence_rule
     FROM follow_ups f
     WHERE f.tenant_id = :tenant_id AND f.id = :follow_up_id
     FOR NO KEY UPDATE OF f
 )
-SELECT f.id AS follow_up_id, f.status AS follow_up_status, f.owner_id,
+SELECT f.id AS follow_up_id, f.status AS follow_up_status, f.owner_id, f.time_zone,
+       f.recurrence_rule IS NOT NULL AS series,
        p.id AS participant_id, p.person_id, p.status, pe.name,
        (SELECT max(m.sequence) FROM mail_messages m
         WHERE m.tenant_id = f.tenant_id AND m.follow_up_id = f.id
@@ -116,7 +118,8 @@ ORDER BY p.id
 LIMIT 1
 """).columns(status=StrEnumText(ParticipantStatus))
 
-# A person's answer: the participant's new status and the response history's row.
+# A person's answer: the participant's new status and the response history's row. Being the
+# series' answer, it replaces their answers to single occurrences, as a colleague's does.
 RECORD_REPLY = text("""
 WITH upd AS (
     UPDATE participants
@@ -125,6 +128,9 @@ WITH upd AS (
         updated_at = :now
     WHERE tenant_id = :tenant_id AND id = :participant_id
     RETURNING tenant_id, follow_up_id, id, person_id
+), reset AS (
+    DELETE FROM occurrence_answers a USING upd
+    WHERE a.tenant_id = upd.tenant_id AND a.participant_id = upd.id
 )
 INSERT INTO responses (id, tenant_id, follow_up_id, participant_id, person_id, status,
                        previous_status, comment, created_at, updated_at)
@@ -132,6 +138,48 @@ SELECT :response_id, upd.tenant_id, upd.follow_up_id, upd.id, upd.person_id, :st
        :previous_status, :comment, :now, :now
 FROM upd
 """)
+
+# A person's answer to one occurrence of a series, as a colleague's (app/invitations ANSWER)
+# but with no booking: their answer to it (`occurrence_answers`), the invitation marked seen
+# (its status stays), and the response history's row naming the occurrence. Nothing is
+# written when the series has no live occurrence at that original start: `cancelled` says
+# which (null: none there). `previous_status` is the person's answer to it before, or to
+# the series.
+RECORD_OCCURRENCE_REPLY = text("""
+WITH o AS (
+    SELECT o.cancelled FROM occurrences o
+    WHERE o.tenant_id = :tenant_id AND o.follow_up_id = :follow_up_id
+      AND o.original_start = :occurrence
+), old AS (
+    SELECT coalesce(
+        (SELECT a.status FROM occurrence_answers a
+         WHERE a.tenant_id = :tenant_id AND a.participant_id = :participant_id
+           AND a.occurrence_start = :occurrence),
+        CAST(:previous_status AS text)) AS status
+), answered AS (
+    INSERT INTO occurrence_answers (tenant_id, participant_id, occurrence_start, follow_up_id,
+                                    status, comment, responded_at, rescheduled)
+    SELECT :tenant_id, :participant_id, :occurrence, :follow_up_id, :status, :comment, :now,
+           false
+    FROM o
+    WHERE NOT o.cancelled
+    ON CONFLICT (tenant_id, participant_id, occurrence_start) DO UPDATE
+        SET status = excluded.status, comment = excluded.comment,
+            responded_at = excluded.responded_at, rescheduled = false
+    RETURNING occurrence_start
+), seen AS (
+    UPDATE participants SET seen_at = coalesce(seen_at, :now), updated_at = :now
+    FROM answered
+    WHERE tenant_id = :tenant_id AND id = :participant_id
+), kept AS (
+    INSERT INTO responses (id, tenant_id, follow_up_id, participant_id, person_id, status,
+                           previous_status, comment, occurrence_start, created_at, updated_at)
+    SELECT :response_id, :tenant_id, :follow_up_id, :participant_id, :person_id, :status,
+           old.status, :comment, answered.occurrence_start, :now, :now
+    FROM answered, old
+)
+SELECT (SELECT o.cancelled FROM o) AS cancelled, old.status AS previous_status FROM old
+""").columns(previous_status=StrEnumText(ParticipantStatus))
 
 
 @dataclass(frozen=True)
@@ -246,6 +294,34 @@ class ImipRepository:
             "response_id": new_id(),
         }
         await self.session.execute(RECORD_REPLY, params)
+
+    async def record_occurrence_reply(
+        self,
+        target: Any,
+        occurrence: datetime,
+        status: str,
+        comment: str | None,
+        now: datetime,
+    ) -> Row[Any]:
+        """Write the person's answer to one occurrence and its response history's row.
+
+        `target` is the row of `reply_target`. The row says whether the occurrence is
+        `cancelled` (null: the series has none at that start; then nothing was written) and
+        the person's `previous_status` for it.
+        """
+        params = {
+            "tenant_id": self.tenant_id,
+            "follow_up_id": target.follow_up_id,
+            "participant_id": target.participant_id,
+            "person_id": target.person_id,
+            "occurrence": occurrence,
+            "status": status,
+            "previous_status": target.status.value,
+            "comment": comment,
+            "now": now,
+            "response_id": new_id(),
+        }
+        return (await self.session.execute(RECORD_OCCURRENCE_REPLY, params)).one()
 
 
 async def claim(connection: AsyncConnection, limit: int, lease_seconds: float) -> list[Claimed]:

@@ -5,7 +5,12 @@ from fastapi import APIRouter, Request
 from app.auth.dependencies import AdminPrincipal
 from app.db.session import SessionDep
 from app.followups import schemas as followup_schemas
-from app.followups.errors import FollowUpCancelled
+from app.followups.errors import (
+    FollowUpCancelled,
+    NotASeries,
+    OccurrenceCancelled,
+    UnknownOccurrence,
+)
 from app.idempotency.route import IdempotentRoute
 from app.imip import answers
 from app.imip.errors import (
@@ -30,6 +35,10 @@ _REPLY = (
     "ATTENDEE;PARTSTAT=ACCEPTED;CN=Petra Person:mailto:petra@customer.example\r\n"
     "END:VEVENT\r\nEND:VCALENDAR\r\n"
 )
+# The answer to one occurrence of a series (RFC 5546 3.2.3): its original start as RECURRENCE-ID.
+_OCCURRENCE_REPLY = _REPLY.replace(
+    "SEQUENCE:1\r\n", "SEQUENCE:1\r\nRECURRENCE-ID;TZID=Europe/Copenhagen:20261207T090000\r\n"
+).replace("PARTSTAT=ACCEPTED", "PARTSTAT=DECLINED")
 _EMAIL = (
     "From: Petra Person <petra@customer.example>\r\nTo: convene@example.com\r\n"
     "Subject: Accepted: Kick-off\r\nMIME-Version: 1.0\r\n"
@@ -41,7 +50,13 @@ REQUEST_BODY = {
     "content": {
         CALENDAR: {
             "schema": {"type": "string", "format": "binary", "maxLength": MAX_REPLY_BYTES},
-            "examples": {"accepted": {"summary": "A METHOD:REPLY object", "value": _REPLY}},
+            "examples": {
+                "accepted": {"summary": "A METHOD:REPLY object", "value": _REPLY},
+                "occurrence": {
+                    "summary": "A reply to one occurrence of a series",
+                    "value": _OCCURRENCE_REPLY,
+                },
+            },
         },
         EMAIL: {
             "schema": {"type": "string", "format": "binary", "maxLength": MAX_REPLY_BYTES},
@@ -62,6 +77,9 @@ REQUEST_BODY = {
         UnknownEvent,
         FollowUpCancelled,
         StaleReply,
+        NotASeries,
+        UnknownOccurrence,
+        OccurrenceCancelled,
         UnsupportedMediaType,
     ),
     openapi_extra={"requestBody": REQUEST_BODY},
@@ -74,7 +92,9 @@ async def post_imip_reply(
     The body is the METHOD:REPLY calendar object (`text/calendar`) or the whole e-mail
     (`message/rfc822`). The follow-up is found by the UID, the person by the ATTENDEE's
     address, the answer by its PARTSTAT; it is recorded like a colleague's answer: status,
-    response history, a note to the organizer, and the `invitation.*` event.
+    response history, a note to the organizer, and the `invitation.*` event. A VEVENT with a
+    RECURRENCE-ID (and no series' VEVENT beside it) answers that one occurrence of a series,
+    like a colleague's answer with `occurrence`.
     """
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_REPLY_BYTES:
