@@ -40,7 +40,8 @@ async def record_reply(
     answers) to it, as a colleague's answer does.
     """
     tenant_id = principal.tenant_id
-    target = await ImipRepository(session, tenant_id).reply_target(reply.follow_up_id, reply.email)
+    repository = ImipRepository(session, tenant_id)
+    target = await repository.reply_target(reply.follow_up_id, reply.email)
     if target is None:
         raise UnknownEvent(f"no follow-up {reply.follow_up_id}")
     if target.follow_up_status == FollowUpStatus.CANCELLED:
@@ -54,13 +55,11 @@ async def record_reply(
     occurrence = reply.occurrence_start(target.time_zone)
     previous_status = target.status
     if occurrence is None:
-        await ImipRepository(session, tenant_id).record_reply(
+        await repository.record_reply(
             target.participant_id, reply.status.value, target.status, reply.comment, now
         )
     else:
-        previous_status = await _record_occurrence_reply(
-            ImipRepository(session, tenant_id), target, reply, occurrence, now
-        )
+        previous_status = await _record_occurrence_reply(repository, target, reply, occurrence, now)
     follow_up = await FollowUpRepository(session, tenant_id).get(reply.follow_up_id)
     assert follow_up is not None  # locked above
     await notify(
