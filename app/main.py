@@ -28,7 +28,7 @@ from app.kit.cors import install_cors
 from app.kit.errors import install_error_handlers
 from app.kit.limits import BodySizeLimit
 from app.kit.openapi import install_openapi, operation_id
-from app.kit.strict_query import reject_unknown_query_params
+from app.kit.strict_query import StrictQueryRoute, reject_unknown_query_params
 from app.kit.telemetry import RequestTelemetry
 from app.notifications.router import router as notifications_router
 from app.ops.metrics import MetricsServer
@@ -135,6 +135,8 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         docs_url=None,  # install_docs serves both pages from packaged assets
         redoc_url=None,
     )
+    # Routes without a body check the query themselves (the docs and UI pages below too).
+    app.router.route_class = StrictQueryRoute
     app.state.settings = settings
     app.state.token_verifier = TokenVerifier(settings)
     app.state.rate_limiter = RateLimiter.from_settings(settings)

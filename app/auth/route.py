@@ -7,24 +7,21 @@ leaves the verified principal in the request's state, where `get_principal` take
 token is verified once per request, as before.
 """
 
-from collections.abc import Callable, Coroutine
-from typing import Any
-
 from fastapi import Request, Response
 from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute
 
 from app.auth.dependencies import get_principal, verify_bearer
+from app.kit.strict_query import Handler, StrictQueryRoute
 
-Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+__all__ = ["AuthenticatedRoute", "Handler"]
 
 
 def _needs_principal(dependant: Dependant) -> bool:
     return any(sub.call is get_principal or _needs_principal(sub) for sub in dependant.dependencies)
 
 
-class AuthenticatedRoute(APIRoute):
-    """An APIRoute whose operations that need a caller verify the token before the body."""
+class AuthenticatedRoute(StrictQueryRoute):
+    """A StrictQueryRoute whose operations that need a caller verify the token before the body."""
 
     def wrap_handler(self, handler: Handler) -> Handler:
         """The FastAPI handler with what a subclass adds around it, inside the token check."""

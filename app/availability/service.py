@@ -10,9 +10,9 @@ from app.auth.principals import Principal
 from app.availability import schemas
 from app.availability.repository import AvailabilityRepository, KnownCalendar
 from app.availability.working_hours import Interval, WeeklyHours, shared_hours
+from app.followups.rows import ShownFollowUp
 from app.kit.errors import UnknownReference
 from app.kit.responses import JsonBytes
-from app.models import FollowUp
 
 # Search windows grow so the work stays proportional to the busy blocks near the answer.
 HORIZONS = (
@@ -56,7 +56,7 @@ async def search_first_free(
     return starts
 
 
-async def first_free_for(session: AsyncSession, follow_up: FollowUp) -> datetime | None:
+async def first_free_for(session: AsyncSession, follow_up: ShownFollowUp) -> datetime | None:
     """The first start, at or after the follow-up's, when all it blocks is free (ignoring it)."""
     starts = await search_first_free(
         session,

@@ -15,6 +15,7 @@ from app.kit.openapi import AUTHENTICATED, problems
 from app.kit.pagination import Page, Paged, PageDep
 from app.kit.request_context import note_caller
 from app.kit.responses import built
+from app.kit.strict_query import StrictQueryRoute
 from app.kit.zones import AnswerZone, in_zone
 from app.models import CalendarFeed
 from app.ratelimits.dependencies import RESPONSES as RATE_LIMITED
@@ -23,7 +24,7 @@ from app.ratelimits.dependencies import charge
 # Sealing: a retried create answers with the feed's secret URL again, kept sealed meanwhile.
 router = APIRouter(prefix="/v1", route_class=SealingIdempotentRoute)
 # The feed itself: no bearer token (the URL is the secret), so its own rate-limit charge.
-feed_router = APIRouter(prefix="/v1", tags=["feeds"])
+feed_router = APIRouter(prefix="/v1", tags=["feeds"], route_class=StrictQueryRoute)
 
 AS_ASSOCIATE = (*AUTHENTICATED, NotAnAssociate)
 CALENDAR_CONTENT = {ical.MEDIA_TYPE.split(";")[0]: {"schema": {"type": "string"}}}

@@ -2,8 +2,9 @@
 
 SQLAlchemy spends about 130 µs of CPU around each statement (compiling from its cache, the
 greenlet hop, the cursor adapter, the result wrapper) where asyncpg itself needs about 30 µs.
-A `DriverStatement` is written like our `text()` constants, with `:named` parameters, and
-runs on the connection the session holds. It is announced to the engine's cursor-execute
+A `DriverStatement` is written like our `text()` constants, with `:named` parameters (or
+made from a Core statement we already have, so its SQL is written once), and runs on the
+connection the session holds. It is announced to the engine's cursor-execute
 listeners like any other statement, so statement counts (tests/fixtures/statements.py) still
 see it, and its errors reach the handlers as SQLAlchemy's `DBAPIError`, as others do.
 """
@@ -11,7 +12,7 @@ see it, and its errors reach the handlers as SQLAlchemy's `DBAPIError`, as other
 from typing import Any
 
 import asyncpg
-from sqlalchemy import TextClause, text
+from sqlalchemy import Executable, TextClause, text
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -26,18 +27,28 @@ class DriverStatement:
     """An SQL statement with `:named` parameters, compiled once to asyncpg's `$n` form.
 
     SQLAlchemy's own compiler does it, so the parameters are the ones `text()` would see.
+    Given a Core statement instead of SQL, the values it carries itself (`bindparam`s with a
+    value, literals in comparisons) are sent as their column types would send them.
     """
 
-    def __init__(self, sql: str) -> None:
-        self.sql = sql
-        self.text: TextClause = text(sql)
-        compiled = self.text.compile(dialect=_DIALECT)
-        self.driver_sql = compiled.string
+    def __init__(self, sql: str | Executable) -> None:
+        self.text: TextClause | Executable = text(sql) if isinstance(sql, str) else sql
+        compiled = self.text.compile(dialect=_DIALECT)  # type: ignore[attr-defined]
+        self.sql: str = sql if isinstance(sql, str) else compiled.string
+        self.driver_sql: str = compiled.string
         self.names: list[str] = list(compiled.positiontup or ())
+        self.constants: dict[str, Any] = {}
+        for name in self.names:
+            bind = compiled.binds[name]
+            if not bind.required:
+                process = bind.type.dialect_impl(_DIALECT).bind_processor(_DIALECT)
+                value = bind.effective_value
+                self.constants[name] = value if process is None else process(value)
 
     def args(self, params: dict[str, Any]) -> list[Any]:
         """The parameters in the statement's `$n` order."""
-        return [params[name] for name in self.names]
+        constants = self.constants
+        return [constants[name] if name in constants else params[name] for name in self.names]
 
 
 async def _driver(session: AsyncSession) -> tuple[AsyncConnection, Any]:

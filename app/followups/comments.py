@@ -10,16 +10,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from app.followups import schemas
-from app.models import FollowUp
+from app.followups.rows import ShownFollowUp
 
 
-def reads_every_comment(follow_up: FollowUp, viewer: uuid.UUID) -> bool:
+def reads_every_comment(follow_up: ShownFollowUp, viewer: uuid.UUID) -> bool:
     """Whether the viewer organizes the follow-up, and so reads every answer's comment."""
     return follow_up.owner_id == viewer
 
 
 def shown_participants(
-    follow_up: FollowUp, viewer: uuid.UUID, participants: list[dict[str, Any]]
+    follow_up: ShownFollowUp, viewer: uuid.UUID, participants: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
     """The participants as the viewer sees them: others' comments as null, unless organizer."""
     if reads_every_comment(follow_up, viewer):
@@ -33,7 +33,7 @@ def shown_participants(
 
 
 def shown_responses(
-    follow_up: FollowUp, viewer: uuid.UUID, responses: Sequence[Any]
+    follow_up: ShownFollowUp, viewer: uuid.UUID, responses: Sequence[Any]
 ) -> list[schemas.ResponseRecord]:
     """The response history as the viewer sees it: others' comments as null, unless organizer."""
     everything = reads_every_comment(follow_up, viewer)

@@ -12,6 +12,7 @@ from app.followups import schemas
 from app.followups.comments import shown_responses
 from app.followups.errors import FollowUpCancelled, NotOrganizer
 from app.followups.repository import FollowUpRepository, ResponseRepository
+from app.followups.rows import FollowUpRow
 from app.followups.views import follow_up_fields
 from app.kit.errors import NotFound
 from app.kit.pagination import Paged, PageParams
@@ -30,6 +31,16 @@ async def visible(
     if follow_up is None:
         raise NotFound(f"follow-up {follow_up_id} not found")
     return follow_up
+
+
+async def visible_row(session: AsyncSession, actor: Actor, follow_up_id: uuid.UUID) -> FollowUpRow:
+    """`visible`'s follow-up as a row, for a read that only shows it; 404 as there."""
+    row = await FollowUpRepository(session, actor.tenant_id).visible_row(
+        follow_up_id, actor.associate_id
+    )
+    if row is None:
+        raise NotFound(f"follow-up {follow_up_id} not found")
+    return row
 
 
 async def owned(session: AsyncSession, actor: Actor, follow_up_id: uuid.UUID) -> FollowUp:

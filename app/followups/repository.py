@@ -25,8 +25,11 @@ from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm.attributes import set_committed_value
 
+from app.db import driver
 from app.db.base import utc_now
+from app.db.driver import DriverStatement
 from app.db.repository import TenantRepository
+from app.followups.rows import FollowUpRow
 from app.followups.schemas import MAX_SPAN
 from app.kit.pagination import Paged, PageParams, paged, paged_rows
 from app.models import (
@@ -43,7 +46,7 @@ from app.models import (
 from app.models.states import FollowUpStatus, ParticipantKind, ParticipantRole, ParticipantStatus
 
 # A follow-up if the associate owns or takes part in it (the owner is a participant too).
-VISIBLE = select(FollowUp).where(
+_VISIBLE = (
     FollowUp.tenant_id == bindparam("tenant_id"),
     FollowUp.id == bindparam("follow_up_id"),
     exists().where(
@@ -51,6 +54,11 @@ VISIBLE = select(FollowUp).where(
         Participant.follow_up_id == FollowUp.id,
         Participant.associate_id == bindparam("associate_id"),
     ),
+)
+VISIBLE = select(FollowUp).where(*_VISIBLE)
+# The same as a row of columns, for a read that only shows it (without the range `during`).
+VISIBLE_ROW = DriverStatement(
+    select(*(c for c in FollowUp.__table__.c if c.key != "during")).where(*_VISIBLE)
 )
 # The same, locked for a change: changes to one follow-up queue up.
 VISIBLE_FOR_UPDATE = VISIBLE.with_for_update(of=FollowUp)
@@ -159,6 +167,19 @@ class FollowUpRepository(TenantRepository[FollowUp]):
             "associate_id": associate_id,
         }
         return (await self.session.scalars(query, params)).one_or_none()
+
+    async def visible_row(
+        self, follow_up_id: uuid.UUID, associate_id: uuid.UUID
+    ) -> FollowUpRow | None:
+        """The follow-up as a row if the associate owns or takes part in it, else None."""
+        rows = await driver.fetch(
+            self.session,
+            VISIBLE_ROW,
+            tenant_id=self.tenant_id,
+            follow_up_id=follow_up_id,
+            associate_id=associate_id,
+        )
+        return FollowUpRow(rows[0]) if rows else None
 
     async def load_participants(self, follow_up: FollowUp) -> FollowUp:
         """Load the follow-up's participants (fresh from the database) onto it."""
@@ -338,7 +359,7 @@ _OCCURRENCE_ANSWERS = (
     .lateral("occurrence_answers")
 )
 OCCURRENCE_ANSWER_FIELDS = ("occurrence_start", "status", "comment", "responded_at", "rescheduled")
-PARTICIPANTS_WITH_CONFLICTS = (
+PARTICIPANTS_WITH_CONFLICTS = DriverStatement(
     select(*INVITATION_COLUMNS, _CONFLICT, *_OCCURRENCE_ANSWERS.c)
     .join(_OCCURRENCE_ANSWERS, true())
     .where(
@@ -366,15 +387,19 @@ class ParticipantRepository(TenantRepository[Participant]):
         )
         return (await self.session.scalars(query)).all()
 
-    async def with_conflicts(self, follow_up_id: uuid.UUID) -> Sequence[Any]:
+    async def with_conflicts(self, follow_up_id: uuid.UUID) -> list[Any]:
         """Everyone in the follow-up, the organizer first, as rows with a `conflict` flag.
 
         A participant is in conflict when its booking overlaps another follow-up's booking
-        of the same calendar. Their answers to single occurrences come as parallel arrays
-        `answered_<field>` (null when none), see `OCCURRENCE_ANSWER_FIELDS`.
+        of the same calendar. Read its columns by name (`row["kind"]`), in the select's order.
+        Their answers to single occurrences come as parallel arrays `answered_<field>` (null
+        when none), see `OCCURRENCE_ANSWER_FIELDS`.
         """
-        return await self._rows(
-            PARTICIPANTS_WITH_CONFLICTS, tenant_id=self.tenant_id, follow_up_id=follow_up_id
+        return await driver.fetch(
+            self.session,
+            PARTICIPANTS_WITH_CONFLICTS,
+            tenant_id=self.tenant_id,
+            follow_up_id=follow_up_id,
         )
 
     async def conflict_and_name(self, participant_id: uuid.UUID) -> Row[Any]:

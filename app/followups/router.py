@@ -14,6 +14,7 @@ from app.availability.bookings import ResourceTaken
 from app.db.session import SessionDep, read_only
 from app.followups import commands, errors, participants, reads, schemas, sync, views
 from app.followups.comments import reads_every_comment
+from app.followups.rows import ShownFollowUp
 from app.followups.sync_schemas import DeltaPage
 from app.idempotency.route import IdempotentRoute
 from app.kit.errors import (
@@ -29,7 +30,6 @@ from app.kit.responses import serialized
 from app.kit.schemas import Instant
 from app.kit.windows import check_window
 from app.kit.zones import AnswerZone, in_zone
-from app.models import FollowUp
 from app.models.states import FollowUpStatus
 
 router = APIRouter(prefix="/v1", tags=["follow-ups"], route_class=IdempotentRoute)
@@ -48,7 +48,7 @@ ETAG_HEADER = {
 
 async def shown(
     session: AsyncSession,
-    follow_up: FollowUp,
+    follow_up: ShownFollowUp,
     actor: Actor,
     status_code: int = 200,
     zone: ZoneInfo | None = None,
@@ -161,7 +161,7 @@ async def get_follow_up(
     follow_up_id: uuid.UUID, session: SessionDep, actor: CurrentAssociate, zone: AnswerZone
 ) -> Response:
     """One follow-up with its participants; only for its organizer and participants."""
-    follow_up = await reads.visible(session, actor, follow_up_id)
+    follow_up = await reads.visible_row(session, actor, follow_up_id)
     return await shown(session, follow_up, actor, zone=zone)
 
 

@@ -18,13 +18,14 @@ from app.followups.repository import (
     FollowUpRepository,
     ParticipantRepository,
 )
+from app.followups.rows import ShownFollowUp
 from app.kit.responses import built
-from app.models import FollowUp, Participant
+from app.models import Participant
 from app.models.states import ParticipantKind
 
 
 async def follow_up_view(
-    session: AsyncSession, follow_up: FollowUp, viewer: uuid.UUID
+    session: AsyncSession, follow_up: ShownFollowUp, viewer: uuid.UUID
 ) -> dict[str, Any]:
     """The follow-up with its participants and their conflict flags, as `viewer` sees it.
 
@@ -32,22 +33,23 @@ async def follow_up_view(
     answers' comments only where the viewer may read them (`comments.py`).
     """
     rows = await ParticipantRepository(session, follow_up.tenant_id).with_conflicts(follow_up.id)
-    conflicted_resource = any(r.conflict and r.kind == ParticipantKind.RESOURCE for r in rows)
+    conflicted_resource = any(r["conflict"] and r["kind"] == ParticipantKind.RESOURCE for r in rows)
     first_free_at = await first_free_for(session, follow_up) if conflicted_resource else None
     participants = [
         {
-            **_with_occurrence_answers(row._asdict()),
+            **_with_occurrence_answers(dict(row)),
             "first_free_at": first_free_at
-            if row.conflict and row.kind == ParticipantKind.RESOURCE
+            if row["conflict"] and row["kind"] == ParticipantKind.RESOURCE
             else None,
         }
         for row in rows
     ]
     # The owner takes part as organizer, so their name comes with the participants.
-    owner_name = next(row.display_name for row in rows if row.associate_id == follow_up.owner_id)
+    owner_id = follow_up.owner_id
+    owner_name = next(row["display_name"] for row in rows if row["associate_id"] == owner_id)
     return {
         **follow_up_fields(follow_up, owner_name),
-        "has_conflict": any(row.conflict for row in rows),
+        "has_conflict": any(row["conflict"] for row in rows),
         "participants": shown_participants(follow_up, viewer, participants),
     }
 
@@ -62,7 +64,7 @@ def _with_occurrence_answers(participant: dict[str, Any]) -> dict[str, Any]:
     return participant
 
 
-def follow_up_fields(follow_up: FollowUp, owner_name: str) -> dict[str, Any]:
+def follow_up_fields(follow_up: ShownFollowUp, owner_name: str) -> dict[str, Any]:
     """A `schemas.FollowUpFields` as plain data: the follow-up's columns and its owner's name."""
     fields = {
         name: getattr(follow_up, name)

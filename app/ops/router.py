@@ -10,13 +10,14 @@ from sqlalchemy import text
 
 from app.db.migrations import is_at_head
 from app.db.session import get_database
+from app.kit.strict_query import StrictQueryRoute
 from app.models.states import DatabaseState, Liveness, ReadinessStatus
 from app.ops.metrics import metrics_text
 
 logger = logging.getLogger(__name__)
-router = APIRouter(tags=["operations"])
+router = APIRouter(tags=["operations"], route_class=StrictQueryRoute)
 # /metrics on the API port; not included when CONVENE_METRICS_PORT gives it a port of its own.
-metrics_router = APIRouter(tags=["operations"])
+metrics_router = APIRouter(tags=["operations"], route_class=StrictQueryRoute)
 
 
 class Health(BaseModel):

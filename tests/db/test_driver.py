@@ -1,6 +1,7 @@
 """Statements sent straight to asyncpg: named parameters, counted like others, errors wrapped."""
 
 import pytest
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -8,6 +9,8 @@ from app.config import Settings
 from app.db.driver import DriverStatement, fetch, fetchval
 from app.db.engine import Database, create_engine
 from app.db.errors import sqlstate
+from app.models import Participant
+from app.models.states import ParticipantRole
 from tests.fixtures.factories import TEST_SECRET
 from tests.fixtures.pgbouncer import database_settings
 from tests.fixtures.statements import statements
@@ -24,6 +27,27 @@ def test_named_parameters_become_positional_once_each() -> None:
         " WHERE CAST($2 AS int) > 0"
     )
     assert SUM.args({"b": 2, "a": 1}) == [1, 2]
+
+
+# A Core statement: a literal enum member it carries, beside a parameter given per call.
+ORGANIZER = DriverStatement(
+    select(Participant.id, (Participant.role == ParticipantRole.ORGANIZER).label("leads")).where(
+        Participant.follow_up_id == bindparam("follow_up_id")
+    )
+)
+
+
+def test_a_core_statement_carries_its_own_values_as_its_types_send_them() -> None:
+    assert ORGANIZER.names == ["role_1", "follow_up_id"]
+    assert ORGANIZER.args({"follow_up_id": "f"}) == ["organizer", "f"]
+    assert type(ORGANIZER.args({"follow_up_id": "f"})[0]) is str  # not the enum member
+    assert ORGANIZER.sql == ORGANIZER.driver_sql
+
+
+async def test_a_core_statement_runs_in_the_session(connection: AsyncConnection) -> None:
+    async with Database.from_connection(connection).sessionmaker() as session:
+        rows = await fetch(session, ORGANIZER, follow_up_id="00000000-0000-0000-0000-000000000000")
+    assert rows == []
 
 
 async def test_a_statement_runs_in_the_session_and_is_counted(
