@@ -20,6 +20,7 @@ pytestmark = pytest.mark.slow
 PACKAGE = "convene_sdk_check"
 # All the generator prints when nothing is wrong; anything else (a warning) fails the test.
 QUIET = re.compile(r"^Generating .*$")
+CONFIG = Path(__file__).parents[1] / "sdk" / "python" / "openapi-python-client.yaml"
 
 
 def _run_generator(document: Path, package: Path) -> list[str]:
@@ -33,6 +34,8 @@ def _run_generator(document: Path, package: Path) -> list[str]:
             str(document),
             "--output-path",
             str(package),
+            "--config",
+            str(CONFIG),
         ],
         # Its post hooks run ruff, which is in this environment's bin.
         env={**os.environ, "PATH": f"{tool.parent}{os.pathsep}{os.environ['PATH']}"},
