@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from app.auth.dependencies import CurrentAssociate, NotAnAssociate
-from app.db.session import SessionDep
+from app.db.session import SessionDep, read_only
 from app.followups import schemas as followup_schemas
 from app.followups.errors import (
     FollowUpCancelled,
@@ -35,6 +35,7 @@ ANSWER = (*AUTHENTICATED, NotAnAssociate, NotFound, service.NotInvitee, Organize
     response_model=Page[schemas.Invitation],
     responses=problems(*AUTHENTICATED, NotAnAssociate),
 )
+@read_only
 async def list_invitations(
     session: SessionDep,
     actor: CurrentAssociate,

@@ -1,5 +1,6 @@
-"""Read-only endpoints (free/busy, first-free, a follow-up) run without a transaction around
-their statements, except behind PgBouncer; writes keep theirs on the same pooled connection."""
+"""Read-only endpoints (free/busy, first-free, a follow-up, the inbox) run without a
+transaction around their statements, except behind PgBouncer; writes keep theirs on the same
+pooled connection."""
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -56,6 +57,7 @@ async def test_reads_run_alone_and_writes_keep_their_transaction(url: str, tmp_p
             found = await availability(owner, at(8), at(12), resources=[shared])
             slots = await first_free(owner, resources=[shared], after=at(9), before=at(12))
             shown = ok(await owner.get(f"/v1/follow-ups/{booked['id']}"))
+            inbox = ok(await owner.get("/v1/invitations"))
         with in_transaction(engine) as after:
             await book(owner, at(10), at(11), resources=[shared])
 
@@ -67,6 +69,7 @@ async def test_reads_run_alone_and_writes_keep_their_transaction(url: str, tmp_p
     assert [len(c["busy"]) for c in found["calendars"]] == [1]
     assert slots[0][0] == at(10)
     assert shown["id"] == booked["id"]
+    assert inbox["items"] == []  # the organizer is invited by nobody
     # The token check is sent before the write's BEGIN (read committed: it sees the same).
     assert written[0] == ("SELECT associates.name", behind_pgbouncer)
     assert all(opened for _, opened in written[1:]), written
@@ -76,7 +79,8 @@ async def test_reads_run_alone_and_writes_keep_their_transaction(url: str, tmp_p
         *("SELECT associates.name", "SELECT id,", "WITH busy"),
     ]
     assert read_statements[5] == "SELECT associates.name"
-    assert len(read_statements) == 8, read_statements
+    assert read_statements[8] == "SELECT associates.name"
+    assert len(read_statements) == 10, read_statements
     assert all(opened is behind_pgbouncer for _, opened in read), read
     assert after[0] == ("SELECT associates.name", behind_pgbouncer)
     assert all(opened for _, opened in after[1:]), after
