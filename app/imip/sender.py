@@ -7,16 +7,13 @@ each outcome is then written back through the lease that sent it. A worker that 
 mid-send loses nothing: the message goes out again once its lease runs out (at least once).
 """
 
-import asyncio
-import contextlib
 import logging
 
 import aiosmtplib
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import Settings, SmtpServer
-from app.db.engine import create_engine
+from app.db.jobs import PeriodicJob
 from app.imip import metrics
 from app.imip.repository import Claimed, claim, close, reap
 from app.models.states import DeliveryStatus
@@ -55,33 +52,19 @@ async def send_one(settings: Settings, server: SmtpServer, claimed: Claimed) -> 
     )
 
 
-class MailJob:
+class MailJob(PeriodicJob):
     """Send due e-mails every `CONVENE_MAIL_POLL_SECONDS`, a batch at a time; `run()`."""
+
+    name = "mail"
 
     def __init__(self, database_url: str, settings: Settings) -> None:
         assert settings.smtp_server is not None, "the mail job needs CONVENE_SMTP_URL"
-        self.url = database_url
-        self.settings = settings
+        super().__init__(database_url, settings)
         self.server = settings.smtp_server
-        self._stopping = asyncio.Event()
 
-    async def stop(self) -> None:
-        """Stop after the batch in hand; return from run()."""
-        self._stopping.set()
-
-    async def run(self) -> None:
-        """A round now, then one every poll interval, until stopped; survives a lost database."""
-        engine = create_engine(self.url, self.settings, "convene-mail")
-        try:
-            while not self._stopping.is_set():
-                try:
-                    await self.round(engine)
-                except (OSError, TimeoutError, DBAPIError):
-                    logger.warning("mail round failed; next round in an interval")
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), self.settings.mail_poll_seconds)
-        finally:
-            await engine.dispose()
+    def interval(self) -> float:
+        """`CONVENE_MAIL_POLL_SECONDS`."""
+        return self.settings.mail_poll_seconds
 
     async def round(self, engine: AsyncEngine) -> int:
         """Send every due message, a batch per claim; how many attempts were made."""

@@ -7,16 +7,15 @@ only, and a short pause between batches leaves room for the service's own writes
 """
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.config import Settings
 from app.db.engine import direct_url, session_engine
+from app.db.jobs import PeriodicJob
 from app.retention.purges import PURGES, Purge
 
 logger = logging.getLogger(__name__)
@@ -54,33 +53,19 @@ async def purge(
     return removed
 
 
-class RetentionJob:
+class RetentionJob(PeriodicJob):
     """Purge every `CONVENE_RETENTION_INTERVAL_SECONDS` when no other process is; `run()`."""
 
+    name = "retention"
+
     def __init__(self, database_url: str, settings: Settings) -> None:
-        self.url = direct_url(settings, database_url)  # a session lock: never a pooler
-        self.settings = settings
-        self._stopping = asyncio.Event()
+        super().__init__(
+            direct_url(settings, database_url), settings
+        )  # a session lock: never a pooler
 
-    async def stop(self) -> None:
-        """Stop after the batch in hand; return from run()."""
-        self._stopping.set()
-
-    async def run(self) -> None:
-        """A round now, then one every interval, until stopped; survives a lost database."""
-        engine = self._engine()
-        try:
-            while not self._stopping.is_set():
-                try:
-                    await self.round(engine)
-                except (OSError, TimeoutError, DBAPIError):
-                    logger.warning("retention round failed; next round in an interval")
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(
-                        self._stopping.wait(), self.settings.retention_interval_seconds
-                    )
-        finally:
-            await engine.dispose()
+    def interval(self) -> float:
+        """`CONVENE_RETENTION_INTERVAL_SECONDS`."""
+        return self.settings.retention_interval_seconds
 
     async def round(self, engine: AsyncEngine) -> dict[str, int] | None:
         """One round if this process gets the lock: rows removed per purge, else None."""
