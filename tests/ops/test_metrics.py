@@ -3,6 +3,7 @@
 import asyncio
 import json
 import socket
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -214,6 +215,19 @@ def healthz_counts_by_process(directory: Path) -> dict[str, float]:
     return counts
 
 
+def settled_counts(directory: Path) -> dict[str, float]:
+    """The counts once they stop moving: a request is counted just after its answer is sent,
+    so a client can see its answer a moment before the counter has it."""
+    counts = healthz_counts_by_process(directory)
+    for _ in range(50):
+        time.sleep(0.1)
+        again = healthz_counts_by_process(directory)
+        if again == counts:
+            return counts
+        counts = again
+    raise AssertionError(f"the counters kept moving: {counts}")
+
+
 async def _hit(base: str, requests: int, concurrency: int) -> None:
     """GET /healthz `requests` times, each on a new connection, `concurrency` at once."""
     gate = asyncio.Semaphore(concurrency)
@@ -239,9 +253,10 @@ def test_with_workers_every_scrape_sums_every_process(
         PROMETHEUS_MULTIPROC_DIR=str(shared),
     )
     with serve_process(tmp_path / "data", env, "--workers", "2") as served:
-        before = healthz_counts_by_process(shared)  # the start-up health checks
+        before = settled_counts(shared)  # the start-up health checks
         asyncio.run(_hit(served.base, 120, 16))
         expected = sum(before.values()) + 120
+        settled_counts(shared)
         scrapes = []
         for _ in range(10):  # new connections: SO_REUSEPORT spreads them over both workers
             with httpx.Client(limits=httpx.Limits(max_keepalive_connections=0)) as scraper:
