@@ -435,7 +435,9 @@ async def test_a_rolled_back_answer_sends_nothing(
         )
         assert refused.status_code == 409, refused.text
 
-        # A request failing after its event was written rolls the event back with it.
+        # A request failing after its event was written rolls the event back with it. (The
+        # answer's one statement commits on its own, change and event together; with an
+        # Idempotency-Key the request has a transaction, to keep its answer in.)
         recorded: list[str] = []
 
         # The answer records its event inside its one statement; fail right after it.
@@ -450,7 +452,9 @@ async def test_a_rolled_back_answer_sends_nothing(
 
         monkeypatch.setattr(InvitationRepository, "answer", answer_then_fail)
         failed = await invitee.post(
-            f"/v1/invitations/{ids[invitee.subject]}/response", json={"status": "declined"}
+            f"/v1/invitations/{ids[invitee.subject]}/response",
+            json={"status": "declined"},
+            headers={"Idempotency-Key": "fails-after-the-event"},
         )
         assert failed.status_code == 409, failed.text
         assert recorded == ["invitation.declined"]
