@@ -4,9 +4,10 @@ For a hot list, turning rows into models (or dicts) and serialising them costs t
 CPU than the statement costs PostgreSQL; a statement that concatenates the finished body lets
 the route send it as it is (`JsonBytes`). `json_object()` writes one model's object from its
 fields, in field order, each value by its type: strings through `to_json` (escaped as
-json.dumps and pydantic-core do), ids and state words quoted, instants as pydantic-core
-formats them (see `instant()`), dates as `YYYY-MM-DD`, booleans and nulls bare. Everything
-here returns SQL text to be spliced into a statement written in the repository.
+pydantic-core and `json.dumps(s, ensure_ascii=False)` escape them), ids and state words
+quoted, instants as pydantic-core formats them (see `instant()`), dates as `YYYY-MM-DD`,
+booleans and nulls bare. Everything here returns SQL text to be spliced into a statement
+written in the repository.
 """
 
 import types
