@@ -9,6 +9,7 @@ from sqlalchemy import (
     ColumnElement,
     DateTime,
     Row,
+    Select,
     String,
     bindparam,
     exists,
@@ -26,7 +27,6 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.db import driver
-from app.db.base import utc_now
 from app.db.driver import DriverStatement
 from app.db.repository import TenantRepository
 from app.followups.rows import FollowUpRow
@@ -336,6 +336,36 @@ _NEXT_COLUMNS = (
     _NEXT_OCCURRENCE.c.end_at.label(NEXT_PREFIX + "end_at"),
 )
 
+
+def invitations_page(*, by_status: bool, after: bool) -> Select[Any]:
+    """An associate's invitations (not their own follow-ups), newest first, `:fetch` of them.
+
+    A row holds the participant's columns by name, its follow-up's as `follow_up_<name>`, and
+    a series' next occurrence as `next_<name>` (nulls for a single follow-up). Parameters:
+    `:tenant_id`, `:associate_id`, `:now`, `:fetch`, and `:status`/`:after_id` when asked for
+    (a variant each, so the index on (tenant, associate, id) bounds the scan).
+    """
+    query = (
+        select(*INVITATION_COLUMNS, *INVITATION_FOLLOW_UP_COLUMNS, *_NEXT_COLUMNS)
+        .join(
+            FollowUp,
+            (FollowUp.tenant_id == Participant.tenant_id)
+            & (FollowUp.id == Participant.follow_up_id),
+        )
+        .outerjoin(_NEXT_OCCURRENCE, true())
+        .where(
+            Participant.tenant_id == bindparam("tenant_id"),
+            Participant.associate_id == bindparam("associate_id"),
+            Participant.role != ParticipantRole.ORGANIZER,
+        )
+    )
+    if by_status:
+        query = query.where(Participant.status == bindparam("status"))
+    if after:
+        query = query.where(Participant.id < bindparam("after_id"))
+    return query.order_by(Participant.id.desc()).limit(bindparam("fetch"))
+
+
 # Everyone in a follow-up, the organizer first, each flagged when its booking overlaps another
 # follow-up's booking of the same calendar, with their answers to single occurrences (as
 # `answered_<field>` arrays). Built once: composing it per call costs more CPU
@@ -488,37 +518,6 @@ class ParticipantRepository(TenantRepository[Participant]):
         )
         rows = (await self.session.execute(statement)).all()
         return [(associate_id, id_) for associate_id, id_ in rows if associate_id is not None]
-
-    async def invitations(
-        self, associate_id: uuid.UUID, status: ParticipantStatus | None, page: PageParams
-    ) -> Paged[Row[Any]]:
-        """The associate's invitations (not their own follow-ups), newest first, as rows.
-
-        A row holds the participant's columns by name, its follow-up's as `follow_up_<name>`,
-        and a series' next occurrence as `next_<name>` (nulls for a single follow-up).
-        """
-        query = (
-            select(*INVITATION_COLUMNS, *INVITATION_FOLLOW_UP_COLUMNS, *_NEXT_COLUMNS)
-            .join(
-                FollowUp,
-                (FollowUp.tenant_id == Participant.tenant_id)
-                & (FollowUp.id == Participant.follow_up_id),
-            )
-            .outerjoin(_NEXT_OCCURRENCE, true())
-            .where(
-                self._in_tenant(),
-                Participant.associate_id == associate_id,
-                Participant.role != ParticipantRole.ORGANIZER,
-            )
-        )
-        if status is not None:
-            query = query.where(Participant.status == status)
-        if page.after is not None:
-            query = query.where(Participant.id < page.after.id)
-        rows = await self._rows(
-            query.order_by(Participant.id.desc()).limit(page.limit + 1), now=utc_now()
-        )
-        return paged(rows, page)
 
 
 class ResponseRepository(TenantRepository[Response]):

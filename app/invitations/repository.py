@@ -1,4 +1,4 @@
-"""The invitee's answer as one statement, inside one tenant: the hot path of the service."""
+"""The invitee's hot paths as one statement each, inside one tenant: the inbox and the answer."""
 
 import uuid
 from collections.abc import Mapping
@@ -6,11 +6,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Integer, String, bindparam, func, literal_column, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import new_id
-from app.db.driver import DriverStatement, fetchrow
+from app.db.driver import DriverStatement, fetchrow, fetchval
+from app.followups.repository import FOLLOW_UP_PREFIX, NEXT_PREFIX, invitations_page
+from app.followups.schemas import FollowUpSummary
+from app.invitations.schemas import Invitation, NextOccurrence
+from app.kit.json_sql import day, json_object
+from app.kit.pagination import PageParams, id_cursor_sql
+from app.models import Participant
 from app.models.states import (
     Answer,
     OccurrenceStatus,
@@ -21,6 +27,75 @@ from app.models.states import (
 from app.notifications.service import MAX_MESSAGE
 from app.webhooks.events import CHANNEL, EVENT_FAN_OUT
 from app.webhooks.payloads import InvitationAnswered
+
+
+def _page_column(name: str) -> str:
+    return f"i.{name}"
+
+
+def _follow_up_column(name: str) -> str:
+    return f"i.{FOLLOW_UP_PREFIX}{name}"
+
+
+def _next_column(name: str) -> str:
+    return f"i.{NEXT_PREFIX}{name}"
+
+
+def _local_day(instant: str) -> str:
+    """An all-day follow-up's date of `instant`, in its own zone; null when it is timed."""
+    local = f"{instant} AT TIME ZONE {_follow_up_column('time_zone')}"
+    return f"CASE WHEN {_follow_up_column('all_day')} THEN {day(local)} ELSE 'null' END"
+
+
+# One invitation of the page as `Invitation` serialises, instants shown in `i.zone`.
+_INVITATION_JSON = json_object(
+    Invitation,
+    _page_column,
+    "i.zone",
+    {
+        "follow_up": json_object(
+            FollowUpSummary,
+            _follow_up_column,
+            "i.zone",
+            {
+                "start_date": _local_day(_follow_up_column("start_at")),
+                "end_date": _local_day(_follow_up_column("end_at")),
+            },
+        ),
+        "next_occurrence": f"CASE WHEN {_next_column('occurrence_start')} IS NULL THEN 'null' "
+        f"ELSE {json_object(NextOccurrence, _next_column, 'i.zone')} END",
+    },
+)
+# The whole page as `Page[Invitation]` serialises: the first :limit rows of the :limit + 1
+# fetched, and the last one's cursor when there are more.
+_INBOX_JSON = f"""'{{"items":[' || coalesce(string_agg({_INVITATION_JSON}, ',' ORDER BY i.n)
+                                   FILTER (WHERE i.n <= i.size), '')
+|| '],"next_cursor":'
+|| CASE WHEN count(*) > max(i.size)
+        THEN '"' || max({id_cursor_sql("i.id")}) FILTER (WHERE i.n = i.size) || '"'
+        ELSE 'null' END
+|| '}}'"""
+
+
+def _inbox(*, by_status: bool, after: bool) -> DriverStatement:
+    """The inbox page statement of this variant: its rows go to JSON in the database."""
+    page = invitations_page(by_status=by_status, after=after).add_columns(
+        func.row_number().over(order_by=Participant.id.desc()).label("n"),
+        bindparam("limit", type_=Integer).label("size"),
+        bindparam("time_zone", type_=String).label("zone"),
+    )
+    return DriverStatement(
+        select(literal_column(_INBOX_JSON).label("body")).select_from(page.subquery("i"))
+    )
+
+
+# The invitee's inbox page, finished JSON (see `json_sql`): one statement per filter variant.
+INBOX = {
+    (by_status, after): _inbox(by_status=by_status, after=after)
+    for by_status in (False, True)
+    for after in (False, True)
+}
+
 
 # What ANSWER changes, up to the seq bump its event is recorded under. With :whole the answer
 # is the series' (or the single follow-up's): it drops the invitee's answers to single
@@ -216,11 +291,34 @@ class InvitationState:
 
 
 class InvitationRepository:
-    """The invitee's writes on their invitations, inside one tenant."""
+    """The invitee's inbox and writes on their invitations, inside one tenant."""
 
     def __init__(self, session: AsyncSession, tenant_id: uuid.UUID) -> None:
         self.session = session
         self.tenant_id = tenant_id
+
+    async def inbox(
+        self,
+        associate_id: uuid.UUID,
+        status: ParticipantStatus | None,
+        page: PageParams,
+        time_zone: str | None,
+        now: datetime,
+    ) -> str:
+        """The associate's invitations page as `Page[Invitation]` JSON, instants in the zone."""
+        body: str = await fetchval(
+            self.session,
+            INBOX[status is not None, page.after is not None],
+            tenant_id=self.tenant_id,
+            associate_id=associate_id,
+            status=status,
+            after_id=page.after.id if page.after is not None else None,
+            now=now,
+            fetch=page.limit + 1,
+            limit=page.limit,
+            time_zone=time_zone,
+        )
+        return body
 
     async def answer(
         self,

@@ -22,7 +22,7 @@ from app.kit.errors import NotFound
 from app.kit.openapi import AUTHENTICATED, problems
 from app.kit.pagination import Page, PageDep
 from app.kit.responses import serialized
-from app.kit.zones import AnswerZone, in_zone
+from app.kit.zones import AnswerZone
 from app.models.states import ParticipantStatus
 
 router = APIRouter(prefix="/v1", tags=["invitations"], route_class=IdempotentRoute)
@@ -44,7 +44,7 @@ async def list_invitations(
     status: Annotated[ParticipantStatus | None, Query(description="Only this status")] = None,
 ) -> Response:
     """The caller's invitations, newest first, each with its follow-up."""
-    return serialized(in_zone(await service.inbox(session, actor, status, page), zone))
+    return serialized(await service.inbox(session, actor, status, page, zone))
 
 
 @router.post(

@@ -3,6 +3,7 @@
 import uuid
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,19 +17,13 @@ from app.followups.errors import (
     OrganizerParticipant,
     UnknownOccurrence,
 )
-from app.followups.repository import (
-    FOLLOW_UP_PREFIX,
-    NEXT_PREFIX,
-    FollowUpRepository,
-    ParticipantRepository,
-)
-from app.followups.schemas import FollowUpSummary, OccurrenceAnswer
+from app.followups.repository import FollowUpRepository, ParticipantRepository
+from app.followups.schemas import OccurrenceAnswer
 from app.invitations.repository import InvitationRepository
-from app.invitations.schemas import AnsweredInvitation, NextOccurrence, ResponseRequest
+from app.invitations.schemas import AnsweredInvitation, ResponseRequest
 from app.kit.errors import Forbidden, NotFound
 from app.kit.pagination import PageParams
-from app.kit.responses import built
-from app.kit.zones import local_date
+from app.kit.responses import JsonBytes, built
 from app.models import FollowUp, Participant
 from app.models.states import (
     EventType,
@@ -49,33 +44,20 @@ class NotInvitee(Forbidden):
 
 
 async def inbox(
-    session: AsyncSession, actor: Actor, status: ParticipantStatus | None, page: PageParams
-) -> dict[str, Any]:
-    """The caller's invitations, newest first, each with its follow-up.
+    session: AsyncSession,
+    actor: Actor,
+    status: ParticipantStatus | None,
+    page: PageParams,
+    zone: ZoneInfo | None,
+) -> JsonBytes:
+    """The caller's invitations, newest first, each with its follow-up, instants in `zone`.
 
-    A `Page[Invitation]` as plain data straight from the rows: the hottest list, no model per row.
+    The hottest list: the statement writes the `Page[Invitation]` JSON itself, sent as it is.
     """
-    rows = await ParticipantRepository(session, actor.tenant_id).invitations(
-        actor.associate_id, status, page
+    body = await InvitationRepository(session, actor.tenant_id).inbox(
+        actor.associate_id, status, page, None if zone is None else zone.key, utc_now()
     )
-    return {"items": [_invitation(row) for row in rows.items], "next_cursor": rows.next_cursor}
-
-
-# The summary's fields the statement reads; the all-day dates are worked out from them.
-_READ = [name for name in FollowUpSummary.model_fields if name not in ("start_date", "end_date")]
-_NEXT = list(NextOccurrence.model_fields)
-
-
-def _invitation(row: Any) -> dict[str, Any]:
-    invitation: dict[str, Any] = row._asdict()
-    follow_up = {name: invitation.pop(FOLLOW_UP_PREFIX + name) for name in _READ}
-    all_day, time_zone = follow_up["all_day"], follow_up["time_zone"]
-    follow_up["start_date"] = local_date(follow_up["start_at"], time_zone) if all_day else None
-    follow_up["end_date"] = local_date(follow_up["end_at"], time_zone) if all_day else None
-    invitation["follow_up"] = follow_up
-    next_ = {name: invitation.pop(NEXT_PREFIX + name) for name in _NEXT}
-    invitation["next_occurrence"] = None if next_["occurrence_start"] is None else next_
-    return invitation
+    return JsonBytes(body.encode())
 
 
 async def _own_invitation(

@@ -66,6 +66,11 @@ def encode_cursor(last_id: uuid.UUID, at: datetime | None = None) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+def id_cursor_sql(sql: str) -> str:
+    """SQL text of the cursor `encode_cursor()` gives for the uuid `sql`, for JSON built there."""
+    return f"rtrim(translate(encode(uuid_send({sql}), 'base64'), '+/', '-_'), '=')"
+
+
 def decode_cursor(cursor: str) -> Cursor:
     """The position a cursor resumes after; a malformed cursor is a 422."""
     try:

@@ -3,6 +3,7 @@ engine works through it, statements still time out, and dispatchers LISTEN on th
 
 import asyncio
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,8 @@ from sqlalchemy.exc import DBAPIError
 
 from app.config import Settings
 from app.db.engine import create_engine, plain_dsn
-from tests.fixtures.factories import TEST_SECRET
+from tests.fixtures.committed import acting_through, committed_app
+from tests.fixtures.factories import TEST_SECRET, Caller, follow_up_body
 from tests.fixtures.pgbouncer import PgBouncer, database_settings, direct
 from tests.webhooks.support import RESPONSES, world
 
@@ -121,3 +123,36 @@ async def test_a_dispatcher_behind_pgbouncer_wakes_on_notify(url: str, tmp_path:
             )
             assert response.status_code == 200, response.text
             await w.receiver.wait_for(n + 1, timeout=5)
+
+
+async def test_the_inbox_page_written_by_the_database_is_the_same_through_pgbouncer(
+    url: str, tmp_path: Path
+) -> None:
+    """Outside a transaction the inbox goes through SQLAlchemy, not asyncpg: the same bytes."""
+    async with (
+        committed_app(url, tmp_path / "pooled") as pooled,
+        committed_app(direct(url), tmp_path / "direct") as straight,
+        pooled.client() as pooled_client,
+        straight.client() as straight_client,
+    ):
+        admin = Caller(pooled_client, uuid.uuid4(), subject="provisioning", admin=True)
+        organizer, bo = await admin.new_member(), await admin.new_member(name='Bo "B" Ø')
+        for n in range(3):
+            await organizer.create(
+                "/v1/follow-ups",
+                follow_up_body(title=f"Meeting {n}", participants=[{"associate_id": bo.subject}]),
+            )
+        first = await bo.get("/v1/invitations", params={"limit": 2})
+        assert first.status_code == 200, first.text
+        cursor = first.json()["next_cursor"]
+        for params in (
+            {"limit": 2},
+            {"limit": 2, "cursor": cursor},
+            {"status": "not_read", "time_zone": "Asia/Kolkata"},
+            {"status": "accepted"},
+        ):
+            through = await bo.get("/v1/invitations", params=params)
+            plain = await acting_through(bo, straight_client).get("/v1/invitations", params=params)
+            assert through.status_code == plain.status_code == 200, through.text
+            assert through.content == plain.content, params
+        assert len(first.json()["items"]) == 2
