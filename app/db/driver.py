@@ -51,17 +51,19 @@ class DriverStatement:
         return [constants[name] if name in constants else params[name] for name in self.names]
 
 
-async def _driver(session: AsyncSession) -> tuple[AsyncConnection, Any]:
+async def _driver(session: AsyncSession, *, writes: bool = False) -> tuple[AsyncConnection, Any]:
     """The session's connection and its asyncpg connection; None when it must not be used.
 
     Outside a transaction, a statement behind a transaction pooler could be prepared on one
-    server connection and run on another: there, until the session's transaction is open
-    (SQLAlchemy begins it with its first statement), statements go through SQLAlchemy.
+    server connection and run on another, and a statement that writes would commit on its
+    own: there, until the session's transaction is open (SQLAlchemy begins it with its
+    first statement), statements go through SQLAlchemy.
     """
     connection = await session.connection()
     raw = await connection.get_raw_connection()
     driver = raw.driver_connection
-    if driver is not None and session.info.get(POOLED) and not driver.is_in_transaction():
+    outside = driver is not None and not driver.is_in_transaction()
+    if outside and (writes or session.info.get(POOLED)):
         driver = None
     return connection, driver
 
@@ -96,7 +98,20 @@ async def fetchval(session: AsyncSession, statement: DriverStatement, **params: 
 
 async def fetch(session: AsyncSession, statement: DriverStatement, **params: Any) -> list[Any]:
     """Every row; read its columns by name (`row["name"]`)."""
-    connection, driver = await _driver(session)
+    return await _fetch(session, statement, params, writes=False)
+
+
+async def fetch_written(
+    session: AsyncSession, statement: DriverStatement, **params: Any
+) -> list[Any]:
+    """Every row of a statement that writes or locks, always inside the session's transaction."""
+    return await _fetch(session, statement, params, writes=True)
+
+
+async def _fetch(
+    session: AsyncSession, statement: DriverStatement, params: dict[str, Any], *, writes: bool
+) -> list[Any]:
+    connection, driver = await _driver(session, writes=writes)
     if driver is None:
         return list((await session.execute(statement.text, params)).mappings().all())
     rows: list[Any] = await _sent(

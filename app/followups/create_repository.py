@@ -153,7 +153,7 @@ class CreateRepository:
         contact_id: uuid.UUID | None,
     ) -> Directory:
         """The owner and what the references name; locks the strict resources among them."""
-        rows = await driver.fetch(
+        rows = await driver.fetch_written(
             self.session,
             DIRECTORY,
             tenant_id=self.tenant_id,
@@ -223,11 +223,11 @@ class CreateRepository:
             "channel": CHANNEL,
         }
         if not strict:
-            rows = await driver.fetch(self.session, CREATE_SINGLE, **params)
+            rows = await driver.fetch_written(self.session, CREATE_SINGLE, **params)
         else:
             try:
                 async with self.session.begin_nested():
-                    rows = await driver.fetch(self.session, CREATE_SINGLE, **params)
+                    rows = await driver.fetch_written(self.session, CREATE_SINGLE, **params)
             except DBAPIError as exc:
                 if _constraint(exc) != STRICT_NO_OVERLAP:
                     raise
