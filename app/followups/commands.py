@@ -5,6 +5,7 @@ the same transaction as the change itself.
 """
 
 import uuid
+from typing import Any
 
 from pydantic import MISSING
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,7 +20,7 @@ from app.followups.repository import FollowUpRepository, ParticipantRepository
 from app.followups.rows import ShownFollowUp
 from app.imip.outbox import mails_persons, tell_persons
 from app.kit.etags import check_if_match
-from app.models import FollowUp
+from app.models import FollowUp, Participant
 from app.models.states import (
     EventType,
     FollowUpStatus,
@@ -55,61 +56,68 @@ async def create(
     if body.contact_id is not None and not directory.contact:
         raise rules.unknown_contact(body.contact_id)
     owner_id = actor.associate_id
-    invited = rules.invitees(actor.tenant_id, body.participants, owner_id, directory.found)
+    invited = rules.invitee_rows(actor.tenant_id, body.participants, owner_id, directory.found)
     planned = None
     if body.recurrence is not None:
         planned = series.plan(body.recurrence.rrule, start_at, end_at, time_zone, utc_now())
 
-    participants = [rules.organizer(owner_id), *invited]
-    follow_up = FollowUp(
-        tenant_id=actor.tenant_id,
-        id=new_id(),
-        owner_id=owner_id,
-        title=body.title,
-        description=body.description,
-        location=body.location,
-        kind=body.kind,
-        start_at=start_at,
-        end_at=end_at,
-        time_zone=time_zone,
-        all_day=body.all_day,
-        contact_id=body.contact_id,
-        recurrence_rule=planned.rule if planned else None,
-        booked_until=planned.booked_until if planned else None,
-        participants=participants,
-    )
+    follow_up_id = new_id()
+    fields: dict[str, Any] = {
+        "tenant_id": actor.tenant_id,
+        "id": follow_up_id,
+        "owner_id": owner_id,
+        "title": body.title,
+        "description": body.description,
+        "location": body.location,
+        "kind": body.kind,
+        "start_at": start_at,
+        "end_at": end_at,
+        "time_zone": time_zone,
+        "all_day": body.all_day,
+        "contact_id": body.contact_id,
+        "recurrence_rule": planned.rule if planned else None,
+        "booked_until": planned.booked_until if planned else None,
+    }
+    participants = [{**rules.organizer_row(owner_id), "id": new_id()}, *invited]
+    for participant in invited:
+        participant["id"] = new_id()
+    facts = _created(fields, [p["id"] for p in participants])
     if planned is None and not (by_kind[ParticipantKind.PERSON] and mails_persons(session)):
-        for participant in participants:
-            participant.id = new_id()
         notified = Notified(
             NotificationKind.INVITED,
             actor.name,
-            message_of(NotificationKind.INVITED, follow_up.title),
-            addressed(rules.invited_associates(invited), actor.name),
+            message_of(NotificationKind.INVITED, body.title),
+            addressed(
+                ((p["associate_id"], p["id"]) for p in invited if "associate_id" in p), actor.name
+            ),
         )
-        data = event_data(follow_up, EventType.FOLLOW_UP_CREATED, _created(follow_up))
-        row = await repository.create_single(follow_up, directory.strict, notified, data)
+        data = event_data(actor.tenant_id, follow_up_id, EventType.FOLLOW_UP_CREATED, facts)
+        row = await repository.create_single(fields, participants, directory.strict, notified, data)
         if row is not None:
             return row
-    return await _book(session, actor, follow_up, planned)
+    follow_up = FollowUp(**fields, participants=[Participant(**p) for p in participants])
+    return await _book(session, actor, follow_up, planned, facts)
 
 
-def _created(follow_up: FollowUp) -> payloads.FollowUpCreated:
-    """The facts of a new follow-up's `follow_up.created` event (its participants' ids set)."""
+def _created(fields: dict[str, Any], participant_ids: list[uuid.UUID]) -> payloads.FollowUpCreated:
+    """The facts of a new follow-up's `follow_up.created` event, from its columns."""
+    rule = fields["recurrence_rule"]
     return payloads.FollowUpCreated(
-        owner_id=follow_up.owner_id,
-        start_at=follow_up.start_at,
-        end_at=follow_up.end_at,
-        participant_ids=[p.id for p in follow_up.participants],
-        recurrence=None
-        if follow_up.recurrence is None
-        else payloads.SeriesRule(**follow_up.recurrence),
+        owner_id=fields["owner_id"],
+        start_at=fields["start_at"],
+        end_at=fields["end_at"],
+        participant_ids=participant_ids,
+        recurrence=None if rule is None else payloads.SeriesRule(rrule=rule),
         split_from=None,
     )
 
 
 async def _book(
-    session: AsyncSession, actor: Actor, follow_up: FollowUp, planned: series.Plan | None
+    session: AsyncSession,
+    actor: Actor,
+    follow_up: FollowUp,
+    planned: series.Plan | None,
+    facts: payloads.FollowUpCreated,
 ) -> FollowUp:
     """Write the new follow-up through the ORM: a series' occurrences, e-mails, or the 409."""
     await FollowUpRepository(session, actor.tenant_id).add(follow_up)
@@ -123,7 +131,7 @@ async def _book(
         rules.invited_associates(follow_up.participants),
         actor=actor.name,
     )
-    await record_event(session, follow_up, EventType.FOLLOW_UP_CREATED, _created(follow_up))
+    await record_event(session, follow_up, EventType.FOLLOW_UP_CREATED, facts)
     await tell_persons(session, follow_up)
     return follow_up
 

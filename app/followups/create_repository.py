@@ -19,7 +19,6 @@ from app.db import driver
 from app.db.base import new_id
 from app.db.driver import DriverStatement
 from app.followups.rows import FollowUpRow
-from app.models import FollowUp
 from app.models.states import EventType, ParticipantKind
 from app.webhooks.events import CHANNEL, EVENT_FAN_OUT, NOTIFY_IF_QUEUED
 
@@ -139,6 +138,21 @@ class Notified:
     recipients: Sequence[tuple[uuid.UUID, uuid.UUID | None]]
 
 
+# The follow-up's columns CREATE_SINGLE takes as they are.
+_FOLLOW_UP_PARAMS = (
+    "tenant_id",
+    "owner_id",
+    "title",
+    "description",
+    "location",
+    "start_at",
+    "end_at",
+    "time_zone",
+    "all_day",
+    "contact_id",
+)
+
+
 class CreateRepository:
     """The create path's statements, inside one tenant."""
 
@@ -180,37 +194,32 @@ class CreateRepository:
         return directory
 
     async def create_single(
-        self, follow_up: FollowUp, strict: Sequence[uuid.UUID], notified: Notified, data: str
+        self,
+        fields: dict[str, Any],
+        participants: Sequence[dict[str, Any]],
+        strict: Sequence[uuid.UUID],
+        notified: Notified,
+        data: str,
     ) -> FollowUpRow | None:
-        """Write the single follow-up as built (ids given); None, writing nothing, if taken.
+        """Write the single follow-up (its columns, ids given); None, writing nothing, if taken.
 
         Taken: a strict resource is booked then, by a booking seen before the insert or one
         the exclusion constraint refuses. With strict resources the statement runs under a
         savepoint, so that the transaction stays usable for the 409 that follows.
         """
-        participants = follow_up.participants
         params: dict[str, Any] = {
-            "tenant_id": self.tenant_id,
-            "follow_up_id": follow_up.id,
-            "owner_id": follow_up.owner_id,
-            "title": follow_up.title,
-            "description": follow_up.description,
-            "location": follow_up.location,
-            "kind": follow_up.kind.value,
-            "start_at": follow_up.start_at,
-            "end_at": follow_up.end_at,
-            "time_zone": follow_up.time_zone,
-            "all_day": follow_up.all_day,
-            "contact_id": follow_up.contact_id,
+            **{name: fields[name] for name in _FOLLOW_UP_PARAMS},
+            "follow_up_id": fields["id"],
+            "kind": fields["kind"].value,
             "strict_ids": list(strict),
-            "participant_ids": [p.id for p in participants],
-            "kinds": [p.kind.value for p in participants],
-            "associate_ids": [p.associate_id for p in participants],
-            "resource_ids": [p.resource_id for p in participants],
-            "person_ids": [p.person_id for p in participants],
-            "roles": [p.role.value for p in participants],
-            "statuses": [p.status.value for p in participants],
-            "responded_ats": [p.responded_at for p in participants],
+            "participant_ids": [p["id"] for p in participants],
+            "kinds": [p["kind"].value for p in participants],
+            "associate_ids": [p.get("associate_id") for p in participants],
+            "resource_ids": [p.get("resource_id") for p in participants],
+            "person_ids": [p.get("person_id") for p in participants],
+            "roles": [p["role"].value for p in participants],
+            "statuses": [p["status"].value for p in participants],
+            "responded_ats": [p.get("responded_at") for p in participants],
             "notification_kind": notified.kind,
             "actor_id": notified.actor_id,
             "message": notified.message,

@@ -111,14 +111,18 @@ def _span_form(field: str, detail: str) -> ValidationFailed:
 
 def organizer(associate_id: uuid.UUID, follow_up_id: uuid.UUID | None = None) -> Participant:
     """The organizer's own participation: accepted, never invited."""
-    return Participant(
-        follow_up_id=follow_up_id,
-        kind=ParticipantKind.ASSOCIATE,
-        associate_id=associate_id,
-        role=ParticipantRole.ORGANIZER,
-        status=ParticipantStatus.ACCEPTED,
-        rescheduled=False,
-    )
+    return Participant(follow_up_id=follow_up_id, **organizer_row(associate_id))
+
+
+def organizer_row(associate_id: uuid.UUID) -> dict[str, Any]:
+    """The organizer's participation as the columns a `Participant` is made of."""
+    return {
+        "kind": ParticipantKind.ASSOCIATE,
+        "associate_id": associate_id,
+        "role": ParticipantRole.ORGANIZER,
+        "status": ParticipantStatus.ACCEPTED,
+        "rescheduled": False,
+    }
 
 
 def invited_associates(participants: Iterable[Participant]) -> list[Recipient]:
@@ -235,6 +239,16 @@ def invitees(
     found: Found,
 ) -> list[Participant]:
     """New participants for these references, given what they name: 422, 404 or 409 if unfit."""
+    return [Participant(**row) for row in invitee_rows(tenant_id, refs, owner_id, found)]
+
+
+def invitee_rows(
+    tenant_id: uuid.UUID,
+    refs: Sequence[schemas.ParticipantRef],
+    owner_id: uuid.UUID | None,
+    found: Found,
+) -> list[dict[str, Any]]:
+    """`invitees` as the columns each `Participant` is made of: no ORM objects to build."""
     targets = [ref_target(ref) for ref in refs]
     if len(set(targets)) != len(targets):
         raise ValidationFailed("a participant is listed more than once")
@@ -252,13 +266,13 @@ def invitees(
         ParticipantKind.PERSON: {"status": ParticipantStatus.NOT_APPLICABLE},
     }
     return [
-        Participant(
-            tenant_id=tenant_id,
-            kind=kind,
-            role=ParticipantRole(ref.role.value),
-            rescheduled=False,
-            **{f"{kind}_id": target_id},
+        {
+            "tenant_id": tenant_id,
+            "kind": kind,
+            "role": ParticipantRole(ref.role.value),
+            "rescheduled": False,
+            f"{kind}_id": target_id,
             **initial[kind],
-        )
+        }
         for ref, (kind, target_id) in zip(refs, targets, strict=True)
     ]

@@ -81,10 +81,12 @@ SELECT (SELECT count(*) FROM queued), pg_notify(:channel, '')
 """)
 
 
-def event_data(follow_up: FollowUp, type_: EventType, facts: EventFacts) -> str:
-    """An event's data as JSON, without its seq (the statement that records it adds that)."""
+def event_data(
+    tenant_id: uuid.UUID, follow_up_id: uuid.UUID, type_: EventType, facts: EventFacts
+) -> str:
+    """A follow-up's event's data as JSON, without its seq (its statement adds that)."""
     check_facts(type_, facts)
-    payload = {"tenant_id": follow_up.tenant_id, "follow_up_id": follow_up.id, **facts.model_dump()}
+    payload = {"tenant_id": tenant_id, "follow_up_id": follow_up_id, **facts.model_dump()}
     return json.dumps(payload, default=jsonable)
 
 
@@ -107,7 +109,7 @@ async def record_event(
                 "follow_up_id": follow_up.id,
                 "event_id": event_id,
                 "type": type_,
-                "data": event_data(follow_up, type_, facts),
+                "data": event_data(follow_up.tenant_id, follow_up.id, type_, facts),
                 "channel": CHANNEL,
             },
         )
