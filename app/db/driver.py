@@ -113,7 +113,11 @@ async def _fetch(
 ) -> list[Any]:
     connection, driver = await _driver(session, writes=writes)
     if driver is None:
-        return list((await session.execute(statement.text, params)).mappings().all())
+        # SQLAlchemy's cursor begins the transaction; the SQL is the driver's own already.
+        result = await connection.exec_driver_sql(
+            statement.driver_sql, tuple(statement.args(params))
+        )
+        return list(result.mappings().all())
     rows: list[Any] = await _sent(
         connection, statement, params, driver.fetch(statement.driver_sql, *statement.args(params))
     )
