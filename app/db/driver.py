@@ -55,17 +55,37 @@ async def _driver(session: AsyncSession, *, writes: bool = False) -> tuple[Async
     """The session's connection and its asyncpg connection; None when it must not be used.
 
     Outside a transaction, a statement behind a transaction pooler could be prepared on one
-    server connection and run on another, and a statement that writes would commit on its
-    own: there, until the session's transaction is open (SQLAlchemy begins it with its
-    first statement), statements go through SQLAlchemy.
+    server connection and run on another: there, until the session's transaction is open
+    (SQLAlchemy begins it with its first statement), statements go through SQLAlchemy. A
+    statement that writes must not commit on its own: the transaction is begun for it.
     """
     connection = await session.connection()
     raw = await connection.get_raw_connection()
     driver = raw.driver_connection
     outside = driver is not None and not driver.is_in_transaction()
-    if outside and (writes or session.info.get(POOLED)):
+    if outside and (
+        session.info.get(POOLED) or (writes and not await _begin(raw.dbapi_connection))
+    ):
         driver = None
     return connection, driver
+
+
+async def _begin(adapter: Any) -> bool:
+    """Begin the transaction as SQLAlchemy's asyncpg adapter does before its first statement.
+
+    The adapter begins lazily, in its cursor, a step private to SQLAlchemy: it is looked up
+    with care, and without it (or in autocommit) this returns False and the statement goes
+    through SQLAlchemy, which begins. Sending the statement to the driver instead saves
+    SQLAlchemy's execution around it (about 0.3 ms of CPU for the create's first statement).
+    """
+    start = getattr(adapter, "_start_transaction", None)
+    mutex = getattr(adapter, "_execute_mutex", None)
+    if start is None or mutex is None or getattr(adapter, "_transaction", False) is not None:
+        return False
+    async with mutex:
+        if adapter._transaction is None:
+            await start()
+    return adapter._transaction is not None
 
 
 async def _sent(
