@@ -99,6 +99,7 @@ async def record_event(
     comes from an UPDATE of the follow-up's row, whose lock is held until commit, so two
     transactions changing one follow-up get rising seqs in the order they commit.
     """
+    check_facts(type_, facts)  # before anything is written
     event_id = new_id()
     await session.flush()
     row = (
