@@ -13,6 +13,7 @@ from app.directory import service as directory_service
 from app.directory.repository import AssociateRepository
 from app.followups import commands as followup_commands
 from app.followups import schemas as followups
+from app.followups.repository import ParticipantRepository
 from app.invitations import service as invitation_service
 from app.invitations.schemas import ResponseRequest
 from app.kit.pagination import PageParams
@@ -138,7 +139,10 @@ async def load_demo(session: AsyncSession, tenant_id: uuid.UUID, today: date) ->
                 participants=refs,
             ),
         )
-        invitations = {p.associate_id: p.id for p in follow_up.participants}
+        invitations = {
+            p.associate_id: p.id
+            for p in await ParticipantRepository(session, tenant_id).of(follow_up.id)
+        }
         for key, answer in booking.answers.items():
             actor = Actor(tenant_id, people[key].id)
             invitation = invitations[people[key].id]

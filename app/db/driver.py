@@ -53,19 +53,41 @@ class DriverStatement:
         return [constants[name] if name in constants else params[name] for name in self.names]
 
 
-async def _driver(session: AsyncSession) -> tuple[AsyncConnection, Any]:
+async def _driver(session: AsyncSession, *, writes: bool = False) -> tuple[AsyncConnection, Any]:
     """The session's connection and its asyncpg connection; None when it must not be used.
 
     Outside a transaction, a statement behind a transaction pooler could be prepared on one
     server connection and run on another: there, until the session's transaction is open
-    (SQLAlchemy begins it with its first statement), statements go through SQLAlchemy.
+    (SQLAlchemy begins it with its first statement), statements go through SQLAlchemy. A
+    statement that writes must not commit on its own: the transaction is begun for it.
     """
     connection = await session.connection()
     raw = await connection.get_raw_connection()
     driver = raw.driver_connection
-    if driver is not None and session.info.get(POOLED) and not driver.is_in_transaction():
+    outside = driver is not None and not driver.is_in_transaction()
+    if outside and (
+        session.info.get(POOLED) or (writes and not await _begin(raw.dbapi_connection))
+    ):
         driver = None
     return connection, driver
+
+
+async def _begin(adapter: Any) -> bool:
+    """Begin the transaction as SQLAlchemy's asyncpg adapter does before its first statement.
+
+    The adapter begins lazily, in its cursor, a step private to SQLAlchemy: it is looked up
+    with care, and without it (or in autocommit) this returns False and the statement goes
+    through SQLAlchemy, which begins. Sending the statement to the driver instead saves
+    SQLAlchemy's execution around it (about 0.3 ms of CPU for the create's first statement).
+    """
+    start = getattr(adapter, "_start_transaction", None)
+    mutex = getattr(adapter, "_execute_mutex", None)
+    if start is None or mutex is None or getattr(adapter, "_transaction", False) is not None:
+        return False
+    async with mutex:
+        if adapter._transaction is None:
+            await start()
+    return adapter._transaction is not None
 
 
 async def _sent(
@@ -98,9 +120,26 @@ async def fetchval(session: AsyncSession, statement: DriverStatement, **params: 
 
 async def fetch(session: AsyncSession, statement: DriverStatement, **params: Any) -> list[Any]:
     """Every row; read its columns by name (`row["name"]`)."""
-    connection, driver = await _driver(session)
+    return await _fetch(session, statement, params, writes=False)
+
+
+async def fetch_written(
+    session: AsyncSession, statement: DriverStatement, **params: Any
+) -> list[Any]:
+    """Every row of a statement that writes or locks, always inside the session's transaction."""
+    return await _fetch(session, statement, params, writes=True)
+
+
+async def _fetch(
+    session: AsyncSession, statement: DriverStatement, params: dict[str, Any], *, writes: bool
+) -> list[Any]:
+    connection, driver = await _driver(session, writes=writes)
     if driver is None:
-        return list((await session.execute(statement.text, params)).mappings().all())
+        # SQLAlchemy's cursor begins the transaction; the SQL is the driver's own already.
+        result = await connection.exec_driver_sql(
+            statement.driver_sql, tuple(statement.args(params))
+        )
+        return list(result.mappings().all())
     rows: list[Any] = await _sent(
         connection, statement, params, driver.fetch(statement.driver_sql, *statement.args(params))
     )

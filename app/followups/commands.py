@@ -5,65 +5,121 @@ the same transaction as the change itself.
 """
 
 import uuid
+from typing import Any
 
 from pydantic import MISSING
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principals import Actor
 from app.availability import bookings
-from app.db.base import utc_now
-from app.directory.repository import AssociateRepository
+from app.db.base import new_id, utc_now
 from app.followups import rules, schemas, series
+from app.followups.create_repository import CreateRepository, Notified
 from app.followups.reads import owned
 from app.followups.repository import FollowUpRepository, ParticipantRepository
-from app.imip.outbox import tell_persons
+from app.followups.rows import ShownFollowUp
+from app.imip.outbox import mails_persons, tell_persons
 from app.kit.etags import check_if_match
-from app.models import FollowUp
+from app.models import FollowUp, Participant
 from app.models.states import (
     EventType,
     FollowUpStatus,
     NotificationKind,
+    ParticipantKind,
     ParticipantRole,
     ParticipantStatus,
 )
-from app.notifications.service import notify
+from app.notifications.service import addressed, message_of, notify
 from app.webhooks import payloads
-from app.webhooks.events import record_event
+from app.webhooks.events import event_data, record_event
 
 # The changes (other than a move) that e-mailed persons hear of: what their calendar shows.
 EMAILED_FIELDS = frozenset({"title", "location", "description", "all_day", "time_zone"})
 
 
-async def create(session: AsyncSession, actor: Actor, body: schemas.FollowUpCreate) -> FollowUp:
-    """Book a follow-up owned by the caller, with every participant, all or nothing."""
-    owner = await AssociateRepository(session, actor.tenant_id).get(actor.associate_id)
-    assert owner is not None  # the caller was checked to be an active associate
-    time_zone = body.time_zone or owner.time_zone
+async def create(
+    session: AsyncSession, actor: Actor, body: schemas.FollowUpCreate
+) -> ShownFollowUp:
+    """Book a follow-up owned by the caller, with every participant, all or nothing.
+
+    A single follow-up is one statement after the checks (`create_repository.py`); a series,
+    one whose persons are e-mailed, or one whose strict resource is taken goes through the
+    ORM (`_book`), which books the occurrences, queues the e-mails, or answers 409.
+    """
+    repository = CreateRepository(session, actor.tenant_id)
+    by_kind = rules.ids_by_kind(body.participants)
+    directory = await repository.directory(actor.associate_id, by_kind, body.contact_id)
+    time_zone = body.time_zone or directory.time_zone
     span = rules.span_given(body.model_dump(include=rules.SPAN_FIELDS), body.all_day, time_zone)
     start_at, end_at = span["start_at"], span["end_at"]
     rules.check_span(start_at, end_at, body.all_day, time_zone)
-    if body.contact_id is not None:
-        await rules.check_contact(session, actor.tenant_id, body.contact_id)
-    invited = await rules.new_participants(session, actor.tenant_id, body.participants, owner.id)
+    if body.contact_id is not None and not directory.contact:
+        raise rules.unknown_contact(body.contact_id)
+    owner_id = actor.associate_id
+    invited = rules.invitee_rows(actor.tenant_id, body.participants, owner_id, directory.found)
     planned = None
     if body.recurrence is not None:
         planned = series.plan(body.recurrence.rrule, start_at, end_at, time_zone, utc_now())
 
-    follow_up = FollowUp(
-        owner_id=owner.id,
-        title=body.title,
-        description=body.description,
-        location=body.location,
-        kind=body.kind,
-        start_at=start_at,
-        end_at=end_at,
-        time_zone=time_zone,
-        all_day=body.all_day,
-        contact_id=body.contact_id,
-        recurrence_rule=planned.rule if planned else None,
-        booked_until=planned.booked_until if planned else None,
-        participants=[rules.organizer(owner.id), *invited],
+    follow_up_id = new_id()
+    fields: dict[str, Any] = {
+        "tenant_id": actor.tenant_id,
+        "id": follow_up_id,
+        "owner_id": owner_id,
+        "title": body.title,
+        "description": body.description,
+        "location": body.location,
+        "kind": body.kind,
+        "start_at": start_at,
+        "end_at": end_at,
+        "time_zone": time_zone,
+        "all_day": body.all_day,
+        "contact_id": body.contact_id,
+        "recurrence_rule": planned.rule if planned else None,
+        "booked_until": planned.booked_until if planned else None,
+    }
+    participants = [{**rules.organizer_row(owner_id), "id": new_id()}, *invited]
+    for participant in invited:
+        participant["id"] = new_id()
+    facts = _created(fields, [p["id"] for p in participants])
+    if planned is None and not (by_kind[ParticipantKind.PERSON] and mails_persons(session)):
+        notified = Notified(
+            NotificationKind.INVITED,
+            actor.name,
+            message_of(NotificationKind.INVITED, body.title),
+            addressed(
+                ((p["associate_id"], p["id"]) for p in invited if "associate_id" in p), actor.name
+            ),
+        )
+        data = event_data(actor.tenant_id, follow_up_id, EventType.FOLLOW_UP_CREATED, facts)
+        row = await repository.create_single(fields, participants, directory.strict, notified, data)
+        if row is not None:
+            return row
+    follow_up = FollowUp(**fields, participants=[Participant(**p) for p in participants])
+    return await _book(session, actor, follow_up, planned, facts)
+
+
+def _created(fields: dict[str, Any], participant_ids: list[uuid.UUID]) -> payloads.FollowUpCreated:
+    """The facts of a new follow-up's `follow_up.created` event, from its columns."""
+    rule = fields["recurrence_rule"]
+    return payloads.FollowUpCreated(
+        owner_id=fields["owner_id"],
+        start_at=fields["start_at"],
+        end_at=fields["end_at"],
+        participant_ids=participant_ids,
+        recurrence=None if rule is None else payloads.SeriesRule(rrule=rule),
+        split_from=None,
     )
+
+
+async def _book(
+    session: AsyncSession,
+    actor: Actor,
+    follow_up: FollowUp,
+    planned: series.Plan | None,
+    facts: payloads.FollowUpCreated,
+) -> FollowUp:
+    """Write the new follow-up through the ORM: a series' occurrences, e-mails, or the 409."""
     await FollowUpRepository(session, actor.tenant_id).add(follow_up)
     if planned is not None:
         await series.book(session, follow_up, planned)
@@ -72,24 +128,10 @@ async def create(session: AsyncSession, actor: Actor, body: schemas.FollowUpCrea
         session,
         follow_up,
         NotificationKind.INVITED,
-        rules.invited_associates(invited),
+        rules.invited_associates(follow_up.participants),
         actor=actor.name,
     )
-    await record_event(
-        session,
-        follow_up,
-        EventType.FOLLOW_UP_CREATED,
-        payloads.FollowUpCreated(
-            owner_id=owner.id,
-            start_at=follow_up.start_at,
-            end_at=follow_up.end_at,
-            participant_ids=[p.id for p in follow_up.participants],
-            recurrence=None
-            if follow_up.recurrence is None
-            else payloads.SeriesRule(**follow_up.recurrence),
-            split_from=None,
-        ),
-    )
+    await record_event(session, follow_up, EventType.FOLLOW_UP_CREATED, facts)
     await tell_persons(session, follow_up)
     return follow_up
 

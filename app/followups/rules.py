@@ -111,14 +111,18 @@ def _span_form(field: str, detail: str) -> ValidationFailed:
 
 def organizer(associate_id: uuid.UUID, follow_up_id: uuid.UUID | None = None) -> Participant:
     """The organizer's own participation: accepted, never invited."""
-    return Participant(
-        follow_up_id=follow_up_id,
-        kind=ParticipantKind.ASSOCIATE,
-        associate_id=associate_id,
-        role=ParticipantRole.ORGANIZER,
-        status=ParticipantStatus.ACCEPTED,
-        rescheduled=False,
-    )
+    return Participant(follow_up_id=follow_up_id, **organizer_row(associate_id))
+
+
+def organizer_row(associate_id: uuid.UUID) -> dict[str, Any]:
+    """The organizer's participation as the columns a `Participant` is made of."""
+    return {
+        "kind": ParticipantKind.ASSOCIATE,
+        "associate_id": associate_id,
+        "role": ParticipantRole.ORGANIZER,
+        "status": ParticipantStatus.ACCEPTED,
+        "rescheduled": False,
+    }
 
 
 def invited_associates(participants: Iterable[Participant]) -> list[Recipient]:
@@ -164,10 +168,15 @@ async def participant_of(
     return participant
 
 
+def unknown_contact(contact_id: uuid.UUID) -> UnknownReference:
+    """The 404 for a contact the tenant does not have."""
+    return UnknownReference(f"contact {contact_id} not found")
+
+
 async def check_contact(session: AsyncSession, tenant_id: uuid.UUID, contact_id: uuid.UUID) -> None:
     """404 unless the tenant has the contact."""
     if not await ContactRepository(session, tenant_id).exists(contact_id):
-        raise UnknownReference(f"contact {contact_id} not found")
+        raise unknown_contact(contact_id)
 
 
 async def active_associates(
@@ -179,7 +188,7 @@ async def active_associates(
     return found
 
 
-def _require_all(found: dict[uuid.UUID, Any], ids: Iterable[uuid.UUID], noun: str) -> None:
+def _require_all(found: Mapping[uuid.UUID, Any], ids: Iterable[uuid.UUID], noun: str) -> None:
     """404 for ids the tenant does not have, 409 for deactivated ones."""
     missing = [str(i) for i in ids if i not in found]
     if missing:
@@ -189,6 +198,18 @@ def _require_all(found: dict[uuid.UUID, Any], ids: Iterable[uuid.UUID], noun: st
         raise InactiveReference(f"{noun} deactivated: {', '.join(inactive)}")
 
 
+def ids_by_kind(refs: Sequence[schemas.ParticipantRef]) -> dict[ParticipantKind, list[uuid.UUID]]:
+    """The ids the references name, by kind, in their order."""
+    by_kind: dict[ParticipantKind, list[uuid.UUID]] = {kind: [] for kind in ParticipantKind}
+    for kind, target_id in map(ref_target, refs):
+        by_kind[kind].append(target_id)
+    return by_kind
+
+
+# The directory objects references name, by kind and id (each with `active` where it has one).
+Found = Mapping[ParticipantKind, Mapping[uuid.UUID, Any]]
+
+
 async def new_participants(
     session: AsyncSession,
     tenant_id: uuid.UUID,
@@ -196,21 +217,47 @@ async def new_participants(
     owner_id: uuid.UUID | None,
 ) -> list[Participant]:
     """New participants for these references, after checking each exists and may take part."""
+    by_kind = ids_by_kind(refs)
+    found: dict[ParticipantKind, Mapping[uuid.UUID, Any]] = {
+        ParticipantKind.ASSOCIATE: await AssociateRepository(session, tenant_id).get_many(
+            by_kind[ParticipantKind.ASSOCIATE]
+        ),
+        ParticipantKind.RESOURCE: await ResourceRepository(session, tenant_id).get_many(
+            by_kind[ParticipantKind.RESOURCE]
+        ),
+        ParticipantKind.PERSON: await PersonRepository(session, tenant_id).get_many(
+            by_kind[ParticipantKind.PERSON]
+        ),
+    }
+    return invitees(tenant_id, refs, owner_id, found)
+
+
+def invitees(
+    tenant_id: uuid.UUID,
+    refs: Sequence[schemas.ParticipantRef],
+    owner_id: uuid.UUID | None,
+    found: Found,
+) -> list[Participant]:
+    """New participants for these references, given what they name: 422, 404 or 409 if unfit."""
+    return [Participant(**row) for row in invitee_rows(tenant_id, refs, owner_id, found)]
+
+
+def invitee_rows(
+    tenant_id: uuid.UUID,
+    refs: Sequence[schemas.ParticipantRef],
+    owner_id: uuid.UUID | None,
+    found: Found,
+) -> list[dict[str, Any]]:
+    """`invitees` as the columns each `Participant` is made of: no ORM objects to build."""
     targets = [ref_target(ref) for ref in refs]
     if len(set(targets)) != len(targets):
         raise ValidationFailed("a participant is listed more than once")
     if owner_id is not None and (ParticipantKind.ASSOCIATE, owner_id) in targets:
         raise ValidationFailed("the owner takes part as organizer; do not list them")
-    by_kind: dict[ParticipantKind, list[uuid.UUID]] = {kind: [] for kind in ParticipantKind}
-    for kind, target_id in targets:
-        by_kind[kind].append(target_id)
-    await active_associates(session, tenant_id, by_kind[ParticipantKind.ASSOCIATE])
-    resource_ids = by_kind[ParticipantKind.RESOURCE]
-    resources = await ResourceRepository(session, tenant_id).get_many(resource_ids)
-    _require_all(resources, resource_ids, "resource")
-    person_ids = by_kind[ParticipantKind.PERSON]
-    persons = await PersonRepository(session, tenant_id).get_many(person_ids)
-    _require_all(persons, person_ids, "person")
+    for kind in ParticipantKind:
+        named = [target_id for target_kind, target_id in targets if target_kind == kind]
+        found_here = found[kind]
+        _require_all({i: found_here[i] for i in named if i in found_here}, named, kind.value)
 
     now = utc_now()
     initial: dict[ParticipantKind, dict[str, Any]] = {
@@ -219,13 +266,13 @@ async def new_participants(
         ParticipantKind.PERSON: {"status": ParticipantStatus.NOT_APPLICABLE},
     }
     return [
-        Participant(
-            tenant_id=tenant_id,
-            kind=kind,
-            role=ParticipantRole(ref.role.value),
-            rescheduled=False,
-            **{f"{kind}_id": target_id},
+        {
+            "tenant_id": tenant_id,
+            "kind": kind,
+            "role": ParticipantRole(ref.role.value),
+            "rescheduled": False,
+            f"{kind}_id": target_id,
             **initial[kind],
-        )
+        }
         for ref, (kind, target_id) in zip(refs, targets, strict=True)
     ]

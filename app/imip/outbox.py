@@ -34,6 +34,11 @@ def _mail_settings(session: AsyncSession) -> Settings | None:
     return settings if isinstance(settings, Settings) and settings.mail_enabled else None
 
 
+def mails_persons(session: AsyncSession) -> bool:
+    """Whether persons are e-mailed in this session's requests (e-mail is configured)."""
+    return _mail_settings(session) is not None
+
+
 def _may_have_persons(follow_up: FollowUp) -> bool:
     """False when the participants are loaded and none is a person: no statement to ask."""
     if "participants" in inspect(follow_up).unloaded:

@@ -52,8 +52,7 @@ async def notify(
     **details: str,
 ) -> None:
     """Put one notification in each recipient's inbox (never the actor's own)."""
-    before, after = message_parts(kind, **details)
-    message = (before + follow_up.title + after)[:MAX_MESSAGE]
+    message = message_of(kind, follow_up.title, **details)
     await NotificationRepository(session, follow_up.tenant_id).add_many(
         {
             "associate_id": associate_id,
@@ -63,9 +62,23 @@ async def notify(
             "actor_id": actor,
             "message": message,
         }
+        for associate_id, participant_id in addressed(recipients, actor)
+    )
+
+
+def message_of(kind: NotificationKind, title: str, **details: str) -> str:
+    """The message of a kind about the follow-up with this title, cut to its column's size."""
+    before, after = message_parts(kind, **details)
+    return (before + title + after)[:MAX_MESSAGE]
+
+
+def addressed(recipients: Iterable[Recipient], actor: str | None) -> list[Recipient]:
+    """Who is told: each recipient once, never the actor."""
+    return [
+        (associate_id, participant_id)
         for associate_id, participant_id in dict(recipients).items()
         if str(associate_id) != actor
-    )
+    ]
 
 
 async def inbox(

@@ -52,16 +52,19 @@ WITH bumped AS (
     UPDATE follow_ups SET seq = seq + 1 WHERE tenant_id = :tenant_id AND id = :follow_up_id
     RETURNING tenant_id, id, seq, CAST(:data AS jsonb) AS data
 ), """
+# After EVENT_FAN_OUT, a column that NOTIFYs the dispatchers if a delivery was queued.
+NOTIFY_IF_QUEUED = "(SELECT pg_notify(:channel, '') FROM (SELECT FROM fanned LIMIT 1) AS queued)"
 # RECORD_EVENT's result: the seq, the deliveries queued, and NOTIFY if any were.
-_COUNTED = """
+_COUNTED_HEAD = """
 SELECT event.seq,
        (SELECT count(*) FROM fanned) AS deliveries,
-       (SELECT pg_notify(:channel, '') FROM (SELECT FROM fanned LIMIT 1) AS queued) AS notified
+       """
+_COUNTED_TAIL = """ AS notified
 FROM event
 """
 # Records an event under the follow-up's next seq and queues it for each subscribed endpoint.
 # One statement, so one round trip; dispatchers are NOTIFYed only when a delivery was queued.
-RECORD_EVENT = text(_BUMP + EVENT_FAN_OUT + _COUNTED)
+RECORD_EVENT = text(_BUMP + EVENT_FAN_OUT + _COUNTED_HEAD + NOTIFY_IF_QUEUED + _COUNTED_TAIL)
 
 # Records a `webhook.ping` event and queues it for one endpoint, NOTIFYing the dispatchers.
 QUEUE_PING = text("""
@@ -78,6 +81,15 @@ SELECT (SELECT count(*) FROM queued), pg_notify(:channel, '')
 """)
 
 
+def event_data(
+    tenant_id: uuid.UUID, follow_up_id: uuid.UUID, type_: EventType, facts: EventFacts
+) -> str:
+    """A follow-up's event's data as JSON, without its seq (its statement adds that)."""
+    check_facts(type_, facts)
+    payload = {"tenant_id": tenant_id, "follow_up_id": follow_up_id, **facts.model_dump()}
+    return json.dumps(payload, default=jsonable)
+
+
 async def record_event(
     session: AsyncSession, follow_up: FollowUp, type_: EventType, facts: EventFacts
 ) -> RecordedEvent:
@@ -87,8 +99,7 @@ async def record_event(
     comes from an UPDATE of the follow-up's row, whose lock is held until commit, so two
     transactions changing one follow-up get rising seqs in the order they commit.
     """
-    check_facts(type_, facts)
-    payload = {"tenant_id": follow_up.tenant_id, "follow_up_id": follow_up.id, **facts.model_dump()}
+    check_facts(type_, facts)  # before anything is written
     event_id = new_id()
     await session.flush()
     row = (
@@ -99,7 +110,7 @@ async def record_event(
                 "follow_up_id": follow_up.id,
                 "event_id": event_id,
                 "type": type_,
-                "data": json.dumps(payload, default=jsonable),
+                "data": event_data(follow_up.tenant_id, follow_up.id, type_, facts),
                 "channel": CHANNEL,
             },
         )

@@ -342,3 +342,47 @@ async def test_two_overlapping_series_booking_a_strict_room_at_once_admit_one(
     room_id = uuid.UUID(strict_room)
     assert await _count(committed, Booking.calendar_id == room_id) == winning_count
     assert await _count(committed, FollowUp.tenant_id == admin.tenant_id) == 1
+
+
+async def test_a_booking_not_yet_committed_when_checked_still_gives_409(
+    committed: CommittedApp, admin: Caller
+) -> None:
+    """A strict room's booking moved onto the time by a transaction that takes no room lock.
+
+    The create's check cannot see the uncommitted row; its insert waits on the exclusion
+    constraint and is refused once that transaction commits. The answer is still 409
+    `resource_taken` naming the booking in the way, and nothing of the create is kept.
+    """
+    strict_room = await room(admin, strict=True, name="Strict room")
+    organizer = await admin.new_member(name="Olga Organizer")
+    earlier = await book(organizer, START - 2 * HOUR, START - HOUR, resources=[strict_room])
+    body = {
+        "title": "Too late",
+        "start_at": iso(START),
+        "end_at": iso(START + HOUR),
+        "participants": [{"resource_id": strict_room}],
+    }
+    assert committed.database.engine is not None
+
+    async with committed.database.engine.connect() as mover, committed.client() as client:
+        await mover.execute(
+            text(
+                "UPDATE bookings SET during = tstzrange(:start, :end, '[)') "
+                "WHERE calendar_id = :room"
+            ),
+            {"start": START, "end": START + HOUR, "room": uuid.UUID(strict_room)},
+        )
+        task = asyncio.create_task(
+            acting_through(organizer, client).post("/v1/follow-ups", json=body)
+        )
+        await until_lock_waiters(committed, 1)
+        await mover.commit()
+        response = await task
+
+    problem = assert_problem(response, 409, "resource_taken")
+    (conflict,) = problem["conflicts"]
+    assert conflict["follow_up_id"] == earlier["id"]
+    assert (when(conflict["start_at"]), when(conflict["end_at"])) == (START, START + HOUR)
+    assert when(problem["first_free_at"]) == START + HOUR
+    assert await _count(committed, FollowUp.tenant_id == admin.tenant_id) == 1
+    assert await _count(committed, Booking.calendar_id == uuid.UUID(strict_room)) == 1

@@ -2,7 +2,7 @@
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.fixtures.factories import Caller, create_resource, follow_up_body
+from tests.fixtures.factories import Caller, create_person, create_resource, follow_up_body
 from tests.fixtures.responses import ok
 from tests.fixtures.statements import statements
 from tests.followups.support import book
@@ -36,6 +36,32 @@ async def test_creating_with_colleagues_and_a_room(admin: Caller, engine: AsyncE
         created = await organizer.create("/v1/follow-ups", body)
 
     assert len(created["participants"]) == 6
-    # The token check, the owner, the colleagues, the room, the follow-up, its participants,
-    # the strict resources' locks, the bookings, the notifications, the event, the view.
-    assert len(sent) == 11, "\n".join(sent)
+    # The token check; the owner, the colleagues and the room (locked if strict); the
+    # follow-up with its participants, bookings, notifications and event; the view.
+    assert len(sent) == 4, "\n".join(sent)
+
+
+async def test_creating_with_a_strict_room_and_a_person(admin: Caller, engine: AsyncEngine) -> None:
+    organizer, bo = await admin.new_member(), await admin.new_member()
+    room = await create_resource(admin, allow_double_booking=False)
+    person = await create_person(admin)
+    body = follow_up_body(
+        contact_id=person["contact_id"],
+        participants=[
+            {"associate_id": bo.subject},
+            {"resource_id": room["id"]},
+            {"person_id": person["id"]},
+        ],
+    )
+
+    with statements(engine) as sent:
+        created = await organizer.create("/v1/follow-ups", body)
+
+    assert [p["kind"] for p in created["participants"]] == [
+        "associate",
+        "associate",
+        "resource",
+        "person",
+    ]
+    # The same four (the savepoint that guards the strict room is the harness's kind).
+    assert len(sent) == 4, "\n".join(sent)
