@@ -128,7 +128,7 @@ def _with_series(view: ical.EventView, row: Any, diary_of: uuid.UUID) -> ical.Ev
     """A series' view with its rule, EXDATEs and occurrences moved or answered on their own.
 
     From its feed row; each override's transparency follows `diary_of`'s answer to it (the
-    feed's colleague).
+    feed's colleague) and whether they take part in it.
     """
     if row.recurrence_rule is None:
         return view
@@ -141,6 +141,8 @@ def _with_series(view: ical.EventView, row: Any, diary_of: uuid.UUID) -> ical.Ev
         exdates=row.exdates or (),
         overrides=[ical.Override(*each) for each in overrides],
         diary_of=diary_of,
+        # Invited to one occurrence alone: their diary has that occurrence's VEVENT only.
+        instances_only=any(a.id == diary_of and a.only is not None for a in view.attendees),
     )
 
 

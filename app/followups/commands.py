@@ -16,6 +16,7 @@ from app.directory.repository import AssociateRepository
 from app.followups import rules, schemas, series
 from app.followups.reads import owned
 from app.followups.repository import FollowUpRepository, ParticipantRepository
+from app.followups.series_repository import ExclusionRepository
 from app.imip.outbox import tell_persons
 from app.kit.etags import check_if_match
 from app.models import FollowUp
@@ -228,8 +229,11 @@ async def assign(
                 "status": ParticipantStatus.ACCEPTED,
                 "rescheduled": False,
                 "acknowledged_at": None,
+                # The organizer takes part in every occurrence.
+                "only_occurrence": None,
             },
         )
+        await ExclusionRepository(session, actor.tenant_id).include(joining.id)
     previous_owner_id = follow_up.owner_id
     await FollowUpRepository(session, actor.tenant_id).update(follow_up, {"owner_id": new_owner_id})
     await bookings.rebook_associates(session, follow_up)

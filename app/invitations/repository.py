@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.availability.booking_repository import takes_part
 from app.db.base import StrEnumText, new_id
 from app.models.states import (
     Answer,
@@ -23,8 +24,11 @@ from app.webhooks.payloads import InvitationAnswered
 # What ANSWER changes, up to the seq bump its event is recorded under. With :whole the answer
 # is the series' (or the single follow-up's): it drops the invitee's answers to single
 # occurrences. Without, it answers the occurrence at :occurrence alone: that occurrence's
-# answer and booking change, the invitation is only marked seen.
-_ANSWER_CHANGES = """
+# answer and booking change, the invitation is only marked seen. The invitee (`upd`) books
+# only the occurrences they take part in.
+_TAKES_PART = takes_part("spans.occurrence_start", "upd")
+_ANSWER_CHANGES = (
+    """
 WITH locked AS (
     SELECT f.tenant_id, f.id, f.owner_id, f.title, f.during, f.start_at, f.recurrence_rule,
            f.xmin AS version
@@ -74,7 +78,7 @@ WITH locked AS (
     WHERE p.tenant_id = :tenant_id AND p.id = old.id
     RETURNING p.id, p.tenant_id, p.follow_up_id, p.kind, p.associate_id, p.resource_id,
               p.person_id, p.role, p.status, p.comment, p.responded_at, p.seen_at,
-              p.rescheduled, p.acknowledged_at,
+              p.rescheduled, p.acknowledged_at, p.only_occurrence,
               CASE WHEN :whole THEN old.status
                    ELSE coalesce(old.occurrence_status, old.status) END AS previous_status
 ), answered AS (
@@ -97,7 +101,9 @@ WITH locked AS (
     SELECT upd.id, upd.tenant_id, upd.follow_up_id, 'associate', upd.associate_id, spans.during,
            :tentative, false, spans.occurrence_start
     FROM upd, spans
-    WHERE :blocks
+    WHERE :blocks AND """  # noqa: S608
+    + _TAKES_PART
+    + """
     ON CONFLICT (tenant_id, participant_id, occurrence_start) DO UPDATE
         SET tentative = excluded.tentative, during = excluded.during
 ), unbooked AS (
@@ -127,6 +133,7 @@ WITH locked AS (
                   'tenant_id', upd.tenant_id, 'follow_up_id', upd.follow_up_id,
                   'previous_status', upd.previous_status) AS data
 ), """
+)
 # What ANSWER returns: the invitation as answered, with its name and conflict flag, and the
 # occurrence's answer if one was answered. A row of nulls but `stale` when the follow-up
 # changed while the statement waited for its lock; no row when it is cancelled or not there.
@@ -135,7 +142,7 @@ SELECT upd.id, upd.kind, upd.associate_id, upd.resource_id, upd.person_id,
        (SELECT a.name FROM associates a
         WHERE a.tenant_id = upd.tenant_id AND a.id = upd.associate_id) AS display_name,
        upd.role, upd.status, upd.comment, upd.responded_at, upd.seen_at, upd.rescheduled,
-       upd.acknowledged_at, upd.previous_status, event.seq,
+       upd.acknowledged_at, upd.only_occurrence, upd.previous_status, event.seq,
        :blocks AND EXISTS (
            SELECT FROM spans JOIN bookings o
                ON o.tenant_id = f.tenant_id AND o.calendar_id = upd.associate_id
