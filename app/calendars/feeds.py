@@ -132,17 +132,23 @@ def _with_series(view: ical.EventView, row: Any, diary_of: uuid.UUID) -> ical.Ev
     """
     if row.recurrence_rule is None:
         return view
-    overrides = zip(
-        row.override_from or (), row.override_start or (), row.override_end or (), strict=True
-    )
+    overrides = [
+        ical.Override(*each)
+        for each in zip(
+            row.override_from or (), row.override_start or (), row.override_end or (), strict=True
+        )
+    ]
+    # Invited to one occurrence alone: their diary has that occurrence's VEVENT only.
+    only = next((a.only for a in view.attendees if a.id == diary_of), None)
+    if only is not None:
+        overrides = [o for o in overrides if o.original_start == only]
     return replace(
         view,
         rule=row.recurrence_rule,
         exdates=row.exdates or (),
-        overrides=[ical.Override(*each) for each in overrides],
+        overrides=overrides,
         diary_of=diary_of,
-        # Invited to one occurrence alone: their diary has that occurrence's VEVENT only.
-        instances_only=any(a.id == diary_of and a.only is not None for a in view.attendees),
+        instances_only=only is not None,
     )
 
 
