@@ -27,6 +27,8 @@ from app.webhooks.payloads import InvitationAnswered
 # answer and booking change, the invitation is only marked seen. The invitee (`upd`) books
 # only the occurrences they take part in.
 _TAKES_PART = takes_part("spans.occurrence_start", "upd")
+# The invitee (`p`) takes part in the occurrence answered alone.
+_TAKES_PART_ASKED = takes_part("CAST(:occurrence AS timestamptz)")
 _ANSWER_CHANGES = (
     """
 WITH locked AS (
@@ -62,7 +64,9 @@ WITH locked AS (
       AND p.id = :participant_id
       AND p.associate_id = :associate_id
       AND p.role <> 'organizer'
-      AND (:whole OR EXISTS (SELECT FROM spans))
+      AND (:whole OR (EXISTS (SELECT FROM spans) AND """  # noqa: S608
+    + _TAKES_PART_ASKED
+    + """))
     FOR UPDATE OF p
 ), upd AS (
     UPDATE participants p
@@ -101,7 +105,7 @@ WITH locked AS (
     SELECT upd.id, upd.tenant_id, upd.follow_up_id, 'associate', upd.associate_id, spans.during,
            :tentative, false, spans.occurrence_start
     FROM upd, spans
-    WHERE :blocks AND """  # noqa: S608
+    WHERE :blocks AND """
     + _TAKES_PART
     + """
     ON CONFLICT (tenant_id, participant_id, occurrence_start) DO UPDATE
@@ -173,18 +177,23 @@ ANSWER = text(_ANSWER_CHANGES + EVENT_FAN_OUT + _ANSWER_RESULT).columns(
 )
 
 # Why an invitation cannot be answered: what the caller may learn of it, without locks.
-INVITATION_STATE = text("""
+INVITATION_STATE = text(
+    """
 SELECT p.associate_id, p.role, f.status, f.recurrence_rule IS NOT NULL AS series,
        (SELECT o.cancelled FROM occurrences o
         WHERE o.tenant_id = f.tenant_id AND o.follow_up_id = f.id
-          AND o.original_start = CAST(:occurrence AS timestamptz)) AS occurrence_cancelled,
+          AND o.original_start = CAST(:occurrence AS timestamptz)
+          AND """  # noqa: S608
+    + _TAKES_PART_ASKED
+    + """) AS occurrence_cancelled,
        EXISTS (SELECT FROM participants v
                WHERE v.tenant_id = f.tenant_id AND v.follow_up_id = f.id
                  AND v.associate_id = :associate_id) AS visible
 FROM participants p
 JOIN follow_ups f ON f.tenant_id = p.tenant_id AND f.id = p.follow_up_id
 WHERE p.tenant_id = :tenant_id AND p.id = :participant_id
-""")
+"""
+)
 
 
 @dataclass(frozen=True)
@@ -196,7 +205,8 @@ class InvitationState:
     follow_up_status: str
     visible: bool
     series: bool
-    # For the occurrence asked about: whether it is cancelled; None when there is none.
+    # For the occurrence asked about: whether it is cancelled; None when there is none (or
+    # the invitee takes no part in it).
     occurrence_cancelled: bool | None
 
 

@@ -18,6 +18,7 @@ from app.followups.series import extend_due
 from app.models import Booking, Participant
 from tests.calendars.test_ics import attendees_by_address, ics_url, parsed
 from tests.fixtures.factories import Caller, create_resource
+from tests.fixtures.problems import assert_problem
 from tests.fixtures.responses import ok
 from tests.followups.support import etag_of, fetch, items, notifications, participant
 
@@ -218,6 +219,23 @@ async def test_an_occurrence_only_invitee_answers_for_their_occurrence(admin: Ca
     assert (await take_off(organizer, created["id"], FOURTH, invitation)).status_code == 204
     ok(await colleague.post(f"/v1/invitations/{invitation}/response", json={"status": "accepted"}))
     assert await busy(organizer, associate=colleague.subject) == [FIRST, SECOND, THIRD]
+    # An occurrence they take no part in is not theirs to answer.
+    for caller, participant_id, occurrence in (
+        (guest, added["id"], THIRD),
+        (colleague, invitation, FOURTH),
+    ):
+        refused = await caller.post(
+            f"/v1/invitations/{participant_id}/response",
+            json={"status": "accepted", "occurrence": occurrence.isoformat()},
+        )
+        assert_problem(refused, 422, "unknown_occurrence")
+    ok(
+        await guest.post(
+            f"/v1/invitations/{added['id']}/response",
+            json={"status": "tentative", "occurrence": SECOND.isoformat()},
+        )
+    )
+    assert await busy(organizer, associate=guest.subject) == [SECOND]
 
 
 async def test_the_ics_gives_the_occurrence_its_own_attendees(admin: Caller) -> None:
