@@ -408,3 +408,31 @@ async def test_changing_the_series_drops_its_occurrence_participants(admin: Call
     assert len(await busy(organizer, associate=colleague.subject)) == 4
     assert await busy(organizer, associate=guest.subject) == []
     assert await items(guest, "/v1/invitations") == []
+
+
+async def test_a_new_organizer_takes_part_in_every_occurrence(admin: Caller) -> None:
+    organizer = await admin.new_member()
+    colleague = await admin.new_member()
+    guest = await admin.new_member()
+    created = await weekly(organizer, colleague)
+    ok(await add_to(organizer, created["id"], SECOND, {"associate_id": guest.subject}), 201)
+    invitation = participant(created, associate_id=colleague.subject)["id"]
+    assert (await take_off(organizer, created["id"], THIRD, invitation)).status_code == 204
+
+    # The organizer hands it to the guest (added to one occurrence), who hands it to the
+    # colleague (taken off one).
+    for owner, new_owner in ((organizer, guest), (guest, colleague)):
+        ok(
+            await owner.post(
+                f"/v1/follow-ups/{created['id']}/assign",
+                json={"associate_id": new_owner.subject},
+                headers={"If-Match": await etag_of(owner, created["id"])},
+            )
+        )
+        shown = listed(await fetch(new_owner, created["id"]), new_owner.subject)
+        assert (shown["role"], shown["only_occurrence"], shown["excluded_occurrences"]) == (
+            "organizer",
+            None,
+            [],
+        )
+        assert await busy(new_owner, associate=new_owner.subject) == [FIRST, SECOND, THIRD, FOURTH]
