@@ -97,7 +97,8 @@ async def remove_participant(
     follow_up = await owned(session, actor, follow_up_id)
     participant = await invitee(session, follow_up, participant_id)
     await ParticipantRepository(session, actor.tenant_id).delete(participant)
-    await announce_removed(session, actor, follow_up, participant)
+    # One added to a single occurrence is taken off that one.
+    await announce_removed(session, actor, follow_up, participant, participant.only_occurrence)
 
 
 async def invitee(
