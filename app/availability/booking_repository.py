@@ -134,10 +134,9 @@ FOR NO KEY UPDATE OF r
 """)
 
 # Other follow-ups' bookings of these calendars overlapping any span this follow-up blocks
-# for them (with the occurrence they collide with); the other follow-up's id only where the viewer
-# takes part in it.
-# Built of constant SQL pieces (no input: that is bound as parameters).
-_TAKEN = (
+# for them (with the occurrence they collide with); the other follow-up's id only where the
+# viewer takes part in it.
+TAKEN = text(
     """
 SELECT b.calendar_id,
        CASE WHEN EXISTS (SELECT FROM participants p
@@ -149,7 +148,7 @@ SELECT b.calendar_id,
        upper(b.during) AS end_at,
        s.occurrence_start
 FROM follow_ups f
-"""  # noqa: S608
+"""  # noqa: S608 - constant SQL pieces
     + _SPANS
     + """
 JOIN bookings b ON b.tenant_id = f.tenant_id
@@ -166,7 +165,6 @@ ORDER BY b.calendar_id, b.during, s.occurrence_start
 LIMIT :limit
 """
 )
-TAKEN = text(_TAKEN)
 
 
 @dataclass(frozen=True)

@@ -115,8 +115,7 @@ _TAKES_PART = takes_part("s.original_start")
 # they own or take part in (an occurrence they were taken off, or another than the one they
 # were added to alone, left out); keyset-paged by (start, id). An occurrence lasts at most
 # MAX_SPAN, which bounds the occurrences' scan.
-# Built of constant SQL pieces (no input: that is bound as parameters).
-_DIARY = (
+DIARY = text(
     """
 SELECT f.id, f.owner_id, f.title, f.kind, f.status, s.start_at, s.end_at, f.time_zone,
        f.all_day, f.location, f.created_at, f.updated_at, f.description, f.contact_id,
@@ -146,14 +145,13 @@ WHERE p.tenant_id = :tenant_id
   AND s.end_at > :start AND s.start_at < :end
   AND (CAST(:status AS text) IS NULL OR f.status = :status)
   AND (CAST(:after_at AS timestamptz) IS NULL OR (s.start_at, f.id) > (:after_at, :after_id))
-  AND """  # noqa: S608
+  AND """  # noqa: S608 - constant SQL pieces
     + _TAKES_PART
     + """
 ORDER BY s.start_at, f.id
 LIMIT :limit
 """
 )
-DIARY = text(_DIARY)
 
 
 class FollowUpRepository(TenantRepository[FollowUp]):

@@ -64,7 +64,7 @@ WITH locked AS (
       AND p.id = :participant_id
       AND p.associate_id = :associate_id
       AND p.role <> 'organizer'
-      AND (:whole OR (EXISTS (SELECT FROM spans) AND """  # noqa: S608
+      AND (:whole OR (EXISTS (SELECT FROM spans) AND """  # noqa: S608 - constant SQL pieces
     + _TAKES_PART_ASKED
     + """))
     FOR UPDATE OF p
@@ -183,7 +183,7 @@ SELECT p.associate_id, p.role, f.status, f.recurrence_rule IS NOT NULL AS series
        (SELECT o.cancelled FROM occurrences o
         WHERE o.tenant_id = f.tenant_id AND o.follow_up_id = f.id
           AND o.original_start = CAST(:occurrence AS timestamptz)
-          AND """  # noqa: S608
+          AND """  # noqa: S608 - constant SQL pieces
     + _TAKES_PART_ASKED
     + """) AS occurrence_cancelled,
        EXISTS (SELECT FROM participants v
