@@ -436,3 +436,34 @@ async def test_a_new_organizer_takes_part_in_every_occurrence(admin: Caller) -> 
             [],
         )
         assert await busy(new_owner, associate=new_owner.subject) == [FIRST, SECOND, THIRD, FOURTH]
+
+
+async def test_a_split_with_a_new_time_drops_the_changes_after_it(admin: Caller) -> None:
+    organizer = await admin.new_member()
+    colleague = await admin.new_member()
+    late = await admin.new_member()
+    created = await weekly(organizer, colleague)
+    invitation = participant(created, associate_id=colleague.subject)["id"]
+    ok(await add_to(organizer, created["id"], FOURTH, {"associate_id": late.subject}), 201)
+    assert (await take_off(organizer, created["id"], FOURTH, invitation)).status_code == 204
+    etag = await etag_of(organizer, created["id"])
+    later = THIRD + timedelta(hours=2)
+
+    response = await organizer.post(
+        f"{occurrence_url(created['id'], THIRD)}/split",
+        json={"start_at": later.isoformat(), "end_at": (later + timedelta(hours=1)).isoformat()},
+        headers={"If-Match": etag},
+    )
+
+    new = await fetch(organizer, ok(response, 201)["id"])
+    assert late.subject not in {p["associate_id"] for p in new["participants"]}
+    assert listed(new, colleague.subject)["excluded_occurrences"] == []
+    old = await fetch(organizer, created["id"])
+    assert late.subject not in {p["associate_id"] for p in old["participants"]}
+    assert await busy(organizer, associate=late.subject) == []
+    assert await busy(organizer, associate=colleague.subject) == [
+        FIRST,
+        SECOND,
+        later,
+        later + WEEK,
+    ]
