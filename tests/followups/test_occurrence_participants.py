@@ -269,7 +269,9 @@ async def test_moving_the_occurrence_keeps_its_participants(admin: Caller) -> No
     colleague = await admin.new_member()
     guest = await admin.new_member()
     created = await weekly(organizer, colleague)
+    late = await admin.new_member()
     ok(await add_to(organizer, created["id"], SECOND, {"associate_id": guest.subject}), 201)
+    ok(await add_to(organizer, created["id"], FOURTH, {"associate_id": late.subject}), 201)
     invitation = participant(created, associate_id=colleague.subject)["id"]
     assert (await take_off(organizer, created["id"], SECOND, invitation)).status_code == 204
     later = SECOND + timedelta(hours=3)
@@ -288,6 +290,9 @@ async def test_moving_the_occurrence_keeps_its_participants(admin: Caller) -> No
 
     assert await busy(organizer, associate=guest.subject) == [later]
     assert await busy(organizer, associate=colleague.subject) == [FIRST, THIRD, FOURTH]
+    # Told: those of the series and the one added to it; not one added to another.
+    assert [n["kind"] for n in await notifications(guest)] == ["rescheduled", "invited"]
+    assert [n["kind"] for n in await notifications(late)] == ["invited"]
     answers = listed(await fetch(organizer, created["id"]), colleague.subject)
     assert answers["occurrence_answers"] == []  # not asked again about one they are not in
 
