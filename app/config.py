@@ -114,6 +114,8 @@ class Settings(BaseSettings):
     jwt_jwks_cache_seconds: float = Field(default=300.0, gt=0, le=86_400)
     jwt_jwks_refresh_cooldown_seconds: float = Field(default=30.0, ge=0, le=3600)
     admin_token_max_lifetime_seconds: int = Field(default=86_400, ge=60, le=31 * 86_400)
+    # How long a process trusts that a member it found active still is (0: check each time).
+    member_cache_seconds: float = Field(default=5.0, ge=0, le=300)
 
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     cors_origins: list[str] = []

@@ -9,6 +9,7 @@ from fastapi import Depends, FastAPI
 
 from app import __doc__ as summary
 from app.apidocs.pages import install_docs
+from app.auth.members import ActiveMembers
 from app.auth.tokens import TokenVerifier
 from app.availability.cost import availability_cost
 from app.availability.router import router as availability_router
@@ -139,6 +140,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     app.router.route_class = StrictQueryRoute
     app.state.settings = settings
     app.state.token_verifier = TokenVerifier(settings)
+    app.state.active_members = ActiveMembers(settings.member_cache_seconds)
     app.state.rate_limiter = RateLimiter.from_settings(settings)
     app.state.queue_gauges = QueueGauges(settings.metrics_queue_cache_seconds)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

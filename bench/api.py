@@ -793,6 +793,25 @@ async def measure(
     return figures
 
 
+@contextmanager
+def profiled(api_pid: int, directory: Path | None, name: str, seconds: int) -> Iterator[None]:
+    """py-spy samples the API during the block into DIRECTORY/NAME.txt (folded stacks)."""
+    if directory is None:
+        yield
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / f"{name}.txt"
+    # --nonblocking: the API is not paused to be sampled, so its CPU figures stay near true.
+    command = ["py-spy", "record", "--pid", str(api_pid), "--nonblocking", "--format", "raw"]
+    command += ["--rate", "200", "--duration", str(seconds + 1), "--output", str(target)]
+    spy = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+    try:
+        yield
+    finally:
+        spy.wait()
+        log(f"{name}: py-spy profile in {target}")
+
+
 async def drive(
     base: str,
     api_pid: int,
@@ -819,7 +838,8 @@ async def drive(
                         f"{spec.label}: {warm.non_2xx} non-2xx responses and "
                         f"{warm.socket_errors} socket errors while warming up"
                     )
-            results[spec.name] = await measure(base, api_pid, pg, spec, script, args.seconds)
+            with profiled(api_pid, args.profile, spec.name, args.seconds):
+                results[spec.name] = await measure(base, api_pid, pg, spec, script, args.seconds)
     finally:
         await pg.close()
     floor = results["healthz"]["api_cpu_ms"]
@@ -939,6 +959,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "(default: level warning, no access lines)",
     )
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        help="record each measured path with py-spy into DIR/<path>.txt (folded stacks)",
+    )
     args = parser.parse_args(argv)
     args.paths = {p.strip() for p in args.paths.split(",") if p.strip()}
     unknown = args.paths - set(TARGETS)

@@ -26,6 +26,11 @@ from app.main import create_app
 from tests.fixtures.factories import TEST_SECRET, Caller
 from tests.fixtures.pgbouncer import PgBouncer, plain_engine, running_pgbouncer
 
+# Every request checks its member in the directory, as a first request does: the statement
+# counts pinned across the suite count that round trip. tests/auth/test_active_members.py
+# turns the remembering on.
+os.environ.setdefault("CONVENE_MEMBER_CACHE_SECONDS", "0")
+
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     """`-n auto`: a worker per usable core, at most 4 (each has its own database, or server)."""

@@ -1,11 +1,13 @@
 """FastAPI dependencies that resolve the verified caller and require what an operation needs."""
 
+import uuid
 from dataclasses import replace
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from app.auth.members import ActiveMembers
 from app.auth.principals import Actor, Principal
 from app.auth.tokens import InvalidToken, TokenVerifier
 from app.db.session import SessionDep
@@ -46,7 +48,12 @@ async def get_principal(
     session: SessionDep,
     _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    """The verified caller; a member's `sub` must be an active associate of the tenant."""
+    """The verified caller; a member's `sub` must be an active associate of the tenant.
+
+    Whether it is one is looked up, or remembered from a lookup at most
+    `CONVENE_MEMBER_CACHE_SECONDS` ago (`ActiveMembers`); a write with an Idempotency-Key
+    always looks it up, as it claims the key in the same round trip.
+    """
     principal = await verify_bearer(request)
     note_caller(request.scope, principal.tenant_id, principal.subject)
     if principal.is_admin:
@@ -60,7 +67,13 @@ async def get_principal(
         name, claimed = await keys.claim_as_member(key, associate_id)
         note_claimed(request, claimed)
     elif associate_id is not None:
-        name = await AssociateRepository(session, principal.tenant_id).active_name(associate_id)
+        members: ActiveMembers = request.app.state.active_members
+        name = members.name(principal.tenant_id, associate_id)
+        if name is None:
+            directory = AssociateRepository(session, principal.tenant_id)
+            name = await directory.active_name(associate_id)
+            if name is not None:
+                members.remember(principal.tenant_id, associate_id, name)
     if name is None:
         raise InvalidToken("the token's subject is not an active associate of its tenant")
     return replace(principal, name=name)
@@ -85,3 +98,9 @@ async def require_associate(principal: Annotated[Principal, Depends(get_principa
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 CurrentAssociate = Annotated[Actor, Depends(require_associate)]
 AdminPrincipal = Annotated[Principal, Depends(require_admin)]
+
+
+def forget_member(request: Request, tenant_id: uuid.UUID, associate_id: uuid.UUID) -> None:
+    """An associate is being changed (deactivated, renamed): look it up afresh from now on."""
+    members: ActiveMembers = request.app.state.active_members
+    members.forget(tenant_id, associate_id)

@@ -14,7 +14,16 @@ from app.db.driver import DriverStatement, fetch
 # The first `count` starts of `duration` in [after, before) when no calendar is busy,
 # inside `allowed` (working hours) when given. Multirange arithmetic: window * allowed - busy.
 FIRST_FREE = DriverStatement("""
-WITH busy AS (
+WITH known AS (
+    -- With :check, the asked ids that are the tenant's calendars, so the caller can refuse
+    -- the others without a round trip of its own.
+    SELECT id FROM associates
+    WHERE :check AND tenant_id = :tenant_id AND id = ANY(:associate_ids)
+    UNION ALL
+    SELECT id FROM resources
+    WHERE :check AND tenant_id = :tenant_id AND id = ANY(:resource_ids)
+),
+busy AS (
     SELECT coalesce(range_agg(b.during), '{}'::tstzmultirange) AS m
     FROM bookings b
     WHERE b.tenant_id = :tenant_id
@@ -34,15 +43,18 @@ free AS (
     SELECT unnest((SELECT m FROM allowed) * tstzmultirange(tstzrange(:after, :before))
                   - (SELECT m FROM busy)) AS r
 )
-SELECT lower(r) + k * CAST(:duration AS interval) AS start_at
-FROM free,
-     generate_series(
-         0,
-         floor(extract(epoch FROM upper(r) - lower(r))
-               / extract(epoch FROM CAST(:duration AS interval)))::int - 1
-     ) AS k
-ORDER BY start_at
-LIMIT :count
+SELECT ARRAY(SELECT id FROM known) AS known,
+       ARRAY(
+           SELECT lower(r) + k * CAST(:duration AS interval) AS start_at
+           FROM free,
+                generate_series(
+                    0,
+                    floor(extract(epoch FROM upper(r) - lower(r))
+                          / extract(epoch FROM CAST(:duration AS interval)))::int - 1
+                ) AS k
+           ORDER BY start_at
+           LIMIT :count
+       ) AS starts
 """)
 
 # The whole free/busy answer as JSON text, ready to send: each asked calendar (in the order
@@ -175,6 +187,18 @@ WHERE tenant_id = :tenant_id
 """)
 
 
+# Calendars as a request asks for them: associate ids, resource ids.
+Asked = tuple[Sequence[uuid.UUID], Sequence[uuid.UUID]]
+
+
+@dataclass(frozen=True)
+class FirstFree:
+    """What FIRST_FREE found: the free starts, and which asked calendars the tenant has."""
+
+    known: set[uuid.UUID]
+    starts: list[datetime]
+
+
 @dataclass(frozen=True)
 class KnownCalendar:
     """A calendar of the tenant; an associate's has its zone and working hours (as stored)."""
@@ -209,9 +233,15 @@ class AvailabilityRepository:
         *,
         allowed: Sequence[tuple[datetime, datetime]] | None = None,
         exclude: uuid.UUID | None = None,
-    ) -> list[datetime]:
-        """Starts of the first free slots in [after, before), in one statement."""
-        rows = await fetch(
+        asked: Asked | None = None,
+    ) -> FirstFree:
+        """Starts of the first free slots in [after, before), in one statement.
+
+        With `asked` (associate ids, resource ids) the statement also finds which of them are
+        the tenant's calendars (`known`); without, `known` is empty.
+        """
+        associate_ids, resource_ids = asked or ((), ())
+        (row,) = await fetch(
             self.session,
             FIRST_FREE,
             tenant_id=self.tenant_id,
@@ -224,8 +254,11 @@ class AvailabilityRepository:
             use_allowed=allowed is not None,
             allowed_lower=[lower for lower, _ in allowed or []],
             allowed_upper=[upper for _, upper in allowed or []],
+            check=asked is not None,
+            associate_ids=list(associate_ids),
+            resource_ids=list(resource_ids),
         )
-        return [row["start_at"] for row in rows]
+        return FirstFree(known=set(row["known"]), starts=list(row["starts"]))
 
     async def free_busy(
         self,

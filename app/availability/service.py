@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principals import Principal
 from app.availability import schemas
-from app.availability.repository import AvailabilityRepository, KnownCalendar
+from app.availability.repository import Asked, AvailabilityRepository, KnownCalendar
 from app.availability.working_hours import Interval, WeeklyHours, shared_hours
 from app.followups.rows import ShownFollowUp
 from app.kit.errors import UnknownReference
@@ -36,13 +36,18 @@ async def search_first_free(
     *,
     allowed: Callable[[datetime, datetime], list[Interval]] | None = None,
     exclude: uuid.UUID | None = None,
+    asked: Asked | None = None,
 ) -> list[datetime]:
-    """The first `count` free starts in [after, before), widening the window as needed."""
+    """The first `count` free starts in [after, before), widening the window as needed.
+
+    With `asked` (associate ids, resource ids), the first statement also checks that they are
+    the tenant's calendars: 404 (`UnknownReference`) for the others.
+    """
     repository = AvailabilityRepository(session, tenant_id)
     starts: list[datetime] = []
     for horizon in HORIZONS:
         end = min(after + horizon, before)
-        starts = await repository.first_free(
+        found = await repository.first_free(
             calendar_ids,
             duration,
             after,
@@ -50,7 +55,12 @@ async def search_first_free(
             count,
             allowed=allowed(after, end) if allowed is not None else None,
             exclude=exclude,
+            asked=asked,
         )
+        if asked is not None:
+            _refuse_unknown(asked, found.known)
+            asked = None
+        starts = found.starts
         if len(starts) >= count or end >= before:
             break
     return starts
@@ -79,11 +89,16 @@ async def _checked_calendars(
     """The calendars; 404 unless every id names an associate (or resource) of the tenant."""
     repository = AvailabilityRepository(session, tenant_id)
     calendars = await repository.known_calendars(associate_ids, resource_ids)
-    known = {calendar.id for calendar in calendars}
+    _refuse_unknown((associate_ids, resource_ids), {calendar.id for calendar in calendars})
+    return calendars
+
+
+def _refuse_unknown(asked: Asked, known: set[uuid.UUID]) -> None:
+    """404 unless every asked id names an associate (or resource) of the tenant."""
+    associate_ids, resource_ids = asked
     missing = [str(i) for i in [*associate_ids, *resource_ids] if i not in known]
     if missing:
         raise UnknownReference(f"calendar not found: {', '.join(missing)}")
-    return calendars
 
 
 async def free_busy(
@@ -119,11 +134,18 @@ async def first_free_slots(
     *,
     working_hours: bool,
 ) -> schemas.Slots:
-    """The first `count` slots when all are free (inside everyone's working hours if asked)."""
-    calendars = await _checked_calendars(session, principal.tenant_id, associate_ids, resource_ids)
+    """The first `count` slots when all are free (inside everyone's working hours if asked).
+
+    The search's first statement checks the calendars; within working hours a statement
+    before it checks them and brings the associates' hours along.
+    """
     allowed = None
+    asked: Asked | None = (associate_ids, resource_ids)
     if working_hours and associate_ids:
-        # The statement that checked the calendars brought the associates' hours along.
+        calendars = await _checked_calendars(
+            session, principal.tenant_id, associate_ids, resource_ids
+        )
+        asked = None
         associates = [
             WeeklyHours.of(c.time_zone, c.working_hours)
             for c in calendars
@@ -142,5 +164,6 @@ async def first_free_slots(
         before,
         count,
         allowed=allowed,
+        asked=asked,
     )
     return schemas.Slots(slots=[schemas.Interval(start_at=s, end_at=s + duration) for s in starts])

@@ -9,6 +9,8 @@ listeners like any other statement, so statement counts (tests/fixtures/statemen
 see it, and its errors reach the handlers as SQLAlchemy's `DBAPIError`, as others do.
 """
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
@@ -103,3 +105,35 @@ async def fetch(session: AsyncSession, statement: DriverStatement, **params: Any
         connection, statement, params, driver.fetch(statement.driver_sql, *statement.args(params))
     )
     return rows
+
+
+async def fetchrow(session: AsyncSession, statement: DriverStatement, **params: Any) -> Any:
+    """The first row (None without rows); read its columns by name (`row["name"]`)."""
+    connection, driver = await _driver(session)
+    if driver is None:
+        return (await session.execute(statement.text, params)).mappings().first()
+    return await _sent(
+        connection,
+        statement,
+        params,
+        driver.fetchrow(statement.driver_sql, *statement.args(params)),
+    )
+
+
+@asynccontextmanager
+async def transaction(session: AsyncSession) -> AsyncIterator[None]:
+    """A transaction around the block's statements when the session runs without one.
+
+    A session without BEGIN/COMMIT (`app.db.session`'s one-statement endpoints) runs each
+    statement on its own; a block that needs several under one lock opens a transaction here,
+    on the driver's connection, committed when the block ends and rolled back if it raises.
+    A session with its own transaction (every other) runs the block in that one.
+    """
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    driver = raw.driver_connection
+    if driver is None or not getattr(raw.dbapi_connection, "autocommit", False):
+        yield
+        return
+    async with driver.transaction():
+        yield

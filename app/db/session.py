@@ -13,6 +13,9 @@ from app.db.engine import Database
 SETTINGS_KEY = "settings"
 E = TypeVar("E", bound=Callable[..., Any])
 _READ_ONLY = "_convene_read_only"
+_ONE_STATEMENT = "_convene_one_statement"
+# The header of a write that must keep its answer in its own transaction (app.idempotency).
+_IDEMPOTENCY_KEY = b"idempotency-key"
 
 
 def get_database(request: Request) -> Database:
@@ -32,9 +35,26 @@ def read_only(endpoint: E) -> E:
     return endpoint
 
 
-def _reads_only(request: Request) -> bool:
+def one_statement(endpoint: E) -> E:
+    """Mark a write that changes everything in one statement: it too runs without BEGIN/COMMIT.
+
+    A statement is atomic on its own, so the transaction around it only costs two round trips
+    and holds its row locks until the COMMIT. Not when the request sends an Idempotency-Key:
+    the answer kept for it must commit with the change. A step that needs several statements
+    under one lock opens a transaction for them (`app.db.driver.transaction`).
+    """
+    setattr(endpoint, _ONE_STATEMENT, True)
+    return endpoint
+
+
+def _alone(request: Request) -> bool:
+    """Whether the request's statements may each run on their own, without BEGIN/COMMIT."""
     endpoint = getattr(request.scope.get("route"), "endpoint", None)
-    return getattr(endpoint, _READ_ONLY, False) is True
+    if getattr(endpoint, _READ_ONLY, False) is True:
+        return True
+    return getattr(endpoint, _ONE_STATEMENT, False) is True and not any(
+        name == _IDEMPOTENCY_KEY for name, _ in request.scope["headers"]
+    )
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -45,7 +65,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """
     database = get_database(request)
     sessionmaker = database.sessionmaker
-    if database.autocommit_sessionmaker is not None and _reads_only(request):
+    if database.autocommit_sessionmaker is not None and _alone(request):
         sessionmaker = database.autocommit_sessionmaker
     async with sessionmaker() as session:
         session.info[SETTINGS_KEY] = request.app.state.settings

@@ -3,10 +3,10 @@
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, status
 from sqlalchemy import ColumnElement
 
-from app.auth.dependencies import AdminPrincipal, CurrentPrincipal
+from app.auth.dependencies import AdminPrincipal, CurrentPrincipal, forget_member
 from app.db.session import SessionDep
 from app.directory import schemas, service
 from app.idempotency.route import IdempotentRoute
@@ -94,8 +94,10 @@ async def update_associate(
     body: schemas.AssociateUpdate,
     session: SessionDep,
     principal: AdminPrincipal,
+    request: Request,
 ) -> Associate:
     """Change the fields given; `active: true` reactivates."""
+    forget_member(request, principal.tenant_id, associate_id)
     return await service.associates.update(session, principal, associate_id, body)
 
 
@@ -106,9 +108,10 @@ async def update_associate(
     responses=DELETE,
 )
 async def deactivate_associate(
-    associate_id: uuid.UUID, session: SessionDep, principal: AdminPrincipal
+    associate_id: uuid.UUID, session: SessionDep, principal: AdminPrincipal, request: Request
 ) -> None:
     """Deactivate: the associate can no longer sign in or be invited; history stays."""
+    forget_member(request, principal.tenant_id, associate_id)
     await service.associates.deactivate(session, principal, associate_id)
 
 

@@ -43,6 +43,18 @@ async def visible_row(session: AsyncSession, actor: Actor, follow_up_id: uuid.UU
     return row
 
 
+async def visible_with_participants(
+    session: AsyncSession, actor: Actor, follow_up_id: uuid.UUID
+) -> tuple[FollowUpRow, list[dict[str, Any]]]:
+    """`visible_row` and the follow-up's participants with their conflicts, in one statement."""
+    found = await FollowUpRepository(session, actor.tenant_id).visible_with_participants(
+        follow_up_id, actor.associate_id
+    )
+    if found is None:
+        raise NotFound(f"follow-up {follow_up_id} not found")
+    return found
+
+
 async def owned(session: AsyncSession, actor: Actor, follow_up_id: uuid.UUID) -> FollowUp:
     """The follow-up, locked for change, if the caller organizes it and it is not cancelled."""
     follow_up = await visible(session, actor, follow_up_id, for_update=True)

@@ -59,9 +59,8 @@ _VISIBLE = (
 )
 VISIBLE = select(FollowUp).where(*_VISIBLE)
 # The same as a row of columns, for a read that only shows it (without the range `during`).
-VISIBLE_ROW = DriverStatement(
-    select(*(c for c in FollowUp.__table__.c if c.key != "during")).where(*_VISIBLE)
-)
+_VISIBLE_ROW = select(*(c for c in FollowUp.__table__.c if c.key != "during")).where(*_VISIBLE)
+VISIBLE_ROW = DriverStatement(_VISIBLE_ROW)
 # The same, locked for a change: changes to one follow-up queue up.
 VISIBLE_FOR_UPDATE = VISIBLE.with_for_update(of=FollowUp)
 
@@ -189,6 +188,33 @@ class FollowUpRepository(TenantRepository[FollowUp]):
             associate_id=associate_id,
         )
         return FollowUpRow(rows[0]) if rows else None
+
+    async def visible_with_participants(
+        self, follow_up_id: uuid.UUID, associate_id: uuid.UUID
+    ) -> tuple[FollowUpRow, list[dict[str, Any]]] | None:
+        """The follow-up as a row and its participants (as `with_conflicts` gives them), or None.
+
+        One statement; None if the associate neither owns nor takes part in it.
+        """
+        rows = await driver.fetch(
+            self.session,
+            VISIBLE_WITH_PARTICIPANTS,
+            tenant_id=self.tenant_id,
+            follow_up_id=follow_up_id,
+            associate_id=associate_id,
+        )
+        if not rows:
+            return None
+        start = len(PARTICIPANT_PREFIX)
+        participants = [
+            {
+                name[start:]: value
+                for name, value in row.items()
+                if name.startswith(PARTICIPANT_PREFIX)
+            }
+            for row in rows
+        ]
+        return FollowUpRow(rows[0]), participants
 
     async def load_participants(self, follow_up: FollowUp) -> FollowUp:
         """Load the follow-up's participants (fresh from the database) onto it."""
@@ -399,14 +425,27 @@ _EXCLUDED = (
     .scalar_subquery()
     .label("excluded_occurrences")
 )
-PARTICIPANTS_WITH_CONFLICTS = DriverStatement(
+_WITH_CONFLICTS = (
     select(*INVITATION_COLUMNS, _CONFLICT, *_OCCURRENCE_ANSWERS.c, _EXCLUDED)
     .join(_OCCURRENCE_ANSWERS, true())
     .where(
         Participant.tenant_id == bindparam("tenant_id"),
         Participant.follow_up_id == bindparam("follow_up_id"),
     )
-    .order_by(Participant.role != ParticipantRole.ORGANIZER, Participant.id)
+)
+PARTICIPANTS_WITH_CONFLICTS = DriverStatement(
+    _WITH_CONFLICTS.order_by(Participant.role != ParticipantRole.ORGANIZER, Participant.id)
+)
+# A follow-up read in one round trip: a row per participant (PARTICIPANTS_WITH_CONFLICTS's
+# columns, prefixed) with the follow-up's columns (VISIBLE_ROW's) on each; no row when the
+# associate may not see it (a follow-up always has its organizer as a participant).
+PARTICIPANT_PREFIX = "participant_"
+_SHOWN = _VISIBLE_ROW.subquery("shown")
+_EVERYONE = _WITH_CONFLICTS.subquery("everyone")
+VISIBLE_WITH_PARTICIPANTS = DriverStatement(
+    select(_SHOWN, *(c.label(PARTICIPANT_PREFIX + c.name) for c in _EVERYONE.c))
+    .select_from(_SHOWN.join(_EVERYONE, true()))
+    .order_by(_EVERYONE.c.role != ParticipantRole.ORGANIZER, _EVERYONE.c.id)
 )
 # One participant's conflict flag and name: what a participant just written lacks to be shown.
 CONFLICT_AND_NAME = select(_CONFLICT, DISPLAY_NAME).where(

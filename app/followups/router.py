@@ -1,6 +1,7 @@
 """HTTP routes of follow-ups: the organizer's side, and a contact's activity archive."""
 
 import uuid
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -52,14 +53,15 @@ async def shown(
     actor: Actor,
     status_code: int = 200,
     zone: ZoneInfo | None = None,
+    participant_rows: Sequence[Mapping[str, Any]] | None = None,
 ) -> Response:
     """The follow-up as the API shows it to the caller, with its ETag header.
 
     The organizer's form is the whole follow-up; anyone else's leaves out others' comments,
-    so its ETag is the caller's own.
+    so its ETag is the caller's own. `participant_rows`: read with the follow-up already.
     """
     viewer = actor.associate_id
-    view = await views.follow_up_view(session, follow_up, viewer)
+    view = await views.follow_up_view(session, follow_up, viewer, participant_rows)
     variant = None if reads_every_comment(follow_up, viewer) else viewer
     return serialized(in_zone(view, zone), status_code, {"ETag": etag(follow_up.seq, variant)})
 
@@ -161,8 +163,8 @@ async def get_follow_up(
     follow_up_id: uuid.UUID, session: SessionDep, actor: CurrentAssociate, zone: AnswerZone
 ) -> Response:
     """One follow-up with its participants; only for its organizer and participants."""
-    follow_up = await reads.visible_row(session, actor, follow_up_id)
-    return await shown(session, follow_up, actor, zone=zone)
+    follow_up, rows = await reads.visible_with_participants(session, actor, follow_up_id)
+    return await shown(session, follow_up, actor, zone=zone, participant_rows=rows)
 
 
 @router.patch(

@@ -5,6 +5,7 @@ overlapping follow-ups are right whichever of them moved, was cancelled or lost 
 """
 
 import uuid
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,14 +26,22 @@ from app.models.states import ParticipantKind
 
 
 async def follow_up_view(
-    session: AsyncSession, follow_up: ShownFollowUp, viewer: uuid.UUID
+    session: AsyncSession,
+    follow_up: ShownFollowUp,
+    viewer: uuid.UUID,
+    participant_rows: Sequence[Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The follow-up with its participants and their conflict flags, as `viewer` sees it.
 
-    A `schemas.FollowUp` as plain data, from one statement over participants and bookings;
-    answers' comments only where the viewer may read them (`comments.py`).
+    A `schemas.FollowUp` as plain data, from one statement over participants and bookings
+    (unless the caller read them so already, with the follow-up); answers' comments
+    only where the viewer may read them (`comments.py`).
     """
-    rows = await ParticipantRepository(session, follow_up.tenant_id).with_conflicts(follow_up.id)
+    rows = participant_rows
+    if rows is None:
+        rows = await ParticipantRepository(session, follow_up.tenant_id).with_conflicts(
+            follow_up.id
+        )
     conflicted_resource = any(r["conflict"] and r["kind"] == ParticipantKind.RESOURCE for r in rows)
     first_free_at = await first_free_for(session, follow_up) if conflicted_resource else None
     participants = [

@@ -1,15 +1,17 @@
 """The invitee's answer as one statement, inside one tenant: the hot path of the service."""
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.availability.booking_repository import takes_part
-from app.db.base import StrEnumText, new_id
+from app.db.base import new_id
+from app.db.driver import DriverStatement, fetchrow
 from app.models.states import (
     Answer,
     OccurrenceStatus,
@@ -168,13 +170,33 @@ LEFT JOIN (upd CROSS JOIN f CROSS JOIN event LEFT JOIN answered ON true) ON true
 # a series, or the one occurrence), keep the response history, tell the organizer, and
 # record the event under the next seq with its deliveries.
 # `id` null: the invitation is not the caller's to answer now (the caller finds out why).
-ANSWER = text(_ANSWER_CHANGES + EVENT_FAN_OUT + _ANSWER_RESULT).columns(
-    kind=StrEnumText(ParticipantKind),
-    role=StrEnumText(ParticipantRole),
-    status=StrEnumText(ParticipantStatus),
-    previous_status=StrEnumText(ParticipantStatus),
-    occurrence_status=StrEnumText(OccurrenceStatus),
-)
+ANSWER = DriverStatement(_ANSWER_CHANGES + EVENT_FAN_OUT + _ANSWER_RESULT)
+# The columns of ANSWER's row that hold our enums, as text.
+_ANSWER_ENUMS = {
+    "kind": ParticipantKind,
+    "role": ParticipantRole,
+    "status": ParticipantStatus,
+    "previous_status": ParticipantStatus,
+    "occurrence_status": OccurrenceStatus,
+}
+
+
+class Answered:
+    """ANSWER's row by attribute, its enum columns as our enums; only for showing."""
+
+    __slots__ = ("_row",)
+
+    def __init__(self, row: Mapping[str, Any]) -> None:
+        self._row = row
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            value = self._row[name]
+        except KeyError:
+            raise AttributeError(name) from None
+        enum = _ANSWER_ENUMS.get(name)
+        return value if enum is None or value is None else enum(value)
+
 
 # Why an invitation cannot be answered: what the caller may learn of it, without locks.
 INVITATION_STATE = text(
@@ -229,7 +251,7 @@ class InvitationRepository:
         actor: str,
         message: tuple[str, str],
         event: InvitationAnswered,
-    ) -> Row[Any] | None:
+    ) -> Answered | None:
         """Record the answer (to the series, or to one occurrence) in one statement.
 
         The row holds the invitation's columns as a participant shows them, `previous_status`,
@@ -238,34 +260,31 @@ class InvitationRepository:
         invitation is not answerable; `stale` if the follow-up changed while the statement
         waited for its lock (run it again: the lock is now held).
         """
-        row = (
-            await self.session.execute(
-                ANSWER,
-                {
-                    "tenant_id": self.tenant_id,
-                    "participant_id": participant_id,
-                    "associate_id": associate_id,
-                    "status": status.value,
-                    "whole": occurrence is None,
-                    "occurrence": occurrence,
-                    "blocks": status != Answer.DECLINED,
-                    "tentative": status == Answer.TENTATIVE,
-                    "comment": comment,
-                    "now": now,
-                    "response_id": new_id(),
-                    "notification_id": new_id(),
-                    "actor": actor,
-                    "message_before": message[0],
-                    "message_after": message[1],
-                    "max_message": MAX_MESSAGE,
-                    "event_id": new_id(),
-                    "type": f"invitation.{status.value}",
-                    "data": event.as_json(),
-                    "channel": CHANNEL,
-                },
-            )
-        ).one_or_none()
-        return row
+        row = await fetchrow(
+            self.session,
+            ANSWER,
+            tenant_id=self.tenant_id,
+            participant_id=participant_id,
+            associate_id=associate_id,
+            status=status.value,
+            whole=occurrence is None,
+            occurrence=occurrence,
+            blocks=status != Answer.DECLINED,
+            tentative=status == Answer.TENTATIVE,
+            comment=comment,
+            now=now,
+            response_id=new_id(),
+            notification_id=new_id(),
+            actor=actor,
+            message_before=message[0],
+            message_after=message[1],
+            max_message=MAX_MESSAGE,
+            event_id=new_id(),
+            type=f"invitation.{status.value}",
+            data=event.as_json(),
+            channel=CHANNEL,
+        )
+        return None if row is None else Answered(row)
 
     async def state(
         self, participant_id: uuid.UUID, associate_id: uuid.UUID, occurrence: datetime | None

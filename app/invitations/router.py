@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from app.auth.dependencies import CurrentAssociate, NotAnAssociate
-from app.db.session import SessionDep, read_only
+from app.db.session import SessionDep, one_statement, read_only
 from app.followups import schemas as followup_schemas
 from app.followups.errors import (
     FollowUpCancelled,
@@ -67,6 +67,7 @@ async def mark_invitation_seen(
         *ANSWER, FollowUpCancelled, NotASeries, UnknownOccurrence, OccurrenceCancelled
     ),
 )
+@one_statement
 async def respond_to_invitation(
     participant_id: uuid.UUID,
     body: schemas.ResponseRequest,

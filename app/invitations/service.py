@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principals import Actor
 from app.db.base import utc_now
+from app.db.driver import transaction
 from app.followups.errors import (
     FollowUpCancelled,
     NotASeries,
@@ -127,14 +128,19 @@ async def respond(
     """Accept, decline or answer tentative, the series or one occurrence of it.
 
     The answer may change until a cancel freezes it. One statement does it all, taking the
-    follow-up's row lock last, just before the commit: answers to one follow-up queue for that
-    statement only. One that finds the follow-up changed once it has the lock runs again.
+    follow-up's row lock; without an Idempotency-Key it commits on its own, so answers to one
+    follow-up queue for that statement only. One that finds the follow-up changed once it had
+    the lock runs again in a transaction, under the lock.
     """
     invitations = InvitationRepository(session, actor.tenant_id)
     answered = await _answer(invitations, actor, participant_id, body)
     if answered is not None and answered.stale:
-        # The lock is held now, and the statement's new snapshot sees every change before it.
-        answered = await _answer(invitations, actor, participant_id, body)
+        async with transaction(session):
+            # The first run here takes the lock (if a run on its own has let it go); with
+            # the lock held, a run's new snapshot sees every change before it.
+            answered = await _answer(invitations, actor, participant_id, body)
+            if answered is not None and answered.stale:
+                answered = await _answer(invitations, actor, participant_id, body)
     if answered is None or answered.id is None:
         await _refuse(invitations, actor, participant_id, body.occurrence)
     assert answered is not None

@@ -50,6 +50,27 @@ async def test_first_free_is_the_token_check_the_calendars_and_the_search(
     assert [" ".join(s.split()[:2]) for s in sent] == [
         "SELECT associates.name",
         "SELECT id,",
-        "WITH busy",
-        "WITH busy",
+        "WITH known",
+        "WITH known",
     ]
+
+
+async def test_first_free_outside_working_hours_checks_the_calendars_in_the_search(
+    admin: Caller, engine: AsyncEngine
+) -> None:
+    owner, other = await admin.new_member(), await admin.new_member()
+    shared = await room(admin)
+    monday = utc("2026-03-30T09:00")
+    await book(owner, monday, monday + timedelta(hours=1), resources=[shared])
+
+    with statements(engine) as sent:
+        found = await first_free(
+            owner,
+            associates=[owner, other],
+            resources=[shared],
+            after=monday,
+            before=monday + timedelta(days=31),
+        )
+
+    assert found[0][0] == monday + timedelta(hours=1)
+    assert [" ".join(s.split()[:2]) for s in sent] == ["SELECT associates.name", "WITH known"]
