@@ -31,6 +31,23 @@ CROSS JOIN LATERAL (
 ) s
 """
 
+
+def takes_part(occurrence_start: str, p: str = "p") -> str:
+    """SQL: participant `p` (an alias) takes part in the occurrence of this original start.
+
+    An occurrence-only participant takes part in its occurrence alone, a series participant
+    in each one it was not taken off (a single follow-up's participants: always).
+    """
+    return f"""
+({p}.only_occurrence IS NULL OR {p}.only_occurrence = {occurrence_start})
+AND NOT EXISTS (SELECT FROM occurrence_exclusions x
+                WHERE x.tenant_id = {p}.tenant_id AND x.participant_id = {p}.id
+                  AND x.occurrence_start = {occurrence_start})
+"""
+
+
+_TAKES_PART = takes_part("s.occurrence_start")
+
 # Delete the follow-up's bookings of these calendar kinds (of one participant, from one
 # occurrence on, or of one occurrence, when given).
 DELETE_BOOKINGS = text("""
@@ -47,7 +64,8 @@ WHERE tenant_id = :tenant_id
 # participant, or some occurrences, when given): the rows of `bookings`, and the resource's name.
 # Associates are busy when organizer or accepted, tentative while unanswered or tentative;
 # resources are always accepted; declined invitations and persons block nothing. An
-# invitee's answer to one occurrence of a series stands for their invitation's there.
+# invitee's answer to one occurrence of a series stands for their invitation's there; a
+# participant blocks only the occurrences it takes part in (_TAKES_PART).
 _BLOCKED = (
     """
 SELECT p.id AS participant_id, p.tenant_id, p.follow_up_id, p.kind AS calendar_kind,
@@ -69,7 +87,8 @@ WHERE p.tenant_id = :tenant_id
   AND p.kind = ANY(:kinds)
   AND coalesce(a.status, p.status) <> 'declined'
   AND (CAST(:participant_id AS uuid) IS NULL OR p.id = :participant_id)
-"""
+  AND """
+    + _TAKES_PART
 )
 _COLUMNS = """participant_id, tenant_id, follow_up_id, calendar_kind, calendar_id, during,
                       tentative, strict, occurrence_start"""
@@ -115,8 +134,8 @@ FOR NO KEY UPDATE OF r
 """)
 
 # Other follow-ups' bookings of these calendars overlapping any span this follow-up blocks
-# (with the occurrence they collide with); the other follow-up's id only where the viewer
-# takes part in it.
+# for them (with the occurrence they collide with); the other follow-up's id only where the
+# viewer takes part in it.
 TAKEN = text(
     """
 SELECT b.calendar_id,
@@ -129,7 +148,7 @@ SELECT b.calendar_id,
        upper(b.during) AS end_at,
        s.occurrence_start
 FROM follow_ups f
-"""
+"""  # noqa: S608 - constant SQL pieces
     + _SPANS
     + """
 JOIN bookings b ON b.tenant_id = f.tenant_id
@@ -137,6 +156,11 @@ JOIN bookings b ON b.tenant_id = f.tenant_id
                AND b.during && s.during
                AND b.follow_up_id <> f.id
 WHERE f.tenant_id = :tenant_id AND f.id = :follow_up_id
+  AND EXISTS (SELECT FROM participants p
+              WHERE p.tenant_id = f.tenant_id AND p.follow_up_id = f.id
+                AND p.resource_id = b.calendar_id AND """
+    + _TAKES_PART
+    + """)
 ORDER BY b.calendar_id, b.during, s.occurrence_start
 LIMIT :limit
 """

@@ -134,16 +134,30 @@ async def rebook_associates(session: AsyncSession, follow_up: FollowUp) -> None:
     await repository.insert(follow_up.id, [CalendarKind.ASSOCIATE])
 
 
-async def book_added(session: AsyncSession, follow_up: FollowUp, participant: Participant) -> None:
-    """Book a newly added colleague or resource (a person blocks nothing); 409 if taken."""
+async def book_added(
+    session: AsyncSession, follow_up: FollowUp, participant: Participant, spans: Spans = ALL_SPANS
+) -> None:
+    """Book a newly added colleague or resource (a person blocks nothing); 409 if taken.
+
+    `spans` narrows it to some occurrences (one the participant was added to or brought back to).
+    """
     if participant.kind == ParticipantKind.PERSON:
         return
     repository = BookingRepository(session, follow_up.tenant_id)
     kind = CalendarKind(participant.kind.value)
     if kind == CalendarKind.ASSOCIATE:
-        await repository.insert(follow_up.id, [kind], participant.id)
+        await repository.insert(follow_up.id, [kind], participant.id, spans=spans)
     else:
-        await _insert_checked(session, repository, follow_up, participant)
+        await _insert_checked(session, repository, follow_up, participant, spans=spans)
+
+
+async def release_participant(
+    session: AsyncSession, follow_up: FollowUp, participant: Participant, original_start: datetime
+) -> None:
+    """A participant taken off one occurrence blocks nothing there: delete its bookings."""
+    await BookingRepository(session, follow_up.tenant_id).delete(
+        follow_up.id, _ALL, participant.id, spans=Spans(occurrence=original_start)
+    )
 
 
 async def _insert_checked(

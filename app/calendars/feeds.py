@@ -128,19 +128,27 @@ def _with_series(view: ical.EventView, row: Any, diary_of: uuid.UUID) -> ical.Ev
     """A series' view with its rule, EXDATEs and occurrences moved or answered on their own.
 
     From its feed row; each override's transparency follows `diary_of`'s answer to it (the
-    feed's colleague).
+    feed's colleague) and whether they take part in it.
     """
     if row.recurrence_rule is None:
         return view
-    overrides = zip(
-        row.override_from or (), row.override_start or (), row.override_end or (), strict=True
-    )
+    overrides = [
+        ical.Override(*each)
+        for each in zip(
+            row.override_from or (), row.override_start or (), row.override_end or (), strict=True
+        )
+    ]
+    # Invited to one occurrence alone: their diary has that occurrence's VEVENT only.
+    only = next((a.only for a in view.attendees if a.id == diary_of), None)
+    if only is not None:
+        overrides = [o for o in overrides if o.original_start == only]
     return replace(
         view,
         rule=row.recurrence_rule,
         exdates=row.exdates or (),
-        overrides=[ical.Override(*each) for each in overrides],
+        overrides=overrides,
         diary_of=diary_of,
+        instances_only=only is not None,
     )
 
 

@@ -47,7 +47,8 @@ CUTYPE = {ResourceKind.ROOM: "ROOM", ResourceKind.EQUIPMENT: "RESOURCE"}
 class Attendee:
     """One participant as a calendar shows it: who, how to reach them, their answer.
 
-    `answers` are their answers to single occurrences of a series, by original start.
+    `answers` are their answers to single occurrences of a series, by original start;
+    `only` the one occurrence they were added to alone, `excluded` those they were taken off.
     """
 
     id: uuid.UUID
@@ -58,6 +59,14 @@ class Attendee:
     email: str | None
     resource_kind: ResourceKind | None = None
     answers: Mapping[datetime, ParticipantStatus] = field(default_factory=dict)
+    only: datetime | None = None
+    excluded: frozenset[datetime] = frozenset()
+
+    def takes_part(self, occurrence: datetime | None) -> bool:
+        """Whether they attend the occurrence at this original start (None: the series)."""
+        if occurrence is None:
+            return self.only is None
+        return self.only in (None, occurrence) and occurrence not in self.excluded
 
     def status_at(self, occurrence: datetime | None) -> ParticipantStatus:
         """Their answer to the occurrence at this original start (None: to the series)."""
@@ -79,8 +88,9 @@ class Attendee:
 class Override:
     """An occurrence of a series in a VEVENT of its own: its RECURRENCE-ID and its span.
 
-    One is written for each occurrence moved on its own, and for each that some participant
-    answered on its own (its ATTENDEEs show those answers).
+    One is written for each occurrence moved on its own, for each that some participant
+    answered on its own (its ATTENDEEs show those answers), and for each with other
+    participants than the series (its ATTENDEEs are its own).
     """
 
     original_start: datetime
@@ -93,7 +103,9 @@ class EventView:
     """What one VEVENT says about one follow-up; `transparent` when it blocks no time.
 
     `diary_of` (a feed's colleague) makes each override transparent by that attendee's
-    answer to its occurrence instead: an occurrence they declined alone blocks no time.
+    answer to its occurrence instead: an occurrence they declined alone, or were taken off,
+    blocks no time. `instances_only` leaves the series' own VEVENT out: the overrides alone
+    (for someone invited to one occurrence, RFC 5546 3.2.2.4).
     """
 
     id: uuid.UUID
@@ -114,6 +126,7 @@ class EventView:
     exdates: Sequence[datetime] = ()
     overrides: Sequence[Override] = ()
     diary_of: uuid.UUID | None = None
+    instances_only: bool = False
 
     @property
     def uid(self) -> str:
@@ -127,7 +140,8 @@ class EventView:
             return self.transparent
         for attendee in self.attendees:
             if attendee.id == self.diary_of:
-                return attendee.status_at(occurrence) == ParticipantStatus.DECLINED
+                declined = attendee.status_at(occurrence) == ParticipantStatus.DECLINED
+                return declined or not attendee.takes_part(occurrence)
         return self.transparent
 
 
@@ -152,9 +166,9 @@ def _when(view: EventView, instant: datetime) -> datetime | date:
 def vevent(view: EventView, moved: Override | None = None) -> Event:
     """The VEVENT of one follow-up, with its organizer and every participant as an ATTENDEE.
 
-    A series' VEVENT carries its RRULE and EXDATEs; with `moved`, this is instead the VEVENT
-    of that one occurrence (same UID, RECURRENCE-ID its original start, its own span, each
-    attendee's answer to it).
+    A series' VEVENT carries its RRULE and EXDATEs (and the series' participants); with
+    `moved`, this is instead the VEVENT of that one occurrence (same UID, RECURRENCE-ID its
+    original start, its own span, those who take part in it with their answers to it).
     """
     occurrence = moved.original_start if moved else None
     event = Event()
@@ -188,7 +202,8 @@ def vevent(view: EventView, moved: Override | None = None) -> Event:
         if attendee.role == ParticipantRole.ORGANIZER:
             event.add("organizer", _address(attendee, organizer=True))
     for attendee in view.attendees:
-        event.add("attendee", _address(attendee, occurrence=occurrence))
+        if attendee.role == ParticipantRole.ORGANIZER or attendee.takes_part(occurrence):
+            event.add("attendee", _address(attendee, occurrence=occurrence))
     return event
 
 
@@ -216,7 +231,8 @@ def calendar(
         cal.add("x-published-ttl", vDuration(refresh))
     years: list[int] = []
     for view in events:
-        cal.add_component(vevent(view))
+        if not view.instances_only:
+            cal.add_component(vevent(view))
         for moved in view.overrides:
             cal.add_component(vevent(view, moved))
         years += (view.start_at.year, view.end_at.year)

@@ -14,13 +14,17 @@ from app.kit.pagination import Paged, PageParams
 from app.models import CalendarFeed
 
 # Everyone in these follow-ups with the name and address a calendar shows, organizer first,
-# and their answers to single occurrences of a series (original starts and statuses).
+# their answers to single occurrences of a series (original starts and statuses), the one
+# occurrence they were added to alone and those they were taken off.
 ATTENDEES = text("""
 SELECT p.follow_up_id, coalesce(p.associate_id, p.resource_id, p.person_id) AS id,
        p.kind, p.role, p.status,
        coalesce(a.name, r.name, pe.name) AS name,
        coalesce(a.email, pe.email) AS email,
-       r.kind AS resource_kind, oa.answered_from, oa.answered_status
+       r.kind AS resource_kind, oa.answered_from, oa.answered_status, p.only_occurrence,
+       (SELECT array_agg(x.occurrence_start ORDER BY x.occurrence_start)
+        FROM occurrence_exclusions x
+        WHERE x.tenant_id = p.tenant_id AND x.participant_id = p.id) AS excluded
 FROM participants p
 LEFT JOIN associates a ON a.tenant_id = p.tenant_id AND a.id = p.associate_id
 LEFT JOIN resources r ON r.tenant_id = p.tenant_id AND r.id = p.resource_id
@@ -39,7 +43,8 @@ ORDER BY p.follow_up_id, p.role <> 'organizer', p.id
 # series, any live occurrence), with their own answer; the `limit` nearest to `now` (by their
 # nearest span in the window) when there are more. A series comes with its exceptions, for
 # RRULE's EXDATE and RECURRENCE-ID: the original starts of its cancelled occurrences, and of
-# the live ones moved or answered on their own (by anyone) with their spans (`override_*`).
+# the live ones moved, answered on their own (by anyone) or with other participants than the
+# series, with their spans (`override_*`).
 # An occurrence lasts at most :max_span, which bounds the scan.
 DIARY_WINDOW = text("""
 SELECT f.id, f.seq, f.title, f.description, f.location, f.start_at, f.end_at, f.time_zone,
@@ -75,7 +80,11 @@ CROSS JOIN LATERAL (
       AND o.tenant_id = f.tenant_id AND o.follow_up_id = f.id
       AND (o.cancelled OR o.overridden
            OR o.original_start IN (SELECT a.occurrence_start FROM occurrence_answers a
-                                   WHERE a.tenant_id = f.tenant_id AND a.follow_up_id = f.id))
+                                   WHERE a.tenant_id = f.tenant_id AND a.follow_up_id = f.id)
+           OR o.original_start IN (SELECT e.occurrence_start FROM occurrence_exclusions e
+                                   WHERE e.tenant_id = f.tenant_id AND e.follow_up_id = f.id)
+           OR o.original_start IN (SELECT q.only_occurrence FROM participants q
+                                   WHERE q.tenant_id = f.tenant_id AND q.follow_up_id = f.id))
 ) x
 WHERE f.tenant_id = :tenant_id
   AND p.associate_id = :associate_id

@@ -25,7 +25,8 @@ from app.models.states import (
 def attendees_by_follow_up(rows: Iterable[Any]) -> dict[uuid.UUID, list[ical.Attendee]]:
     """The rows of `CalendarRepository.attendees` as Attendees, grouped by follow-up.
 
-    Each with their answers to single occurrences (`answered_from`, `answered_status`).
+    Each with their answers to single occurrences (`answered_from`, `answered_status`), the
+    occurrence they were added to alone and those they were taken off.
     """
     grouped: dict[uuid.UUID, list[ical.Attendee]] = {}
     for row in rows:
@@ -40,6 +41,8 @@ def attendees_by_follow_up(rows: Iterable[Any]) -> dict[uuid.UUID, list[ical.Att
                 email=row.email,
                 resource_kind=ResourceKind(row.resource_kind) if row.resource_kind else None,
                 answers={start: ParticipantStatus(status) for start, status in answers},
+                only=row.only_occurrence,
+                excluded=frozenset(row.excluded or ()),
             )
         )
     return grouped
@@ -68,14 +71,23 @@ def event_view(
 
 
 def answered(view: ical.EventView) -> set[datetime]:
-    """The original starts of the occurrences some attendee answered on their own."""
-    return {start for attendee in view.attendees for start in attendee.answers}
+    """The original starts of the occurrences with a VEVENT of their own for some attendee.
+
+    Those they answered on their own, were added to alone, or were taken off.
+    """
+    own: set[datetime] = set()
+    for attendee in view.attendees:
+        own |= {*attendee.answers, *attendee.excluded}
+        if attendee.only is not None:
+            own.add(attendee.only)
+    return own
 
 
 def with_series(view: ical.EventView, found: Series | None) -> ical.EventView:
-    """A series' view: its rule, EXDATEs and an override per occurrence moved or answered alone.
+    """A series' view: its rule, EXDATEs and an override per exceptional occurrence.
 
-    The view as it is for a single follow-up (None).
+    That is, each moved, answered alone, or with other participants than the series. The
+    view as it is for a single follow-up (None).
     """
     if found is None:
         return view
@@ -90,6 +102,13 @@ def with_series(view: ical.EventView, found: Series | None) -> ical.EventView:
             if o.overridden or o.original_start in own
         ],
     )
+
+
+def one_occurrence(view: ical.EventView, found: Series, original_start: datetime) -> ical.EventView:
+    """The series' view cut to the VEVENT of one occurrence (RECURRENCE-ID), without its own."""
+    (occurrence,) = [o for o in found.live if o.original_start == original_start]
+    moved = ical.Override(occurrence.original_start, occurrence.start_at, occurrence.end_at)
+    return replace(with_series(view, found), overrides=[moved], instances_only=True)
 
 
 async def follow_up_ics(session: AsyncSession, actor: Actor, follow_up_id: uuid.UUID) -> bytes:

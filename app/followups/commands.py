@@ -18,6 +18,7 @@ from app.followups.create_repository import CreateRepository, Notified
 from app.followups.reads import owned
 from app.followups.repository import FollowUpRepository, ParticipantRepository
 from app.followups.rows import ShownFollowUp
+from app.followups.series_repository import ExclusionRepository
 from app.imip.outbox import mails_persons, tell_persons
 from app.kit.etags import check_if_match
 from app.models import FollowUp, Participant
@@ -270,8 +271,11 @@ async def assign(
                 "status": ParticipantStatus.ACCEPTED,
                 "rescheduled": False,
                 "acknowledged_at": None,
+                # The organizer takes part in every occurrence.
+                "only_occurrence": None,
             },
         )
+        await ExclusionRepository(session, actor.tenant_id).include(joining.id)
     previous_owner_id = follow_up.owner_id
     await FollowUpRepository(session, actor.tenant_id).update(follow_up, {"owner_id": new_owner_id})
     await bookings.rebook_associates(session, follow_up)

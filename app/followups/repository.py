@@ -26,6 +26,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm.attributes import set_committed_value
 
+from app.availability.booking_repository import takes_part
 from app.db import driver
 from app.db.driver import DriverStatement
 from app.db.repository import TenantRepository
@@ -38,6 +39,7 @@ from app.models import (
     FollowUp,
     Occurrence,
     OccurrenceAnswer,
+    OccurrenceExclusion,
     Participant,
     Person,
     Resource,
@@ -106,11 +108,14 @@ RESPONSE_COLUMNS = (
     Response.occurrence_start,
     Response.created_at,
 )
+_TAKES_PART = takes_part("s.original_start")
 # The associate's diary in [start, end): each single follow-up, and each live occurrence of a
 # series (with its own span and original start, and their answer to it if they gave one),
-# they own or take part in; keyset-paged by (start, id). An occurrence lasts at most
+# they own or take part in (an occurrence they were taken off, or another than the one they
+# were added to alone, left out); keyset-paged by (start, id). An occurrence lasts at most
 # MAX_SPAN, which bounds the occurrences' scan.
-DIARY = text("""
+DIARY = text(
+    """
 SELECT f.id, f.owner_id, f.title, f.kind, f.status, s.start_at, s.end_at, f.time_zone,
        f.all_day, f.location, f.created_at, f.updated_at, f.description, f.contact_id,
        f.cancel_reason, f.cancelled_at, f.recurrence_rule, f.split_from,
@@ -139,9 +144,13 @@ WHERE p.tenant_id = :tenant_id
   AND s.end_at > :start AND s.start_at < :end
   AND (CAST(:status AS text) IS NULL OR f.status = :status)
   AND (CAST(:after_at AS timestamptz) IS NULL OR (s.start_at, f.id) > (:after_at, :after_id))
+  AND """  # noqa: S608 - constant SQL pieces
+    + _TAKES_PART
+    + """
 ORDER BY s.start_at, f.id
 LIMIT :limit
-""")
+"""
+)
 
 
 class FollowUpRepository(TenantRepository[FollowUp]):
@@ -295,6 +304,7 @@ INVITATION_COLUMNS = (
     Participant.seen_at,
     Participant.rescheduled,
     Participant.acknowledged_at,
+    Participant.only_occurrence,
 )
 FOLLOW_UP_PREFIX = "follow_up_"
 INVITATION_FOLLOW_UP_COLUMNS = tuple(
@@ -315,8 +325,9 @@ INVITATION_FOLLOW_UP_COLUMNS = tuple(
 )
 
 NEXT_PREFIX = "next_"
-# A series' first live occurrence that has not ended by :now (lateral on the follow-up): the
-# inbox shows a series once, with it. The (tenant, follow-up, start) index finds it.
+# A series' first live occurrence that has not ended by :now and the invitee takes part in
+# (lateral on the follow-up and participant): the inbox shows a series once, with it. The
+# (tenant, follow-up, start) index finds it.
 _NEXT_OCCURRENCE = (
     select(Occurrence.original_start, Occurrence.start_at, Occurrence.end_at)
     .where(
@@ -325,7 +336,19 @@ _NEXT_OCCURRENCE = (
         Occurrence.start_at > bindparam("now", type_=DateTime(timezone=True)) - MAX_SPAN,
         Occurrence.end_at > bindparam("now"),
         Occurrence.cancelled.is_(False),
+        or_(
+            Participant.only_occurrence.is_(None),
+            Participant.only_occurrence == Occurrence.original_start,
+        ),
+        ~exists()
+        .where(
+            OccurrenceExclusion.tenant_id == Participant.tenant_id,
+            OccurrenceExclusion.participant_id == Participant.id,
+            OccurrenceExclusion.occurrence_start == Occurrence.original_start,
+        )
+        .correlate_except(OccurrenceExclusion),
     )
+    .correlate_except(Occurrence)
     .order_by(Occurrence.start_at)
     .limit(1)
     .lateral("next_occurrence")
@@ -415,8 +438,25 @@ _OCCURRENCE_ANSWERS = (
     .lateral("occurrence_answers")
 )
 OCCURRENCE_ANSWER_FIELDS = ("occurrence_start", "status", "comment", "responded_at", "rescheduled")
+# The occurrences a series participant was taken off (correlated with the participant), in
+# order; null when none.
+_EXCLUDED = (
+    select(
+        func.array_agg(
+            aggregate_order_by(
+                OccurrenceExclusion.occurrence_start, OccurrenceExclusion.occurrence_start
+            )
+        )
+    )
+    .where(
+        OccurrenceExclusion.tenant_id == Participant.tenant_id,
+        OccurrenceExclusion.participant_id == Participant.id,
+    )
+    .scalar_subquery()
+    .label("excluded_occurrences")
+)
 _WITH_CONFLICTS = (
-    select(*INVITATION_COLUMNS, _CONFLICT, *_OCCURRENCE_ANSWERS.c)
+    select(*INVITATION_COLUMNS, _CONFLICT, *_OCCURRENCE_ANSWERS.c, _EXCLUDED)
     .join(_OCCURRENCE_ANSWERS, true())
     .where(
         Participant.tenant_id == bindparam("tenant_id"),

@@ -150,11 +150,18 @@ def ref_target(ref: schemas.ParticipantRef) -> tuple[ParticipantKind, uuid.UUID]
     return ParticipantKind.PERSON, ref.person_id
 
 
-def participant_facts(participant: Participant) -> ParticipantFacts:
-    """The participant as an event names it: its id, kind and `<kind>_id`."""
+def participant_facts(
+    participant: Participant, occurrence_start: datetime | None = None
+) -> ParticipantFacts:
+    """The participant as an event names it: its id, kind and `<kind>_id` (and occurrence)."""
     kind, target_id = target(participant)
     return PARTICIPANT_FACTS.validate_python(
-        {"participant_id": participant.id, "kind": kind, f"{kind}_id": target_id}
+        {
+            "participant_id": participant.id,
+            "kind": kind,
+            f"{kind}_id": target_id,
+            "occurrence_start": occurrence_start,
+        }
     )
 
 

@@ -263,6 +263,10 @@ class ParticipantFields(OutputModel):
     seen_at: datetime | None
     rescheduled: bool = Field(description="The time moved since this invitee last answered")
     acknowledged_at: datetime | None = Field(description="When the organizer saw the decline")
+    only_occurrence: datetime | None = Field(
+        description="Added to this occurrence of the series alone (its original start): it "
+        "takes part in no other; null for a participant of the whole follow-up"
+    )
 
 
 class Participant(ParticipantFields):
@@ -295,6 +299,10 @@ class FollowUpParticipant(Participant):
     occurrence_answers: list[OccurrenceAnswer] = Field(
         description="A series' invitee's own answers to single occurrences, by occurrence "
         "(the other occurrences follow `status`); empty when there are none"
+    )
+    excluded_occurrences: list[datetime] = Field(
+        description="The occurrences of the series this participant was taken off (their "
+        "original starts): they block no time and show in no diary there; empty when none"
     )
 
 

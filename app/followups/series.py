@@ -27,7 +27,7 @@ from app.followups.series_repository import OccurrenceRepository, due_for_extens
 from app.imip.outbox import tell_persons
 from app.kit.errors import NotFound
 from app.kit.etags import check_if_match
-from app.models import FollowUp, Occurrence
+from app.models import FollowUp, Occurrence, Participant
 from app.models.states import EventType, NotificationKind
 from app.notifications.service import notify
 from app.webhooks import payloads
@@ -140,7 +140,7 @@ async def move_occurrence(
         session,
         follow_up,
         NotificationKind.RESCHEDULED,
-        rules.invited_associates(follow_up.participants),
+        rules.invited_associates(_of_occurrence(follow_up.participants, original_start)),
         actor=actor.name,
     )
     await record_event(
@@ -178,7 +178,7 @@ async def cancel_occurrence(
         session,
         follow_up,
         NotificationKind.CANCELLED,
-        rules.invited_associates(follow_up.participants),
+        rules.invited_associates(_of_occurrence(follow_up.participants, original_start)),
         actor=actor.name,
     )
     await record_event(
@@ -194,6 +194,11 @@ async def cancel_occurrence(
     )
     await tell_persons(session, follow_up)
     return follow_up, occurrence
+
+
+def _of_occurrence(participants: list[Participant], original_start: datetime) -> list[Participant]:
+    """The participants of the series and those added to this occurrence alone (to tell)."""
+    return [p for p in participants if p.only_occurrence in (None, original_start)]
 
 
 async def extend(session: AsyncSession, follow_up: FollowUp, now: datetime) -> int:

@@ -1,4 +1,4 @@
-"""The SQL of a series' occurrences, inside one tenant."""
+"""The SQL of a series' occurrences and of participants taken off them, inside one tenant."""
 
 import uuid
 from collections.abc import Sequence
@@ -8,7 +8,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.followups.recurrence import Occurrence as Generated
-from app.models import FollowUp, Occurrence
+from app.models import FollowUp, Occurrence, Participant
 from app.models.states import FollowUpStatus
 
 # Add generated occurrences; one already there (an override, or a cancelled one) stays.
@@ -24,7 +24,7 @@ DELETE_OCCURRENCES = text("""
 DELETE FROM occurrences WHERE tenant_id = :tenant_id AND follow_up_id = :follow_up_id
 """)
 
-# After one occurrence moved, every invited colleague answers it again: their answer to it
+# After one occurrence moved, every invited colleague of it answers it again: their answer to it
 # is `not_read` (rescheduled) whatever they answered it or the series. So is an e-mailed
 # person's answer to it (the request the move sends asks them again).
 RESET_ANSWERS = text("""
@@ -34,6 +34,10 @@ SELECT p.tenant_id, p.id, :original_start, p.follow_up_id, 'not_read', true
 FROM participants p
 WHERE p.tenant_id = :tenant_id AND p.follow_up_id = :follow_up_id
   AND p.role <> 'organizer'
+  AND (p.only_occurrence IS NULL OR p.only_occurrence = :original_start)
+  AND NOT EXISTS (SELECT FROM occurrence_exclusions x
+                  WHERE x.tenant_id = p.tenant_id AND x.participant_id = p.id
+                    AND x.occurrence_start = :original_start)
   AND (p.kind = 'associate'
        OR (p.kind = 'person' AND EXISTS (
            SELECT FROM occurrence_answers a
@@ -44,8 +48,9 @@ ON CONFLICT (tenant_id, participant_id, occurrence_start) DO UPDATE
 """)
 
 # A series split: its occurrences from :since on become another follow-up's, exceptions and
-# all. Answers to them go along (the foreign key's ON UPDATE CASCADE moves them to the new
-# follow-up), each to the same colleague's (or e-mailed person's) participant there.
+# all. Answers to them and exclusions from them go along (the foreign keys' ON UPDATE CASCADE
+# moves them to the new follow-up), each to the same colleague's (resource's, person's)
+# participant there; so do the occurrence-only participants of those occurrences, whole.
 MOVE_OCCURRENCES = text("""
 WITH answers AS (
     UPDATE occurrence_answers a SET participant_id = n.id
@@ -55,6 +60,15 @@ WITH answers AS (
     WHERE a.tenant_id = :tenant_id AND a.follow_up_id = :follow_up_id
       AND a.occurrence_start >= :since
       AND o.tenant_id = :tenant_id AND o.id = a.participant_id
+), exclusions AS (
+    UPDATE occurrence_exclusions x SET participant_id = n.id
+    FROM participants o
+    JOIN participants n ON n.tenant_id = o.tenant_id AND n.follow_up_id = :to_follow_up_id
+                       AND (n.associate_id = o.associate_id OR n.resource_id = o.resource_id
+                            OR n.person_id = o.person_id)
+    WHERE x.tenant_id = :tenant_id AND x.follow_up_id = :follow_up_id
+      AND x.occurrence_start >= :since
+      AND o.tenant_id = :tenant_id AND o.id = x.participant_id
 )
 UPDATE occurrences SET follow_up_id = :to_follow_up_id
 WHERE tenant_id = :tenant_id AND follow_up_id = :follow_up_id AND original_start >= :since
@@ -74,6 +88,34 @@ SELECT EXISTS (
       AND original_start <> :original_start AND NOT cancelled
       AND during && tstzrange(:start_at, :end_at)
 )
+""")
+
+
+# Take a series participant off one occurrence (again: nothing changes).
+INSERT_EXCLUSION = text("""
+INSERT INTO occurrence_exclusions (tenant_id, participant_id, occurrence_start, follow_up_id)
+VALUES (:tenant_id, :participant_id, :occurrence_start, :follow_up_id)
+ON CONFLICT DO NOTHING
+""")
+
+# Bring a series participant back to one occurrence (or, without one, to all of them);
+# whether they had been taken off.
+DELETE_EXCLUSIONS = text("""
+WITH deleted AS (
+    DELETE FROM occurrence_exclusions
+    WHERE tenant_id = :tenant_id AND participant_id = :participant_id
+      AND (CAST(:occurrence_start AS timestamptz) IS NULL
+           OR occurrence_start = :occurrence_start)
+    RETURNING 1
+)
+SELECT EXISTS (SELECT FROM deleted)
+""")
+
+# Whether the participant was taken off the occurrence.
+EXCLUDED = text("""
+SELECT EXISTS (SELECT FROM occurrence_exclusions
+               WHERE tenant_id = :tenant_id AND participant_id = :participant_id
+                 AND occurrence_start = :occurrence_start)
 """)
 
 
@@ -172,6 +214,47 @@ class OccurrenceRepository:
                     "end_at": end_at,
                 },
             )
+        )
+
+
+class ExclusionRepository:
+    """Reads and writes the series participants taken off single occurrences, in one tenant."""
+
+    def __init__(self, session: AsyncSession, tenant_id: uuid.UUID) -> None:
+        self.session = session
+        self.tenant_id = tenant_id
+
+    def _params(
+        self, participant_id: uuid.UUID, occurrence_start: datetime | None
+    ) -> dict[str, object]:
+        return {
+            "tenant_id": self.tenant_id,
+            "participant_id": participant_id,
+            "occurrence_start": occurrence_start,
+        }
+
+    async def exclude(self, participant: Participant, occurrence_start: datetime) -> None:
+        """Take the series participant off the occurrence."""
+        await self.session.execute(
+            INSERT_EXCLUSION,
+            self._params(participant.id, occurrence_start)
+            | {"follow_up_id": participant.follow_up_id},
+        )
+
+    async def include(
+        self, participant_id: uuid.UUID, occurrence_start: datetime | None = None
+    ) -> bool:
+        """Bring the participant back to the occurrence (None: to all); whether it was off."""
+        return bool(
+            await self.session.scalar(
+                DELETE_EXCLUSIONS, self._params(participant_id, occurrence_start)
+            )
+        )
+
+    async def excluded(self, participant_id: uuid.UUID, occurrence_start: datetime) -> bool:
+        """Whether the participant was taken off the occurrence."""
+        return bool(
+            await self.session.scalar(EXCLUDED, self._params(participant_id, occurrence_start))
         )
 
 

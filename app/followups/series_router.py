@@ -1,4 +1,4 @@
-"""HTTP routes of a series' occurrences: move one, cancel one, split the series at one."""
+"""HTTP routes of a series' occurrences: move, cancel, split at, add to or take off one."""
 
 import uuid
 from typing import Annotated
@@ -8,10 +8,10 @@ from fastapi import APIRouter, Body, Path, Response, status
 from app.auth.dependencies import CurrentAssociate
 from app.availability.bookings import ResourceTaken
 from app.db.session import SessionDep
-from app.followups import errors, schemas, series, split
+from app.followups import errors, occurrence_participants, schemas, series, split, views
 from app.followups.router import ETAG_HEADER, ORGANIZE, shown
 from app.idempotency.route import IdempotentRoute
-from app.kit.errors import PreconditionFailed, PreconditionRequired
+from app.kit.errors import PreconditionFailed, PreconditionRequired, UnknownReference
 from app.kit.etags import IfMatch, etag
 from app.kit.openapi import problems
 from app.kit.responses import built, serialized
@@ -128,3 +128,71 @@ async def split_series(
     response = await shown(session, new, actor, 201)
     response.headers["Location"] = f"/v1/follow-ups/{new.id}"
     return response
+
+
+@router.post(
+    "/follow-ups/{follow_up_id}/occurrences/{original_start}/participants",
+    status_code=status.HTTP_201_CREATED,
+    response_model=schemas.Participant,
+    responses={
+        201: {"headers": ETAG_HEADER},
+        **problems(
+            *OCCURRENCE,
+            PreconditionFailed,
+            PreconditionRequired,
+            UnknownReference,
+            errors.InactiveReference,
+            errors.DuplicateParticipant,
+            errors.TooManyParticipants,
+            ResourceTaken,
+        ),
+    },
+)
+async def add_occurrence_participant(
+    follow_up_id: uuid.UUID,
+    original_start: OriginalStart,
+    body: schemas.ParticipantRef,
+    session: SessionDep,
+    actor: CurrentAssociate,
+    if_match: IfMatch = None,
+) -> Response:
+    """Invite a colleague, resource or person to one occurrence alone (organizer, If-Match).
+
+    They take part in (and block time at) that occurrence only: `only_occurrence` is its
+    original start. A series participant taken off it is brought back instead. 409 when they
+    take part already, or a room that refuses double booking is taken then.
+    """
+    follow_up, participant = await occurrence_participants.add_to_occurrence(
+        session, actor, follow_up_id, original_start, body, if_match
+    )
+    shown = await views.participant_view(session, participant)
+    return serialized(shown, 201, {"ETag": etag(follow_up.seq)})
+
+
+@router.delete(
+    "/follow-ups/{follow_up_id}/occurrences/{original_start}/participants/{participant_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={
+        204: {"headers": ETAG_HEADER},
+        **problems(
+            *OCCURRENCE, PreconditionFailed, PreconditionRequired, errors.OrganizerParticipant
+        ),
+    },
+)
+async def remove_occurrence_participant(
+    follow_up_id: uuid.UUID,
+    original_start: OriginalStart,
+    participant_id: uuid.UUID,
+    session: SessionDep,
+    actor: CurrentAssociate,
+    if_match: IfMatch = None,
+) -> Response:
+    """Take a participant off one occurrence (organizer only, with If-Match).
+
+    A series participant stays in the others (`excluded_occurrences` lists this one); one
+    added to this occurrence alone is removed. 404 if they take no part in it.
+    """
+    follow_up = await occurrence_participants.remove_from_occurrence(
+        session, actor, follow_up_id, original_start, participant_id, if_match
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT, headers={"ETag": etag(follow_up.seq)})

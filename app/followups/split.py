@@ -152,7 +152,12 @@ async def split_series(
         recurrence_rule=division.rule,
         booked_until=booked_until,
         split_from=follow_up.id,
-        participants=[_copied(p, division.changed) for p in follow_up.participants],
+        # Those added to one occurrence alone go with it (its foreign key), not copied.
+        participants=[
+            _copied(p, division.changed)
+            for p in follow_up.participants
+            if p.only_occurrence is None
+        ],
     )
     await follow_ups.add(new)
     occurrences = OccurrenceRepository(session, actor.tenant_id)

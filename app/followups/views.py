@@ -47,6 +47,7 @@ async def follow_up_view(
     participants = [
         {
             **_with_occurrence_answers(dict(row)),
+            "excluded_occurrences": row["excluded_occurrences"] or [],
             "first_free_at": first_free_at
             if row["conflict"] and row["kind"] == ParticipantKind.RESOURCE
             else None,

@@ -6,7 +6,9 @@ event (so the calendar part's SEQUENCE is the follow-up's new seq). The messages
 Without an SMTP server configured nothing is written and persons stay `not_applicable`.
 """
 
+from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import inspect
@@ -52,12 +54,15 @@ async def tell_persons(
     *,
     moved: bool = False,
     removed: Participant | None = None,
+    occurrence: datetime | None = None,
 ) -> int:
     """Queue the e-mails this change owes the follow-up's persons who have an address.
 
-    A cancelled follow-up sends METHOD:CANCEL to each; `removed` (a person just taken off)
-    sends CANCEL to that person only; anything else sends METHOD:REQUEST to each, and marks
-    them `invited` (after a move, even those who had answered). Returns the messages queued.
+    A cancelled follow-up sends METHOD:CANCEL to each; `removed` (a person just taken off,
+    or off the `occurrence` alone) sends CANCEL to that person only (for that occurrence);
+    anything else sends METHOD:REQUEST to each, and marks them `invited` (after a move, even
+    those who had answered). A person invited to one occurrence alone is sent that
+    occurrence's VEVENT alone. Returns the messages queued.
     """
     settings = _mail_settings(session)
     if settings is None or (removed is not None and removed.kind != ParticipantKind.PERSON):
@@ -93,14 +98,14 @@ async def tell_persons(
     if settings.mail_replies_to_sender:
         attendees = [_sender_as_organizer(a, settings) for a in attendees]
     row = await repository.follow_up_view(follow_up.id)
-    view = await _view(session, follow_up, row, attendees, cancelled=removed is not None)
+    views = await _views(session, follow_up, row, attendees, cancelled=removed is not None)
     assert settings.mail_from is not None
     messages = [
         Queued(
             person_id=recipient.id,
             recipient=recipient.email,
             message=invitation_message(
-                view,
+                views(occurrence if removed is not None else recipient.only),
                 method,
                 recipient,
                 row.owner_name,
@@ -139,20 +144,31 @@ def _sender_as_organizer(attendee: ical.Attendee, settings: Settings) -> ical.At
     return replace(attendee, email=settings.mail_from)
 
 
-async def _view(
+async def _views(
     session: AsyncSession,
     follow_up: FollowUp,
     row: Any,
     attendees: list[ical.Attendee],
     *,
     cancelled: bool,
-) -> ical.EventView:
-    """The calendar part's event: the follow-up (a series with its exceptions), these attendees."""
+) -> Callable[[datetime | None], ical.EventView]:
+    """The calendar part's event: the follow-up (a series with its exceptions), these attendees.
+
+    By occurrence: None gives the whole follow-up, an original start that occurrence alone.
+    """
     # Imported here, as in tell_persons: both modules import the follow-up commands' modules.
-    from app.calendars.service import event_view, with_series
+    from app.calendars.service import event_view, one_occurrence, with_series
     from app.followups.series import series_of
 
     view = event_view(row, attendees)
     if cancelled:
         view = replace(view, status=FollowUpStatus.CANCELLED)
-    return with_series(view, await series_of(session, follow_up))
+    found = await series_of(session, follow_up)
+    whole = with_series(view, found)
+
+    def of(occurrence: datetime | None) -> ical.EventView:
+        if occurrence is None or found is None:
+            return whole
+        return one_occurrence(view, found, occurrence)
+
+    return of

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Integer, String, bindparam, func, literal_column, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.availability.booking_repository import takes_part
 from app.db.base import new_id
 from app.db.driver import DriverStatement, fetchrow, fetchval
 from app.followups.repository import FOLLOW_UP_PREFIX, NEXT_PREFIX, invitations_page
@@ -100,8 +101,13 @@ INBOX = {
 # What ANSWER changes, up to the seq bump its event is recorded under. With :whole the answer
 # is the series' (or the single follow-up's): it drops the invitee's answers to single
 # occurrences. Without, it answers the occurrence at :occurrence alone: that occurrence's
-# answer and booking change, the invitation is only marked seen.
-_ANSWER_CHANGES = """
+# answer and booking change, the invitation is only marked seen. The invitee (`upd`) books
+# only the occurrences they take part in.
+_TAKES_PART = takes_part("spans.occurrence_start", "upd")
+# The invitee (`p`) takes part in the occurrence answered alone.
+_TAKES_PART_ASKED = takes_part("CAST(:occurrence AS timestamptz)")
+_ANSWER_CHANGES = (
+    """
 WITH locked AS (
     SELECT f.tenant_id, f.id, f.owner_id, f.title, f.during, f.start_at, f.recurrence_rule,
            f.xmin AS version
@@ -135,7 +141,9 @@ WITH locked AS (
       AND p.id = :participant_id
       AND p.associate_id = :associate_id
       AND p.role <> 'organizer'
-      AND (:whole OR EXISTS (SELECT FROM spans))
+      AND (:whole OR (EXISTS (SELECT FROM spans) AND """  # noqa: S608 - constant SQL pieces
+    + _TAKES_PART_ASKED
+    + """))
     FOR UPDATE OF p
 ), upd AS (
     UPDATE participants p
@@ -151,7 +159,7 @@ WITH locked AS (
     WHERE p.tenant_id = :tenant_id AND p.id = old.id
     RETURNING p.id, p.tenant_id, p.follow_up_id, p.kind, p.associate_id, p.resource_id,
               p.person_id, p.role, p.status, p.comment, p.responded_at, p.seen_at,
-              p.rescheduled, p.acknowledged_at,
+              p.rescheduled, p.acknowledged_at, p.only_occurrence,
               CASE WHEN :whole THEN old.status
                    ELSE coalesce(old.occurrence_status, old.status) END AS previous_status
 ), answered AS (
@@ -174,7 +182,9 @@ WITH locked AS (
     SELECT upd.id, upd.tenant_id, upd.follow_up_id, 'associate', upd.associate_id, spans.during,
            :tentative, false, spans.occurrence_start
     FROM upd, spans
-    WHERE :blocks
+    WHERE :blocks AND """
+    + _TAKES_PART
+    + """
     ON CONFLICT (tenant_id, participant_id, occurrence_start) DO UPDATE
         SET tentative = excluded.tentative, during = excluded.during
 ), unbooked AS (
@@ -204,6 +214,7 @@ WITH locked AS (
                   'tenant_id', upd.tenant_id, 'follow_up_id', upd.follow_up_id,
                   'previous_status', upd.previous_status) AS data
 ), """
+)
 # What ANSWER returns: the invitation as answered, with its name and conflict flag, and the
 # occurrence's answer if one was answered. A row of nulls but `stale` when the follow-up
 # changed while the statement waited for its lock; no row when it is cancelled or not there.
@@ -212,7 +223,7 @@ SELECT upd.id, upd.kind, upd.associate_id, upd.resource_id, upd.person_id,
        (SELECT a.name FROM associates a
         WHERE a.tenant_id = upd.tenant_id AND a.id = upd.associate_id) AS display_name,
        upd.role, upd.status, upd.comment, upd.responded_at, upd.seen_at, upd.rescheduled,
-       upd.acknowledged_at, upd.previous_status, event.seq,
+       upd.acknowledged_at, upd.only_occurrence, upd.previous_status, event.seq,
        :blocks AND EXISTS (
            SELECT FROM spans JOIN bookings o
                ON o.tenant_id = f.tenant_id AND o.calendar_id = upd.associate_id
@@ -263,18 +274,23 @@ class Answered:
 
 
 # Why an invitation cannot be answered: what the caller may learn of it, without locks.
-INVITATION_STATE = text("""
+INVITATION_STATE = text(
+    """
 SELECT p.associate_id, p.role, f.status, f.recurrence_rule IS NOT NULL AS series,
        (SELECT o.cancelled FROM occurrences o
         WHERE o.tenant_id = f.tenant_id AND o.follow_up_id = f.id
-          AND o.original_start = CAST(:occurrence AS timestamptz)) AS occurrence_cancelled,
+          AND o.original_start = CAST(:occurrence AS timestamptz)
+          AND """  # noqa: S608 - constant SQL pieces
+    + _TAKES_PART_ASKED
+    + """) AS occurrence_cancelled,
        EXISTS (SELECT FROM participants v
                WHERE v.tenant_id = f.tenant_id AND v.follow_up_id = f.id
                  AND v.associate_id = :associate_id) AS visible
 FROM participants p
 JOIN follow_ups f ON f.tenant_id = p.tenant_id AND f.id = p.follow_up_id
 WHERE p.tenant_id = :tenant_id AND p.id = :participant_id
-""")
+"""
+)
 
 
 @dataclass(frozen=True)
@@ -286,7 +302,8 @@ class InvitationState:
     follow_up_status: str
     visible: bool
     series: bool
-    # For the occurrence asked about: whether it is cancelled; None when there is none.
+    # For the occurrence asked about: whether it is cancelled; None when there is none (or
+    # the invitee takes no part in it).
     occurrence_cancelled: bool | None
 
 

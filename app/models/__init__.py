@@ -8,7 +8,7 @@ from app.models.feeds import CalendarFeed
 from app.models.followups import FollowUp, Participant, Response
 from app.models.idempotency import IdempotencyKey
 from app.models.mail import MailMessage
-from app.models.series import Occurrence, OccurrenceAnswer
+from app.models.series import Occurrence, OccurrenceAnswer, OccurrenceExclusion
 from app.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "Notification",
     "Occurrence",
     "OccurrenceAnswer",
+    "OccurrenceExclusion",
     "Participant",
     "Person",
     "Resource",

@@ -127,6 +127,15 @@ class Participant(TenantScoped, Base):
         ),
         ForeignKeyConstraint(["tenant_id", "resource_id"], ["resources.tenant_id", "resources.id"]),
         ForeignKeyConstraint(["tenant_id", "person_id"], ["persons.tenant_id", "persons.id"]),
+        # An occurrence-only participant takes part in that occurrence of its series alone;
+        # it goes with the occurrence (a split gives it to the new series, booking the series
+        # again from its rule drops it).
+        ForeignKeyConstraint(
+            ["tenant_id", "follow_up_id", "only_occurrence"],
+            ["occurrences.tenant_id", "occurrences.follow_up_id", "occurrences.original_start"],
+            onupdate="CASCADE",
+            ondelete="CASCADE",
+        ),
         CheckConstraint(
             "num_nonnulls(associate_id, resource_id, person_id) = 1", name="exactly_one_target"
         ),
@@ -141,6 +150,14 @@ class Participant(TenantScoped, Base):
         Index(None, "tenant_id", "associate_id", "id"),
         Index(None, "tenant_id", "person_id", postgresql_where=text("person_id IS NOT NULL")),
         Index(None, "tenant_id", "resource_id", postgresql_where=text("resource_id IS NOT NULL")),
+        # The cascade from an occurrence to its occurrence-only participants.
+        Index(
+            None,
+            "tenant_id",
+            "follow_up_id",
+            "only_occurrence",
+            postgresql_where=text("only_occurrence IS NOT NULL"),
+        ),
     )
 
     follow_up_id: Mapped[uuid.UUID] = mapped_column(Uuid)
@@ -155,6 +172,8 @@ class Participant(TenantScoped, Base):
     seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     rescheduled: Mapped[bool] = mapped_column(Boolean, server_default=false())
     acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Added to one occurrence of a series alone (its original start); null: the whole.
+    only_occurrence: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Response(TenantScoped, Base):

@@ -1,4 +1,4 @@
-"""The occurrences of a recurring follow-up (one row per occurrence booked) and their answers."""
+"""A series' occurrences (one row per occurrence booked), their answers, their exclusions."""
 
 import uuid
 from datetime import datetime
@@ -90,3 +90,33 @@ class OccurrenceAnswer(Base):
     responded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The occurrence moved since this invitee last answered it.
     rescheduled: Mapped[bool] = mapped_column(Boolean, server_default=false())
+
+
+class OccurrenceExclusion(Base):
+    """A series participant taken off one occurrence: it blocks no time there, nor shows.
+
+    It goes with the occurrence (a split gives it to the new series' same participant;
+    booking the series again from its rule drops it) and with the participant.
+    """
+
+    __tablename__ = "occurrence_exclusions"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "participant_id"],
+            ["participants.tenant_id", "participants.id"],
+            ondelete="CASCADE",
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "follow_up_id", "occurrence_start"],
+            ["occurrences.tenant_id", "occurrences.follow_up_id", "occurrences.original_start"],
+            onupdate="CASCADE",
+            ondelete="CASCADE",
+        ),
+        # The cascade from an occurrence.
+        Index(None, "tenant_id", "follow_up_id", "occurrence_start"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    participant_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    occurrence_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    follow_up_id: Mapped[uuid.UUID] = mapped_column(Uuid)

@@ -154,20 +154,26 @@ class InvitationAcknowledged(EventFacts):
     acknowledged_at: datetime
 
 
-class AssociateParticipant(EventFacts):
+class _ParticipantFacts(EventFacts):
     participant_id: uuid.UUID
+    occurrence_start: datetime | None = Field(
+        default=None,
+        description="Added to or taken off this occurrence of a series alone (its original "
+        "start); null for the whole follow-up",
+    )
+
+
+class AssociateParticipant(_ParticipantFacts):
     kind: Literal[ParticipantKind.ASSOCIATE]
     associate_id: uuid.UUID
 
 
-class ResourceParticipant(EventFacts):
-    participant_id: uuid.UUID
+class ResourceParticipant(_ParticipantFacts):
     kind: Literal[ParticipantKind.RESOURCE]
     resource_id: uuid.UUID
 
 
-class PersonParticipant(EventFacts):
-    participant_id: uuid.UUID
+class PersonParticipant(_ParticipantFacts):
     kind: Literal[ParticipantKind.PERSON]
     person_id: uuid.UUID
 

@@ -85,13 +85,15 @@ def participant(follow_up: Body, **target: str) -> Body:
     """The one participant of the follow-up with this associate_id, resource_id or person_id.
 
     As a participant's own responses (add, seen, answer) show it: without the follow-up's
-    list of their answers to single occurrences (`occurrence_answers`).
+    lists of their answers to single occurrences (`occurrence_answers`) and of those they
+    were taken off (`excluded_occurrences`).
     """
     ((key, value),) = target.items()
     (found,) = [p for p in follow_up["participants"] if p[key] == value]
     assert isinstance(found, dict)
-    assert isinstance(found["occurrence_answers"], list)
-    return {name: field for name, field in found.items() if name != "occurrence_answers"}
+    lists = ("occurrence_answers", "excluded_occurrences")
+    assert all(isinstance(found[name], list) for name in lists)
+    return {name: field for name, field in found.items() if name not in lists}
 
 
 def as_seen_by(body: Any, associate_id: str | None) -> Any:

@@ -32,10 +32,11 @@ def participants_url(follow_up: Body) -> str:
 
 
 async def add(caller: Caller, follow_up: Body, ref: Body) -> Body:
-    """Add a participant; as the follow-up lists it (with no answers to single occurrences)."""
+    """Add a participant; as the follow-up lists it (no answers to or exclusions from single
+    occurrences)."""
     added: Body = ok(await caller.post(participants_url(follow_up), json=ref), 201)
     assert "occurrence_answers" not in added
-    return {**added, "occurrence_answers": []}
+    return {**added, "occurrence_answers": [], "excluded_occurrences": []}
 
 
 async def listed(caller: Caller, follow_up: Body) -> list[Body]:

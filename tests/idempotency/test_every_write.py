@@ -11,6 +11,7 @@ from tests.directory import test_access as directory
 from tests.fixtures.factories import Caller
 from tests.fixtures.openapi import resolved
 from tests.followups import test_access as followups
+from tests.followups import test_occurrence_participants_access as occurrence_participants
 from tests.followups import test_series_access as occurrences
 from tests.followups.support import make_world as followups_world
 from tests.idempotency.support import assert_replayed, every_row, key
@@ -36,6 +37,7 @@ def test_the_cases_cover_every_write_of_the_document(app: FastAPI) -> None:
         | set(FEED_WRITES)
         | IMIP_WRITES
         | occurrences.WRITES
+        | occurrence_participants.WRITES
     )
     covered |= {
         (

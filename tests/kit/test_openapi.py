@@ -85,10 +85,13 @@ def test_if_match_is_required_exactly_where_the_server_answers_428(app: FastAPI)
         if "428" in operation["responses"]:
             assert if_match[0]["required"] is True, (method, path)
             required.append((method, path))
+    occurrence = "/v1/follow-ups/{follow_up_id}/occurrences/{original_start}"
     assert sorted(required) == [
+        ("delete", f"{occurrence}/participants/{{participant_id}}"),
         ("patch", "/v1/follow-ups/{follow_up_id}"),
-        ("patch", "/v1/follow-ups/{follow_up_id}/occurrences/{original_start}"),
-        ("post", "/v1/follow-ups/{follow_up_id}/occurrences/{original_start}/split"),
+        ("patch", occurrence),
+        ("post", f"{occurrence}/participants"),
+        ("post", f"{occurrence}/split"),
     ]
 
 

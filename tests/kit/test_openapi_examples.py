@@ -101,7 +101,8 @@ def _on_occurrence(method: str, suffix: str = "", occurrence: str = "2026-12-07"
             recurrence={"rrule": "FREQ=WEEKLY;COUNT=4"},
         )
         path = f"/v1/follow-ups/{series['id']}/occurrences/{occurrence}T08:00:00Z{suffix}"
-        headers = {"If-Match": "*"} if method == "PATCH" or suffix == "/split" else {}
+        with_if_match = method == "PATCH" or suffix in ("/split", "/participants")
+        headers = {"If-Match": "*"} if with_if_match else {}
         return await world["organizer"].request(method, path, json=body, headers=headers)
 
     return send
@@ -159,6 +160,10 @@ SENDERS: dict[tuple[str, str], Send] = {
     ("post", "/v1/follow-ups/{follow_up_id}/occurrences/{original_start}/split"): _on_occurrence(
         "POST", "/split", "2026-12-14"
     ),
+    (
+        "post",
+        "/v1/follow-ups/{follow_up_id}/occurrences/{original_start}/participants",
+    ): _on_occurrence("POST", "/participants", "2026-12-14"),
     ("post", "/v1/follow-ups/{follow_up_id}/assign"): _on_follow_up("assign"),
     ("post", "/v1/follow-ups/{follow_up_id}/cancel"): _on_follow_up("cancel"),
     ("post", "/v1/follow-ups/{follow_up_id}/participants"): _on_follow_up("participants"),
