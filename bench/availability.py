@@ -63,6 +63,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from app.auth.tokens import issue_token
 from app.availability import repository
 from app.availability.service import HORIZONS
+from app.db.driver import DriverStatement
 from app.db.engine import async_url, plain_dsn
 
 YEAR_START = datetime(2027, 1, 4, tzinfo=UTC)  # a Monday
@@ -160,6 +161,7 @@ COLUMNS = {
         "during",
         "tentative",
         "strict",
+        "occurrence_start",
     ],
 }
 
@@ -236,7 +238,9 @@ def generate(bookings: int, calendars: int, seed: int) -> tuple[Dataset, Tables]
         p_append(
             f"{participant}\t{tenant}\t{follow_up}\tassociate\t{owner}\t\\N\torganizer\taccepted\tf\n"
         )
-        b_append(f"{participant}\t{tenant}\t{follow_up}\tassociate\t{owner}\t{during}\tf\tf\n")
+        b_append(
+            f"{participant}\t{tenant}\t{follow_up}\tassociate\t{owner}\t{during}\tf\tf\t{start_at}\n"
+        )
         if second is None:
             continue
         kind, calendar = second
@@ -247,7 +251,8 @@ def generate(bookings: int, calendars: int, seed: int) -> tuple[Dataset, Tables]
                 "required\taccepted\tf\n"
             )
             b_append(
-                f"{participant}\t{tenant}\t{follow_up}\tresource\t{calendar}\t{during}\tf\tf\n"
+                f"{participant}\t{tenant}\t{follow_up}\tresource\t{calendar}\t{during}\tf\tf\t"
+                f"{start_at}\n"
             )
         else:
             status = invitee_statuses[int(rand() * len(invitee_statuses))]
@@ -258,7 +263,7 @@ def generate(bookings: int, calendars: int, seed: int) -> tuple[Dataset, Tables]
             )
             b_append(
                 f"{participant}\t{tenant}\t{follow_up}\tassociate\t{calendar}\t{during}\t"
-                f"{tentative}\tf\n"
+                f"{tentative}\tf\t{start_at}\n"
             )
     dataset = Dataset(
         tenant_id=uuid.UUID(tenant),
@@ -819,6 +824,8 @@ def _count_uuids(match: re.Match[str]) -> str:
 
 def positional(clause: Any) -> tuple[str, list[str]]:
     """A text() statement compiled for asyncpg: its SQL and the parameter names in order."""
+    if isinstance(clause, DriverStatement):
+        return clause.driver_sql, clause.names
     compiled = clause.compile(dialect=asyncpg_dialect.dialect())  # type: ignore[no-untyped-call]
     return str(compiled), list(compiled.positiontup or [])
 

@@ -163,7 +163,7 @@ async def load_convene(url: str, data: Diaries) -> None:
                 "organizer\taccepted\tf\n"
             )
             bookings.append(
-                f"{participant}\t{tenant}\t{uid.hex}\tassociate\t{diary.hex}\t[{s},{e})\tf\tf\n"
+                f"{participant}\t{tenant}\t{uid.hex}\tassociate\t{diary.hex}\t[{s},{e})\tf\tf\t{s}\n"
             )
     conn = await asyncpg.connect(plain_dsn(url), server_settings={"synchronous_commit": "off"})
     try:
