@@ -33,20 +33,13 @@ async def visible(
     return follow_up
 
 
-async def visible_row(session: AsyncSession, actor: Actor, follow_up_id: uuid.UUID) -> FollowUpRow:
-    """`visible`'s follow-up as a row, for a read that only shows it; 404 as there."""
-    row = await FollowUpRepository(session, actor.tenant_id).visible_row(
-        follow_up_id, actor.associate_id
-    )
-    if row is None:
-        raise NotFound(f"follow-up {follow_up_id} not found")
-    return row
-
-
 async def visible_with_participants(
     session: AsyncSession, actor: Actor, follow_up_id: uuid.UUID
 ) -> tuple[FollowUpRow, list[dict[str, Any]]]:
-    """`visible_row` and the follow-up's participants with their conflicts, in one statement."""
+    """`visible`'s follow-up as a row, with its participants and their conflicts; 404 as there.
+
+    One statement, for a read that only shows them.
+    """
     found = await FollowUpRepository(session, actor.tenant_id).visible_with_participants(
         follow_up_id, actor.associate_id
     )

@@ -60,7 +60,6 @@ _VISIBLE = (
 VISIBLE = select(FollowUp).where(*_VISIBLE)
 # The same as a row of columns, for a read that only shows it (without the range `during`).
 _VISIBLE_ROW = select(*(c for c in FollowUp.__table__.c if c.key != "during")).where(*_VISIBLE)
-VISIBLE_ROW = DriverStatement(_VISIBLE_ROW)
 # The same, locked for a change: changes to one follow-up queue up.
 VISIBLE_FOR_UPDATE = VISIBLE.with_for_update(of=FollowUp)
 
@@ -175,19 +174,6 @@ class FollowUpRepository(TenantRepository[FollowUp]):
             "associate_id": associate_id,
         }
         return (await self.session.scalars(query, params)).one_or_none()
-
-    async def visible_row(
-        self, follow_up_id: uuid.UUID, associate_id: uuid.UUID
-    ) -> FollowUpRow | None:
-        """The follow-up as a row if the associate owns or takes part in it, else None."""
-        rows = await driver.fetch(
-            self.session,
-            VISIBLE_ROW,
-            tenant_id=self.tenant_id,
-            follow_up_id=follow_up_id,
-            associate_id=associate_id,
-        )
-        return FollowUpRow(rows[0]) if rows else None
 
     async def visible_with_participants(
         self, follow_up_id: uuid.UUID, associate_id: uuid.UUID
@@ -467,7 +453,7 @@ PARTICIPANTS_WITH_CONFLICTS = DriverStatement(
     _WITH_CONFLICTS.order_by(Participant.role != ParticipantRole.ORGANIZER, Participant.id)
 )
 # A follow-up read in one round trip: a row per participant (PARTICIPANTS_WITH_CONFLICTS's
-# columns, prefixed) with the follow-up's columns (VISIBLE_ROW's) on each; no row when the
+# columns, prefixed) with the follow-up's columns (_VISIBLE_ROW's) on each; no row when the
 # associate may not see it (a follow-up always has its organizer as a participant).
 PARTICIPANT_PREFIX = "participant_"
 _SHOWN = _VISIBLE_ROW.subquery("shown")

@@ -54,6 +54,26 @@ class Occurrence(Base):
     cancelled: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
 
+def _of_participant_and_occurrence() -> tuple[ForeignKeyConstraint, ForeignKeyConstraint]:
+    """A row about one participant and one occurrence: it goes with either of them.
+
+    An occurrence given to another follow-up (a split) takes the row along.
+    """
+    return (
+        ForeignKeyConstraint(
+            ["tenant_id", "participant_id"],
+            ["participants.tenant_id", "participants.id"],
+            ondelete="CASCADE",
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "follow_up_id", "occurrence_start"],
+            ["occurrences.tenant_id", "occurrences.follow_up_id", "occurrences.original_start"],
+            onupdate="CASCADE",
+            ondelete="CASCADE",
+        ),
+    )
+
+
 class OccurrenceAnswer(Base):
     """An invitee's own answer to one occurrence of a series, apart from their series answer.
 
@@ -64,18 +84,7 @@ class OccurrenceAnswer(Base):
 
     __tablename__ = "occurrence_answers"
     __table_args__ = (
-        ForeignKeyConstraint(
-            ["tenant_id", "participant_id"],
-            ["participants.tenant_id", "participants.id"],
-            ondelete="CASCADE",
-        ),
-        ForeignKeyConstraint(
-            ["tenant_id", "follow_up_id", "occurrence_start"],
-            ["occurrences.tenant_id", "occurrences.follow_up_id", "occurrences.original_start"],
-            # An occurrence given to another follow-up (a split) takes its answers along.
-            onupdate="CASCADE",
-            ondelete="CASCADE",
-        ),
+        *_of_participant_and_occurrence(),
         one_of("status", OccurrenceStatus),
         # The cascade from an occurrence, and the organizer's reads of a series' answers.
         Index(None, "tenant_id", "follow_up_id", "occurrence_start"),
@@ -101,17 +110,7 @@ class OccurrenceExclusion(Base):
 
     __tablename__ = "occurrence_exclusions"
     __table_args__ = (
-        ForeignKeyConstraint(
-            ["tenant_id", "participant_id"],
-            ["participants.tenant_id", "participants.id"],
-            ondelete="CASCADE",
-        ),
-        ForeignKeyConstraint(
-            ["tenant_id", "follow_up_id", "occurrence_start"],
-            ["occurrences.tenant_id", "occurrences.follow_up_id", "occurrences.original_start"],
-            onupdate="CASCADE",
-            ondelete="CASCADE",
-        ),
+        *_of_participant_and_occurrence(),
         # The cascade from an occurrence.
         Index(None, "tenant_id", "follow_up_id", "occurrence_start"),
     )
