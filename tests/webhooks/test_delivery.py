@@ -24,6 +24,7 @@ from app.kit.errors import Conflict
 from app.webhooks.dispatcher import APPLICATION_NAME
 from app.webhooks.metrics import QueueGauges
 from tests.fixtures.factories import Caller
+from tests.fixtures.pgbouncer import database_settings
 from tests.webhooks.receiver import Answer, Received
 from tests.webhooks.support import RESPONSES, Delivery, World, world
 
@@ -405,7 +406,9 @@ async def test_delivery_goes_on_after_the_dispatchers_connections_are_killed(
             "WHERE datname = current_database() AND application_name = :name",
             name=APPLICATION_NAME,
         )
-        assert len(killed) >= 2  # the engine's pooled connection and the LISTEN connection
+        # The LISTEN connection and the engine's pooled one; behind PgBouncer the server
+        # connection the pooled one last ran on may carry another client's name by now.
+        assert len(killed) >= (1 if database_settings(committed_url) else 2)
         await _answer(invitee, participant_id, "declined")
 
         _, second = await w.receiver.wait_for(2)
