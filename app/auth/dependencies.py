@@ -16,6 +16,7 @@ from app.idempotency.pending import note_claimed, pending
 from app.idempotency.repository import IdempotencyRepository
 from app.kit.errors import Forbidden, Unauthorized
 from app.kit.request_context import note_caller
+from app.ratelimits.dependencies import charge_caller
 
 
 class NotAnAssociate(Forbidden):
@@ -50,12 +51,15 @@ async def get_principal(
 ) -> Principal:
     """The verified caller; a member's `sub` must be an active associate of the tenant.
 
+    The request is charged to the token's and the tenant's rate limits here, once the token
+    is verified and before anything else is looked up (`charge_caller`).
     Whether it is one is looked up, or remembered from a lookup at most
     `CONVENE_MEMBER_CACHE_SECONDS` ago (`ActiveMembers`); a write with an Idempotency-Key
     always looks it up, as it claims the key in the same round trip.
     """
     principal = await verify_bearer(request)
     note_caller(request.scope, principal.tenant_id, principal.subject)
+    await charge_caller(request, principal.tenant_id)
     if principal.is_admin:
         return principal
     associate_id = principal.associate_id

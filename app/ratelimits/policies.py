@@ -3,6 +3,7 @@
 import hashlib
 import math
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 
 import limits
 from limits import RateLimitItem
@@ -20,11 +21,11 @@ class Policy:
     name: str
     item: RateLimitItem
 
-    @property
+    @cached_property
     def quota(self) -> int:
         return self.item.amount
 
-    @property
+    @cached_property
     def window(self) -> int:
         return self.item.get_expiry()
 
@@ -53,13 +54,24 @@ def window_of(policy: Policy, partition: str, now: float) -> Window:
     hash, so that clients do not all get their quota back in the same second. Every process
     computes the same window, so the key names it and its end needs no round trip.
     """
-    digest = hashlib.blake2b(partition.encode(), digest_size=4).digest()
-    offset = int.from_bytes(digest) % policy.window
+    offset = _offset(partition, policy.window)
     number = int((now + offset) // policy.window)
     ends_in = (number + 1) * policy.window - offset - now
     return Window(f"{policy.name}/{partition}/{number}", ends_in)
 
 
+# A process sees the same few thousand tokens and tenants again and again: their hashes are
+# remembered rather than computed on every request.
+_PARTITIONS_KEPT = 16_384
+
+
+@lru_cache(maxsize=_PARTITIONS_KEPT)
+def _offset(partition: str, window: int) -> int:
+    """The partition's shift of its windows against the clock, from its hash."""
+    return int.from_bytes(hashlib.blake2b(partition.encode(), digest_size=4).digest()) % window
+
+
+@lru_cache(maxsize=_PARTITIONS_KEPT)
 def token_partition(token: str) -> str:
     """A token's identity in storage: a hash, never the token itself."""
     return hashlib.blake2b(token.encode(), digest_size=16).hexdigest()
