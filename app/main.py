@@ -9,6 +9,7 @@ from fastapi import Depends, FastAPI
 
 from app import __doc__ as summary
 from app.apidocs.pages import install_docs
+from app.auth.dependencies import document_bearer
 from app.auth.members import ActiveMembers
 from app.auth.tokens import TokenVerifier
 from app.availability.cost import availability_cost
@@ -18,6 +19,7 @@ from app.calendars.router import router as calendars_router
 from app.config import Settings
 from app.db.engine import Database, create_engine
 from app.db.errors import install_database_error_handler
+from app.db.route import SessionRoute
 from app.directory.router import router as directory_router
 from app.followups.horizon import HorizonJob
 from app.followups.router import router as followups_router
@@ -29,7 +31,7 @@ from app.kit.cors import install_cors
 from app.kit.errors import install_error_handlers
 from app.kit.limits import BodySizeLimit
 from app.kit.openapi import install_openapi, operation_id
-from app.kit.strict_query import StrictQueryRoute, reject_unknown_query_params
+from app.kit.strict_query import reject_unknown_query_params
 from app.kit.telemetry import RequestTelemetry
 from app.notifications.router import router as notifications_router
 from app.ops.metrics import MetricsServer
@@ -136,8 +138,9 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         docs_url=None,  # install_docs serves both pages from packaged assets
         redoc_url=None,
     )
-    # Routes without a body check the query themselves (the docs and UI pages below too).
-    app.router.route_class = StrictQueryRoute
+    # Routes without a body check the query themselves (the docs and UI pages below too),
+    # and routes that take a session run inside it.
+    app.router.route_class = SessionRoute
     app.state.settings = settings
     app.state.token_verifier = TokenVerifier(settings)
     app.state.active_members = ActiveMembers(settings.member_cache_seconds)
@@ -172,7 +175,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         app.include_router(metrics_router)
     install_docs(app)
     install_ui(app)
-    install_openapi(app, add_webhooks)
+    install_openapi(app, add_webhooks, document_bearer)
     document_rate_limit_headers(app)
     # Last, so it is the outermost middleware: preflights are answered before any other.
     install_cors(app, settings.cors_origins, settings.cors_allow_credentials)

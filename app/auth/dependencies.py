@@ -2,10 +2,9 @@
 
 import uuid
 from dataclasses import replace
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.auth.members import ActiveMembers
 from app.auth.principals import Actor, Principal
@@ -28,7 +27,35 @@ class NotAnAssociate(Forbidden):
     )
 
 
-_bearer = HTTPBearer(auto_error=False, description="A JWT with `sub`, `tid` and `scope`.")
+# How the document names the bearer token every authenticated operation takes.
+BEARER_SCHEME = "HTTPBearer"
+_BEARER = {
+    "type": "http",
+    "scheme": "bearer",
+    "description": "A JWT with `sub`, `tid` and `scope`.",
+}
+
+
+def bearer_token(request: Request) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header; None without one."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    token = token.strip()
+    return token if token and scheme.lower() == "bearer" else None
+
+
+def document_bearer(document: dict[str, Any]) -> None:
+    """Mark every operation that can answer 401 as taking the bearer token.
+
+    The token is read by `get_principal` itself rather than by a FastAPI security dependency,
+    which would cost each request one more dependency to solve; this says in the document
+    what such a dependency would have said.
+    """
+    for path in document.get("paths", {}).values():
+        for operation in path.values():
+            if isinstance(operation, dict) and "401" in operation.get("responses", {}):
+                operation["security"] = [{BEARER_SCHEME: []}]
+    schemes = document.setdefault("components", {}).setdefault("securitySchemes", {})
+    schemes[BEARER_SCHEME] = _BEARER
 
 
 async def verify_bearer(request: Request) -> Principal:
@@ -36,19 +63,15 @@ async def verify_bearer(request: Request) -> Principal:
     verified: Principal | None = getattr(request.state, "verified_principal", None)
     if verified is not None:
         return verified
-    credentials = await _bearer(request)
-    if credentials is None:
+    token = bearer_token(request)
+    if token is None:
         raise Unauthorized("send a bearer token in the Authorization header")
     verifier: TokenVerifier = request.app.state.token_verifier
-    verified = request.state.verified_principal = await verifier.verify(credentials.credentials)
+    verified = request.state.verified_principal = await verifier.verify(token)
     return verified
 
 
-async def get_principal(
-    request: Request,
-    session: SessionDep,
-    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
+async def get_principal(request: Request, session: SessionDep) -> Principal:
     """The verified caller; a member's `sub` must be an active associate of the tenant.
 
     The request is charged to the token's and the tenant's rate limits here, once the token
@@ -59,7 +82,7 @@ async def get_principal(
     """
     principal = await verify_bearer(request)
     note_caller(request.scope, principal.tenant_id, principal.subject)
-    await charge_caller(request, principal.tenant_id)
+    await charge_caller(request, bearer_token(request) or "", principal.tenant_id)
     if principal.is_admin:
         return principal
     associate_id = principal.associate_id

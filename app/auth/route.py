@@ -11,7 +11,7 @@ from fastapi import Request, Response
 from fastapi.dependencies.models import Dependant
 
 from app.auth.dependencies import get_principal, verify_bearer
-from app.kit.strict_query import Handler, StrictQueryRoute
+from app.db.route import Handler, SessionRoute
 
 __all__ = ["AuthenticatedRoute", "Handler"]
 
@@ -20,15 +20,15 @@ def _needs_principal(dependant: Dependant) -> bool:
     return any(sub.call is get_principal or _needs_principal(sub) for sub in dependant.dependencies)
 
 
-class AuthenticatedRoute(StrictQueryRoute):
-    """A StrictQueryRoute whose operations that need a caller verify the token before the body."""
+class AuthenticatedRoute(SessionRoute):
+    """A SessionRoute whose operations that need a caller verify the token before the body.
 
-    def wrap_handler(self, handler: Handler) -> Handler:
-        """The FastAPI handler with what a subclass adds around it, inside the token check."""
-        return handler
+    The token is verified before the request's session is opened; what a subclass adds
+    (`wrap_handler`) runs inside the session.
+    """
 
     def get_route_handler(self) -> Handler:
-        handler = self.wrap_handler(super().get_route_handler())
+        handler = super().get_route_handler()
         if not _needs_principal(self.dependant):
             return handler
 

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Header, Path, Request, Response, status
 
 from app.auth.dependencies import CurrentAssociate, NotAnAssociate
 from app.calendars import feeds, ical, schemas, service
+from app.db.route import SessionRoute
 from app.db.session import SessionDep
 from app.idempotency.route import SealingIdempotentRoute
 from app.kit.errors import NotFound, ServiceUnavailable, ValidationFailed
@@ -15,7 +16,6 @@ from app.kit.openapi import AUTHENTICATED, problems
 from app.kit.pagination import Page, Paged, PageDep
 from app.kit.request_context import note_caller
 from app.kit.responses import built
-from app.kit.strict_query import StrictQueryRoute
 from app.kit.zones import AnswerZone, in_zone
 from app.models import CalendarFeed
 from app.ratelimits.dependencies import RESPONSES as RATE_LIMITED
@@ -24,7 +24,7 @@ from app.ratelimits.dependencies import charge
 # Sealing: a retried create answers with the feed's secret URL again, kept sealed meanwhile.
 router = APIRouter(prefix="/v1", route_class=SealingIdempotentRoute)
 # The feed itself: no bearer token (the URL is the secret), so its own rate-limit charge.
-feed_router = APIRouter(prefix="/v1", tags=["feeds"], route_class=StrictQueryRoute)
+feed_router = APIRouter(prefix="/v1", tags=["feeds"], route_class=SessionRoute)
 
 AS_ASSOCIATE = (*AUTHENTICATED, NotAnAssociate)
 CALENDAR_CONTENT = {ical.MEDIA_TYPE.split(";")[0]: {"schema": {"type": "string"}}}

@@ -70,7 +70,7 @@ def _check(request: Request, declared: dict[str, bool]) -> None:
         raise ValidationFailed(f"unknown or repeated query parameter(s): {names}", errors=errors)
 
 
-def _effective_dependant(route: APIRoute) -> Dependant:
+def effective_dependant(route: APIRoute) -> Dependant:
     """What FastAPI solves for the route: its own dependant, or the included one.
 
     While FastAPI builds the handler of a route included into the app, the included one
@@ -89,7 +89,7 @@ class StrictQueryRoute(APIRoute):
     def get_route_handler(self) -> Handler:
         if _WITH_BODY & (self.methods or set()):
             return super().get_route_handler()
-        dependant = _effective_dependant(self)
+        dependant = effective_dependant(self)
         dependant.dependencies = [
             sub for sub in dependant.dependencies if sub.call is not reject_unknown_query_params
         ]

@@ -9,15 +9,15 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from app.db.migrations import is_at_head
+from app.db.route import SessionRoute
 from app.db.session import get_database
-from app.kit.strict_query import StrictQueryRoute
 from app.models.states import DatabaseState, Liveness, ReadinessStatus
 from app.ops.metrics import metrics_text
 
 logger = logging.getLogger(__name__)
-router = APIRouter(tags=["operations"], route_class=StrictQueryRoute)
+router = APIRouter(tags=["operations"], route_class=SessionRoute)
 # /metrics on the API port; not included when CONVENE_METRICS_PORT gives it a port of its own.
-metrics_router = APIRouter(tags=["operations"], route_class=StrictQueryRoute)
+metrics_router = APIRouter(tags=["operations"], route_class=SessionRoute)
 
 
 class Health(BaseModel):

@@ -38,7 +38,7 @@ def priced(router: APIRouter, cost: Cost) -> APIRouter:
     return router
 
 
-async def charge_caller(request: Request, tenant_id: uuid.UUID) -> None:
+async def charge_caller(request: Request, token: str, tenant_id: uuid.UUID) -> None:
     """Charge the request to its bearer token's and tenant's quotas, at its operation's price.
 
     Called when the caller's token is verified (`app.auth.dependencies.get_principal`), so a
@@ -46,7 +46,6 @@ async def charge_caller(request: Request, tenant_id: uuid.UUID) -> None:
     can spend its tenant's quota. It is part of that dependency rather than one of its own:
     each dependency FastAPI solves costs every request some tens of microseconds.
     """
-    token = request.headers.get("authorization", "").partition(" ")[2].strip()
     cost: Cost | None = getattr(getattr(request.scope.get("route"), "endpoint", None), _COST, None)
     await charge(request, token, tenant_id, cost(request) if cost is not None else 1)
 
