@@ -5,6 +5,7 @@ from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.members import ActiveMembers
 from app.auth.principals import Actor, Principal
@@ -58,28 +59,41 @@ def document_bearer(document: dict[str, Any]) -> None:
     schemes[BEARER_SCHEME] = _BEARER
 
 
+# Where the request's scope keeps its caller: verified (the token), then resolved (get_principal).
+_VERIFIED = "convene.verified_principal"
+_RESOLVED = "convene.principal"
+
+
 async def verify_bearer(request: Request) -> Principal:
     """The token's principal, verified once per request (the route does it before the body)."""
-    verified: Principal | None = getattr(request.state, "verified_principal", None)
+    verified: Principal | None = request.scope.get(_VERIFIED)
     if verified is not None:
         return verified
     token = bearer_token(request)
     if token is None:
         raise Unauthorized("send a bearer token in the Authorization header")
     verifier: TokenVerifier = request.app.state.token_verifier
-    verified = request.state.verified_principal = await verifier.verify(token)
+    verified = request.scope[_VERIFIED] = await verifier.verify(token)
     return verified
 
 
 async def get_principal(request: Request, session: SessionDep) -> Principal:
     """The verified caller; a member's `sub` must be an active associate of the tenant.
 
-    The request is charged to the token's and the tenant's rate limits here, once the token
-    is verified and before anything else is looked up (`charge_caller`).
     Whether it is one is looked up, or remembered from a lookup at most
     `CONVENE_MEMBER_CACHE_SECONDS` ago (`ActiveMembers`); a write with an Idempotency-Key
-    always looks it up, as it claims the key in the same round trip.
+    always looks it up, as it claims the key in the same round trip. The request is charged
+    to the token's and the tenant's rate limits first (`charge_caller`). Resolved once per
+    request: `require_associate` and `require_admin` call this rather than depend on it, as
+    each dependency FastAPI solves costs every request its bookkeeping.
     """
+    resolved: Principal | None = request.scope.get(_RESOLVED)
+    if resolved is None:
+        resolved = request.scope[_RESOLVED] = await _resolve(request, session)
+    return resolved
+
+
+async def _resolve(request: Request, session: AsyncSession) -> Principal:
     principal = await verify_bearer(request)
     note_caller(request.scope, principal.tenant_id, principal.subject)
     await charge_caller(request, bearer_token(request) or "", principal.tenant_id)
@@ -106,15 +120,17 @@ async def get_principal(request: Request, session: SessionDep) -> Principal:
     return replace(principal, name=name)
 
 
-async def require_admin(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+async def require_admin(request: Request, session: SessionDep) -> Principal:
     """The caller, who must hold the admin scope."""
+    principal = await get_principal(request, session)
     if not principal.is_admin:
         raise Forbidden("this operation needs the admin scope")
     return principal
 
 
-async def require_associate(principal: Annotated[Principal, Depends(get_principal)]) -> Actor:
+async def require_associate(request: Request, session: SessionDep) -> Actor:
     """The caller as an active associate; an admin (service account) token never acts as one."""
+    principal = await get_principal(request, session)
     associate_id = principal.associate_id
     name = principal.name
     if associate_id is None or name is None:
@@ -122,6 +138,8 @@ async def require_associate(principal: Annotated[Principal, Depends(get_principa
     return Actor(principal.tenant_id, associate_id, name)
 
 
+# The dependencies that resolve the caller (the route verifies the token before the body).
+RESOLVES_CALLER = frozenset({get_principal, require_admin, require_associate})
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 CurrentAssociate = Annotated[Actor, Depends(require_associate)]
 AdminPrincipal = Annotated[Principal, Depends(require_admin)]

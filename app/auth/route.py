@@ -3,21 +3,23 @@
 FastAPI reads and parses a JSON body before any dependency runs, so a malformed body sent
 without a token would be a 422 that tells an unauthenticated caller about the operation's
 input. `AuthenticatedRoute` verifies the token first (a signature check, no database) and
-leaves the verified principal in the request's state, where `get_principal` takes it: the
+leaves the verified principal in the request's scope, where `get_principal` takes it: the
 token is verified once per request, as before.
 """
 
 from fastapi import Request, Response
 from fastapi.dependencies.models import Dependant
 
-from app.auth.dependencies import get_principal, verify_bearer
+from app.auth.dependencies import RESOLVES_CALLER, verify_bearer
 from app.db.route import Handler, SessionRoute
 
 __all__ = ["AuthenticatedRoute", "Handler"]
 
 
 def _needs_principal(dependant: Dependant) -> bool:
-    return any(sub.call is get_principal or _needs_principal(sub) for sub in dependant.dependencies)
+    return any(
+        sub.call in RESOLVES_CALLER or _needs_principal(sub) for sub in dependant.dependencies
+    )
 
 
 class AuthenticatedRoute(SessionRoute):
