@@ -21,11 +21,15 @@ from app.db.driver import DriverStatement, fetch
 # for it stay far below the cost that switches JIT compilation on.)
 # Working hours: each asked associate's weekly local spans on each local day of the window
 # (from the day before), made instants in their zone, intersected over the associates (each
-# distinct zone and hours once). A local time the clock skips takes the offset before the
-# change and an ambiguous one its earlier instant, as Python's zoneinfo does with fold=0:
-# PostgreSQL alone takes the later one, so the earlier (the local time less the offset of a
-# day before) is taken when it shows the same local time. A day has at most four spans
-# (MAX_SPANS_PER_DAY), listed one by one so the planner expects a few, not a hundred.
+# distinct zone and hours once). A local time becomes an instant as Python's zoneinfo makes
+# it (fold=0): with the zone's offset from UTC (`a`) half a day before the local day and
+# (`b`) half a day after, a day without a clock change (a = b) takes it as it is; on a day
+# with one, a local time takes the offset before the change (a) unless it comes after the
+# change's later wall-clock reading, so a time the clock skips or repeats takes the offset
+# before the change (PostgreSQL's own AT TIME ZONE takes the later instant of a repeated
+# time). The days are a subquery of their own (OFFSET 0) so each day's offsets are worked
+# out once. A day has at most four spans (MAX_SPANS_PER_DAY), listed one by one so the
+# planner expects a few, not a hundred.
 # With :check, also the asked ids that are the tenant's calendars, so the caller can refuse
 # the others without a round trip of its own; working hours are read from those rows.
 FIRST_FREE = DriverStatement("""
@@ -54,33 +58,47 @@ FROM unnest(
         SELECT range_intersect_agg(own.m)
         FROM weekly, LATERAL (
             SELECT coalesce(range_agg(tstzrange(x.l, x.u)), '{}'::tstzmultirange) AS m
-            FROM generate_series(
-                     date_trunc('day', CAST(:after AS timestamptz) AT TIME ZONE weekly.zone)
-                     - interval '1 day',
-                     date_trunc('day', w.e AT TIME ZONE weekly.zone),
-                     interval '1 day') AS d,
-            LATERAL (SELECT weekly.hours
-                            -> (ARRAY['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'])
-                               [extract(isodow FROM d)::int] AS spans) AS day,
-            unnest(ARRAY[day.spans -> 0, day.spans -> 1,
-                         day.spans -> 2, day.spans -> 3]) AS span,
-            LATERAL (SELECT d + CAST(span ->> 'start' AS time) AS ls,
-                            d + CAST(span ->> 'end' AS time) AS le) AS loc,
-            LATERAL (SELECT loc.ls AT TIME ZONE weekly.zone AS ts,
-                            loc.le AT TIME ZONE weekly.zone AS te) AS late,
-            LATERAL (SELECT (loc.ls - ((late.ts - interval '24 hours') AT TIME ZONE weekly.zone
-                                       - (late.ts - interval '24 hours') AT TIME ZONE 'UTC'))
-                            AT TIME ZONE 'UTC' AS ts,
-                            (loc.le - ((late.te - interval '24 hours') AT TIME ZONE weekly.zone
-                                       - (late.te - interval '24 hours') AT TIME ZONE 'UTC'))
-                            AT TIME ZONE 'UTC' AS te) AS early,
-            LATERAL (SELECT CASE WHEN early.ts < late.ts
-                                      AND early.ts AT TIME ZONE weekly.zone = loc.ls
-                                 THEN early.ts ELSE late.ts END AS l,
-                            CASE WHEN early.te < late.te
-                                      AND early.te AT TIME ZONE weekly.zone = loc.le
-                                 THEN early.te ELSE late.te END AS u) AS x
-            WHERE span IS NOT NULL AND x.l < x.u
+            FROM (
+                SELECT
+                    CASE WHEN day.a = day.b THEN loc.ls - day.a
+                         WHEN (loc.ls - day.m) AT TIME ZONE 'UTC' AT TIME ZONE weekly.zone
+                              - (loc.ls - day.m) = day.a THEN loc.ls - day.a
+                         ELSE loc.ls - day.b END AT TIME ZONE 'UTC' AS l,
+                    CASE WHEN day.a = day.b THEN loc.le - day.a
+                         WHEN (loc.le - day.m) AT TIME ZONE 'UTC' AT TIME ZONE weekly.zone
+                              - (loc.le - day.m) = day.a THEN loc.le - day.a
+                         ELSE loc.le - day.b END AT TIME ZONE 'UTC' AS u
+                FROM (
+                    -- each local day, its weekday's spans, and the zone's offsets from
+                    -- UTC half a day before and after it (the same but where it changes)
+                    SELECT d, spans, a, b, greatest(a, b) AS m
+                    FROM generate_series(
+                             date_trunc('day', CAST(:after AS timestamptz) AT TIME ZONE weekly.zone)
+                             - interval '1 day',
+                             date_trunc('day', w.e AT TIME ZONE weekly.zone),
+                             interval '1 day') AS d,
+                    LATERAL (SELECT weekly.hours
+                                    -> (ARRAY['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'])
+                                       [extract(isodow FROM d)::int] AS spans,
+                                    d AT TIME ZONE weekly.zone AS midnight) AS local,
+                    LATERAL (SELECT (local.midnight - interval '12 hours')
+                                    AT TIME ZONE weekly.zone
+                                    - (local.midnight - interval '12 hours')
+                                    AT TIME ZONE 'UTC' AS a,
+                                    (local.midnight + interval '36 hours')
+                                    AT TIME ZONE weekly.zone
+                                    - (local.midnight + interval '36 hours')
+                                    AT TIME ZONE 'UTC' AS b) AS offsets
+                    OFFSET 0
+                ) AS day,
+                unnest(ARRAY[day.spans -> 0, day.spans -> 1,
+                             day.spans -> 2, day.spans -> 3]) AS span,
+                LATERAL (SELECT day.d + CAST(span ->> 'start' AS time) AS ls,
+                                day.d + CAST(span ->> 'end' AS time) AS le) AS loc
+                WHERE span IS NOT NULL
+                OFFSET 0
+            ) AS x
+            WHERE x.l < x.u
         ) AS own
     ), tstzmultirange(tstzrange(:after, w.e)))
     * tstzmultirange(tstzrange(:after, w.e))
