@@ -604,12 +604,14 @@ async def raw_statement(
             )
     finally:
         await engine.dispose()
+    # A DriverStatement is announced to the listeners as written, with its named parameters.
     statement, parameters = next((s, p) for s, p in captured if "WITH known AS" in s)
-    if statement != sql:
+    if statement != repository.FIRST_FREE.sql:
         raise RuntimeError("the compiled FIRST_FREE differs from what the app sends")
-    if list(parameters) != [params[name] for name in names]:
-        raise RuntimeError(f"parameters differ: {parameters!r}")
-    return statement, names
+    sent = [parameters[name] for name in names]
+    if sent != [params[name] for name in names]:
+        raise RuntimeError(f"parameters differ: {sent!r}")
+    return sql, names
 
 
 @dataclass
