@@ -5,8 +5,8 @@ COPY, starts `python -m app serve` on it, and measures, interleaved round-robin 
 
   a  GET /v1/availability/first-free: 10 random calendars (5 associates, 5 resources),
      a 30-day horizon, PT1H, working_hours=false, count=1;
-  b  the same question as raw asyncpg: the exact FIRST_FREE statement the app sends, over
-     one connection, run as the same sequence of growing windows the service runs;
+  b  the same question as raw asyncpg: the exact FIRST_FREE statement the app sends (one,
+     which widens its window itself), over one connection;
   c  GET /v1/availability: free/busy of 100 random calendars (50 + 50) over one week;
   d  GET /v1/follow-ups/{id}: the conflict check computed on read, for follow-ups of the
      caller whose resource is double-booked (so the first free time is searched too).
@@ -548,20 +548,32 @@ def make_inputs(
     return first_free, free_busy
 
 
-def first_free_params(dataset: Dataset, item: FirstFreeInput, end: datetime) -> dict[str, Any]:
-    """The parameters AvailabilityRepository.first_free binds for one window."""
+def first_free_params(dataset: Dataset, item: FirstFreeInput) -> dict[str, Any]:
+    """The parameters AvailabilityRepository.first_free binds, as the API's request sends them."""
     return {
         "tenant_id": dataset.tenant_id,
         "calendar_ids": list(dict.fromkeys([*item.associates, *item.resources])),
         "after": item.after,
-        "before": end,
+        "ends": window_ends(item),
+        "before": item.before,
         "duration": DURATION,
         "count": 1,
         "exclude": None,
-        "use_allowed": False,
-        "allowed_lower": [],
-        "allowed_upper": [],
+        "check": True,
+        "working_hours": False,
+        "associate_ids": item.associates,
+        "resource_ids": item.resources,
     }
+
+
+def window_ends(item: FirstFreeInput) -> list[datetime]:
+    """The ends of the growing windows the statement tries (service.search_first_free)."""
+    ends: list[datetime] = []
+    for horizon in HORIZONS:
+        ends.append(min(item.after + horizon, item.before))
+        if ends[-1] >= item.before:
+            break
+    return ends
 
 
 async def raw_statement(
@@ -571,7 +583,7 @@ async def raw_statement(
 
     Returns the SQL text and the parameter names in positional order.
     """
-    params = first_free_params(dataset, sample, sample.after + HORIZONS[0])
+    params = first_free_params(dataset, sample)
     sql, names = positional(repository.FIRST_FREE)
     captured: list[tuple[str, Any]] = []
     engine = create_async_engine(async_url(url))
@@ -586,17 +598,20 @@ async def raw_statement(
                 params["calendar_ids"],
                 DURATION,
                 sample.after,
-                params["before"],
+                params["ends"],
                 1,
+                asked=(sample.associates, sample.resources),
             )
     finally:
         await engine.dispose()
-    statement, parameters = next((s, p) for s, p in captured if "WITH busy AS" in s)
-    if statement != sql:
+    # A DriverStatement is announced to the listeners as written, with its named parameters.
+    statement, parameters = next((s, p) for s, p in captured if "WITH known AS" in s)
+    if statement != repository.FIRST_FREE.sql:
         raise RuntimeError("the compiled FIRST_FREE differs from what the app sends")
-    if list(parameters) != [params[name] for name in names]:
-        raise RuntimeError(f"parameters differ: {parameters!r}")
-    return statement, names
+    sent = [parameters[name] for name in names]
+    if sent != [params[name] for name in names]:
+        raise RuntimeError(f"parameters differ: {sent!r}")
+    return sql, names
 
 
 @dataclass
@@ -631,7 +646,7 @@ class Probe:
         self.names = names
         self.first_free_inputs, self.free_busy_inputs = make_inputs(self.dataset, rounds, seed)
         self.samples: dict[str, list[float]] = {k: [] for k in ("a", "b", "c", "d", "healthz")}
-        self.raw_statements: Counter[int] = Counter()
+        self.raw_windows: Counter[int] = Counter()
         self.mismatches = 0
         self.conflicts_seen = 0
         self.rounds = 0
@@ -650,7 +665,7 @@ class Probe:
         )
         await self._timed("healthz", self.healthz(), record)
         if record:
-            self.raw_statements[runs] += 1
+            self.raw_windows[runs] += 1
             self.mismatches += api != raw
             self.conflicts_seen += conflict
 
@@ -678,19 +693,15 @@ class Probe:
         return [datetime.fromisoformat(s["start_at"]) for s in response.json()["slots"]]
 
     async def raw_first_free(self, item: FirstFreeInput) -> tuple[list[datetime], int]:
-        """The service's loop (app.availability.service.search_first_free), statement by
-        statement: windows of 1, 7, 31... days from `after`, capped at `before`."""
-        starts: list[datetime] = []
-        runs = 0
-        for horizon in HORIZONS:
-            end = min(item.after + horizon, item.before)
-            params = first_free_params(self.dataset, item, end)
-            rows = await self.conn.fetch(self.statement, *(params[name] for name in self.names))
-            runs += 1
-            starts = [row[0] for row in rows]
-            if len(starts) >= 1 or end >= item.before:
-                break
-        return starts, runs
+        """The service's one statement (app.availability.service.search_first_free), and how
+        many of its growing windows (1, 7, 31... days from `after`) the answer needed."""
+        params = first_free_params(self.dataset, item)
+        row = await self.conn.fetchrow(self.statement, *(params[name] for name in self.names))
+        starts: list[datetime] = list(row["starts"])
+        ends = params["ends"]
+        if not starts:
+            return starts, len(ends)
+        return starts, next(n for n, end in enumerate(ends, 1) if starts[0] + DURATION <= end)
 
     async def api_free_busy(self, item: FreeBusyInput) -> None:
         response = await self.client.get(
@@ -725,10 +736,8 @@ class Probe:
             "ratio_api_over_raw_p50": round(figures["a"]["p50_ms"] / figures["b"]["p50_ms"], 2),
             "ratio_api_over_raw_p99": round(figures["a"]["p99_ms"] / figures["b"]["p99_ms"], 2),
             "healthz": figures["healthz"],
-            "raw_mode": "service_window_sequence: windows of 1, 7, 31 days until one answers",
-            "raw_statements_per_search": {
-                str(k): v for k, v in sorted(self.raw_statements.items())
-            },
+            "raw_mode": "one statement, trying windows of 1, 7, 31 days until one answers",
+            "raw_windows_per_search": {str(k): v for k, v in sorted(self.raw_windows.items())},
             "first_free_mismatches": self.mismatches,
             "d_mode": "GET /v1/follow-ups/{id}: conflicts on read, resource double-booked",
             "d_conflicted": f"{self.conflicts_seen}/{iterations}",
@@ -839,9 +848,9 @@ async def _explain(
     """EXPLAIN ANALYZE of the statements behind a, c and d, to stderr."""
     cases = [
         (
-            "FIRST_FREE (a, 1-day window)",
+            "FIRST_FREE (a, its growing windows)",
             repository.FIRST_FREE,
-            first_free_params(dataset, first_free, first_free.after + HORIZONS[0]),
+            first_free_params(dataset, first_free),
         ),
         (
             "FREE_BUSY (c, 100 calendars, one week)",

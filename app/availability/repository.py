@@ -4,57 +4,122 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.driver import DriverStatement, fetch
 
-# The first `count` starts of `duration` in [after, before) when no calendar is busy,
-# inside `allowed` (working hours) when given. Multirange arithmetic: window * allowed - busy.
+# The first `count` starts of `duration` in [after, before) when no calendar is busy, inside
+# every asked associate's working hours when :working_hours. Multirange arithmetic:
+# window * working hours - busy, over growing windows [after, end), one for each of :ends,
+# taken in turn until one holds `count` starts or reaches `before`: the work stays
+# proportional to the busy blocks near the answer, in one round trip. Any such window gives
+# the answer of the whole: a slot inside a window starts before every slot that crosses its
+# end, so a window's first starts are the whole's. (The windows are a LATERAL over :ends
+# with LIMIT 1, OFFSET 0 keeping each window's search evaluated once; the planner's guesses
+# for it stay far below the cost that switches JIT compilation on.)
+# Working hours: each asked associate's weekly local spans on each local day of the window
+# (from the day before), made instants in their zone, intersected over the associates (each
+# distinct zone and hours once). A local time becomes an instant as Python's zoneinfo makes
+# it (fold=0): with the zone's offset from UTC (`a`) half a day before the local day and
+# (`b`) half a day after, a day without a clock change (a = b) takes it as it is; on a day
+# with one, a local time takes the offset before the change (a) unless it comes after the
+# change's later wall-clock reading, so a time the clock skips or repeats takes the offset
+# before the change (PostgreSQL's own AT TIME ZONE takes the later instant of a repeated
+# time). The days are a subquery of their own (OFFSET 0) so each day's offsets are worked
+# out once. A day has at most four spans (MAX_SPANS_PER_DAY), listed one by one so the
+# planner expects a few, not a hundred.
+# With :check, also the asked ids that are the tenant's calendars, so the caller can refuse
+# the others without a round trip of its own; working hours are read from those rows.
 FIRST_FREE = DriverStatement("""
-WITH known AS (
-    -- With :check, the asked ids that are the tenant's calendars, so the caller can refuse
-    -- the others without a round trip of its own.
-    SELECT id FROM associates
+WITH known AS MATERIALIZED (
+    SELECT id, time_zone, working_hours
+    FROM associates
     WHERE :check AND tenant_id = :tenant_id AND id = ANY(:associate_ids)
     UNION ALL
-    SELECT id FROM resources
+    SELECT id, NULL, NULL
+    FROM resources
     WHERE :check AND tenant_id = :tenant_id AND id = ANY(:resource_ids)
 ),
-busy AS (
-    SELECT coalesce(range_agg(b.during), '{}'::tstzmultirange) AS m
-    FROM bookings b
-    WHERE b.tenant_id = :tenant_id
-      AND b.calendar_id = ANY(:calendar_ids)
-      AND b.during && tstzrange(:after, :before)
-      AND b.follow_up_id IS DISTINCT FROM :exclude
-),
-allowed AS (
-    SELECT CASE WHEN :use_allowed
-        THEN (SELECT coalesce(range_agg(tstzrange(l, u)), '{}'::tstzmultirange)
-              FROM unnest(CAST(:allowed_lower AS timestamptz[]),
-                          CAST(:allowed_upper AS timestamptz[])) AS a(l, u))
-        ELSE tstzmultirange(tstzrange(:after, :before))
-    END AS m
-),
-free AS (
-    SELECT unnest((SELECT m FROM allowed) * tstzmultirange(tstzrange(:after, :before))
-                  - (SELECT m FROM busy)) AS r
+weekly AS MATERIALIZED (
+    SELECT DISTINCT time_zone AS zone, working_hours AS hours
+    FROM known
+    WHERE :working_hours AND time_zone IS NOT NULL
 )
 SELECT ARRAY(SELECT id FROM known) AS known,
-       ARRAY(
-           SELECT lower(r) + k * CAST(:duration AS interval) AS start_at
-           FROM free,
-                generate_series(
-                    0,
-                    floor(extract(epoch FROM upper(r) - lower(r))
-                          / extract(epoch FROM CAST(:duration AS interval)))::int - 1
-                ) AS k
-           ORDER BY start_at
-           LIMIT :count
-       ) AS starts
+       (SELECT found.starts
+        FROM unnest(CAST(:ends AS timestamptz[])) AS w(e),
+        LATERAL (SELECT ARRAY(
+SELECT lower(f.r) + k * CAST(:duration AS interval) AS start_at
+FROM unnest(
+    -- the window inside everyone's working hours
+    coalesce((
+        SELECT range_intersect_agg(own.m)
+        FROM weekly, LATERAL (
+            SELECT coalesce(range_agg(tstzrange(x.l, x.u)), '{}'::tstzmultirange) AS m
+            FROM (
+                SELECT
+                    CASE WHEN day.a = day.b THEN loc.ls - day.a
+                         WHEN (loc.ls - day.m) AT TIME ZONE 'UTC' AT TIME ZONE weekly.zone
+                              - (loc.ls - day.m) = day.a THEN loc.ls - day.a
+                         ELSE loc.ls - day.b END AT TIME ZONE 'UTC' AS l,
+                    CASE WHEN day.a = day.b THEN loc.le - day.a
+                         WHEN (loc.le - day.m) AT TIME ZONE 'UTC' AT TIME ZONE weekly.zone
+                              - (loc.le - day.m) = day.a THEN loc.le - day.a
+                         ELSE loc.le - day.b END AT TIME ZONE 'UTC' AS u
+                FROM (
+                    -- each local day, its weekday's spans, and the zone's offsets from
+                    -- UTC half a day before and after it (the same but where it changes)
+                    SELECT d, spans, a, b, greatest(a, b) AS m
+                    FROM generate_series(
+                             date_trunc('day', CAST(:after AS timestamptz) AT TIME ZONE weekly.zone)
+                             - interval '1 day',
+                             date_trunc('day', w.e AT TIME ZONE weekly.zone),
+                             interval '1 day') AS d,
+                    LATERAL (SELECT weekly.hours
+                                    -> (ARRAY['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'])
+                                       [extract(isodow FROM d)::int] AS spans,
+                                    d AT TIME ZONE weekly.zone AS midnight) AS local,
+                    LATERAL (SELECT (local.midnight - interval '12 hours')
+                                    AT TIME ZONE weekly.zone
+                                    - (local.midnight - interval '12 hours')
+                                    AT TIME ZONE 'UTC' AS a,
+                                    (local.midnight + interval '36 hours')
+                                    AT TIME ZONE weekly.zone
+                                    - (local.midnight + interval '36 hours')
+                                    AT TIME ZONE 'UTC' AS b) AS offsets
+                    OFFSET 0
+                ) AS day,
+                unnest(ARRAY[day.spans -> 0, day.spans -> 1,
+                             day.spans -> 2, day.spans -> 3]) AS span,
+                LATERAL (SELECT day.d + CAST(span ->> 'start' AS time) AS ls,
+                                day.d + CAST(span ->> 'end' AS time) AS le) AS loc
+                WHERE span IS NOT NULL
+                OFFSET 0
+            ) AS x
+            WHERE x.l < x.u
+        ) AS own
+    ), tstzmultirange(tstzrange(:after, w.e)))
+    * tstzmultirange(tstzrange(:after, w.e))
+    -- less the busy time
+    - (SELECT coalesce(range_agg(b.during), '{}'::tstzmultirange)
+       FROM bookings b
+       WHERE b.tenant_id = :tenant_id
+         AND b.calendar_id = ANY(:calendar_ids)
+         AND b.during && tstzrange(:after, w.e)
+         AND b.follow_up_id IS DISTINCT FROM :exclude)
+) AS f(r),
+generate_series(
+    0,
+    floor(extract(epoch FROM upper(f.r) - lower(f.r))
+          / extract(epoch FROM CAST(:duration AS interval)))::int - 1
+) AS k
+ORDER BY start_at
+LIMIT :count
+        ) AS starts OFFSET 0) AS found
+        WHERE cardinality(found.starts) >= :count OR w.e >= :before
+        LIMIT 1) AS starts
 """)
 
 # The free/busy answer's calendars as JSON text, ready to send: each asked calendar (in the
@@ -156,15 +221,6 @@ WHERE b.tenant_id = :tenant_id
 """)
 
 
-# Which of the asked-for calendars the tenant has, both kinds in one round trip, with each
-# associate's zone and working hours (NULL for a resource, which has none).
-KNOWN_CALENDARS = DriverStatement("""
-SELECT id, time_zone, working_hours
-FROM associates WHERE tenant_id = :tenant_id AND id = ANY(:associate_ids)
-UNION ALL
-SELECT id, NULL, NULL FROM resources WHERE tenant_id = :tenant_id AND id = ANY(:resource_ids)
-""")
-
 # The calendars a follow-up blocks: its resources, its organizer, its undeclined colleagues.
 BLOCKING_CALENDARS = DriverStatement("""
 SELECT coalesce(associate_id, resource_id) AS calendar_id
@@ -189,15 +245,6 @@ class FirstFree:
 
 
 @dataclass(frozen=True)
-class KnownCalendar:
-    """A calendar of the tenant; an associate's has its zone and working hours (as stored)."""
-
-    id: uuid.UUID
-    time_zone: str | None
-    working_hours: Any
-
-
-@dataclass(frozen=True)
 class FreeBusy:
     """Calendars' free/busy: their JSON text, which of them the tenant has, the free time."""
 
@@ -218,17 +265,19 @@ class AvailabilityRepository:
         calendar_ids: Sequence[uuid.UUID],
         duration: timedelta,
         after: datetime,
-        before: datetime,
+        ends: Sequence[datetime],
         count: int,
         *,
-        allowed: Sequence[tuple[datetime, datetime]] | None = None,
         exclude: uuid.UUID | None = None,
         asked: Asked | None = None,
+        working_hours: bool = False,
     ) -> FirstFree:
-        """Starts of the first free slots in [after, before), in one statement.
+        """Starts of the first free slots in [after, ends[-1]), in one statement.
 
-        With `asked` (associate ids, resource ids) the statement also finds which of them are
-        the tenant's calendars (`known`); without, `known` is empty.
+        The windows [after, end) are searched for each of `ends` in turn, until one holds
+        `count` starts. With `asked` (associate ids, resource ids) the statement also finds
+        which of them are the tenant's calendars (`known`), and with `working_hours` keeps
+        to the asked associates' working hours; without `asked`, `known` is empty.
         """
         associate_ids, resource_ids = asked or ((), ())
         (row,) = await fetch(
@@ -237,14 +286,13 @@ class AvailabilityRepository:
             tenant_id=self.tenant_id,
             calendar_ids=list(calendar_ids),
             after=after,
-            before=before,
+            ends=list(ends),
+            before=ends[-1],
             duration=duration,
             count=count,
             exclude=exclude,
-            use_allowed=allowed is not None,
-            allowed_lower=[lower for lower, _ in allowed or []],
-            allowed_upper=[upper for _, upper in allowed or []],
             check=asked is not None,
+            working_hours=working_hours and asked is not None,
             associate_ids=list(associate_ids),
             resource_ids=list(resource_ids),
         )
@@ -274,19 +322,6 @@ class AvailabilityRepository:
             calendars=row["calendars"],
             free=list(zip(row["free_starts"], row["free_ends"], strict=True)),
         )
-
-    async def known_calendars(
-        self, associate_ids: Sequence[uuid.UUID], resource_ids: Sequence[uuid.UUID]
-    ) -> list[KnownCalendar]:
-        """Those of these ids that name an associate (or resource) of the tenant."""
-        rows = await fetch(
-            self.session,
-            KNOWN_CALENDARS,
-            tenant_id=self.tenant_id,
-            associate_ids=list(associate_ids),
-            resource_ids=list(resource_ids),
-        )
-        return [KnownCalendar(row["id"], row["time_zone"], row["working_hours"]) for row in rows]
 
     async def blocking_calendars(self, follow_up_id: uuid.UUID) -> list[uuid.UUID]:
         """The calendars the follow-up blocks: resources, the organizer, undeclined colleagues."""

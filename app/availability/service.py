@@ -2,7 +2,7 @@
 
 import asyncio
 import uuid
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Coroutine, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -11,14 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.principals import Principal
 from app.availability import schemas
 from app.availability.halves import SPLIT_AT, Half, answer_json, common_free, halves
-from app.availability.repository import Asked, AvailabilityRepository, FreeBusy, KnownCalendar
-from app.availability.working_hours import Interval, WeeklyHours, shared_hours
+from app.availability.repository import Asked, AvailabilityRepository, FreeBusy
 from app.db.spare import spare_session
 from app.followups.rows import ShownFollowUp
 from app.kit.errors import UnknownReference
 from app.kit.responses import JsonBytes
 
-# Search windows grow so the work stays proportional to the busy blocks near the answer.
+# Search windows grow (inside the one statement) so the work stays proportional to the busy
+# blocks near the answer.
 HORIZONS = (
     timedelta(days=1),
     timedelta(days=7),
@@ -38,36 +38,34 @@ async def search_first_free(
     before: datetime,
     count: int = 1,
     *,
-    allowed: Callable[[datetime, datetime], list[Interval]] | None = None,
     exclude: uuid.UUID | None = None,
     asked: Asked | None = None,
+    working_hours: bool = False,
 ) -> list[datetime]:
-    """The first `count` free starts in [after, before), widening the window as needed.
+    """The first `count` free starts in [after, before), in one statement.
 
-    With `asked` (associate ids, resource ids), the first statement also checks that they are
-    the tenant's calendars: 404 (`UnknownReference`) for the others.
+    With `asked` (associate ids, resource ids), the statement also checks that they are the
+    tenant's calendars: 404 (`UnknownReference`) for the others; with `working_hours` too,
+    the starts keep to the asked associates' working hours.
     """
-    repository = AvailabilityRepository(session, tenant_id)
-    starts: list[datetime] = []
+    ends: list[datetime] = []
     for horizon in HORIZONS:
-        end = min(after + horizon, before)
-        found = await repository.first_free(
-            calendar_ids,
-            duration,
-            after,
-            end,
-            count,
-            allowed=allowed(after, end) if allowed is not None else None,
-            exclude=exclude,
-            asked=asked,
-        )
-        if asked is not None:
-            _refuse_unknown(asked, found.known)
-            asked = None
-        starts = found.starts
-        if len(starts) >= count or end >= before:
+        ends.append(min(after + horizon, before))
+        if ends[-1] >= before:
             break
-    return starts
+    found = await AvailabilityRepository(session, tenant_id).first_free(
+        calendar_ids,
+        duration,
+        after,
+        ends,
+        count,
+        exclude=exclude,
+        asked=asked,
+        working_hours=working_hours,
+    )
+    if asked is not None:
+        _refuse_unknown(asked, found.known)
+    return found.starts
 
 
 async def first_free_for(session: AsyncSession, follow_up: ShownFollowUp) -> datetime | None:
@@ -82,19 +80,6 @@ async def first_free_for(session: AsyncSession, follow_up: ShownFollowUp) -> dat
         exclude=follow_up.id,
     )
     return starts[0] if starts else None
-
-
-async def _checked_calendars(
-    session: AsyncSession,
-    tenant_id: uuid.UUID,
-    associate_ids: Sequence[uuid.UUID],
-    resource_ids: Sequence[uuid.UUID],
-) -> list[KnownCalendar]:
-    """The calendars; 404 unless every id names an associate (or resource) of the tenant."""
-    repository = AvailabilityRepository(session, tenant_id)
-    calendars = await repository.known_calendars(associate_ids, resource_ids)
-    _refuse_unknown((associate_ids, resource_ids), {calendar.id for calendar in calendars})
-    return calendars
 
 
 def _refuse_unknown(asked: Asked, known: set[uuid.UUID]) -> None:
@@ -176,25 +161,8 @@ async def first_free_slots(
 ) -> schemas.Slots:
     """The first `count` slots when all are free (inside everyone's working hours if asked).
 
-    The search's first statement checks the calendars; within working hours a statement
-    before it checks them and brings the associates' hours along.
+    One statement checks the calendars, reads the associates' working hours and searches.
     """
-    allowed = None
-    asked: Asked | None = (associate_ids, resource_ids)
-    if working_hours and associate_ids:
-        calendars = await _checked_calendars(
-            session, principal.tenant_id, associate_ids, resource_ids
-        )
-        asked = None
-        associates = [
-            WeeklyHours.of(c.time_zone, c.working_hours)
-            for c in calendars
-            if c.time_zone is not None
-        ]
-
-        def allowed(start: datetime, end: datetime) -> list[Interval]:
-            return shared_hours(associates, start, end)
-
     starts = await search_first_free(
         session,
         principal.tenant_id,
@@ -203,7 +171,7 @@ async def first_free_slots(
         after,
         before,
         count,
-        allowed=allowed,
-        asked=asked,
+        asked=(associate_ids, resource_ids),
+        working_hours=working_hours and bool(associate_ids),
     )
     return schemas.Slots(slots=[schemas.Interval(start_at=s, end_at=s + duration) for s in starts])

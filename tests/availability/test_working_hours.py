@@ -3,9 +3,22 @@
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from tests.availability.support import Span, book, first_free, first_free_response, room, spans, utc
+from tests.availability.support import (
+    Span,
+    book,
+    first_free,
+    first_free_response,
+    new_tenant,
+    normalize,
+    room,
+    spans,
+    utc,
+)
 from tests.fixtures.factories import Caller
 from tests.fixtures.responses import ok
 
@@ -312,3 +325,154 @@ async def test_a_window_given_with_an_offset_means_the_same_instant(admin: Calle
     slots = spans(ok(response)["slots"])
     assert slots == hours("2026-03-30T08:00", 1)
     assert slots[0][0] == datetime(2026, 3, 30, 8, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("sunday", "span", "expected"),
+    [
+        # 02:30 does not exist on 29 March: it takes the offset before the change (01:30Z),
+        # as zoneinfo does; 04:00 CEST is 02:00Z.
+        ("2026-03-29", ("02:30", "04:00"), [(utc("2026-03-29T01:30"), utc("2026-03-29T02:00"))]),
+        # 02:30 to 03:00 on that night ends (01:00Z) before it starts: no time at all.
+        ("2026-03-29", ("02:30", "03:00"), []),
+        # 02:30 happens twice on 25 October: the first time counts (00:30Z, CEST).
+        ("2026-10-25", ("02:30", "04:00"), [(utc("2026-10-25T00:30"), utc("2026-10-25T03:00"))]),
+        ("2026-10-25", ("00:00", "02:30"), [(utc("2026-10-24T22:00"), utc("2026-10-25T00:30"))]),
+    ],
+)
+async def test_local_times_the_clock_skips_or_repeats_are_read_as_zoneinfo_reads_them(
+    admin: Caller, sunday: str, span: tuple[str, str], expected: list[Span]
+) -> None:
+    night = {**day_off(), "sun": [{"start": span[0], "end": span[1]}]}
+    owl = await admin.new_member(time_zone=COPENHAGEN, working_hours=night)
+    after = utc(f"{sunday}T00:00") - timedelta(days=1)
+
+    slots = await first_free(
+        owl,
+        associates=[owl],
+        duration=timedelta(minutes=30),
+        after=after,
+        before=after + timedelta(days=3),
+        working_hours=True,
+        count=10,
+    )
+
+    assert slots == [
+        (start, start + timedelta(minutes=30))
+        for lower, upper in expected
+        for start in _steps(lower, upper, timedelta(minutes=30))
+    ]
+
+
+def _steps(lower: datetime, upper: datetime, step: timedelta) -> list[datetime]:
+    starts = []
+    while lower + step <= upper:
+        starts.append(lower)
+        lower += step
+    return starts
+
+
+def zoneinfo_hours(
+    zone: ZoneInfo, weekly: dict[str, list[tuple[time, time]]], start: datetime, end: datetime
+) -> list[Span]:
+    """An associate's hours in [start, end) as Python computes them: local days made instants
+    with `datetime.combine` in the zone (fold=0), from the local day before `start`."""
+    day = start.astimezone(zone).date() - timedelta(days=1)
+    last = end.astimezone(zone).date()
+    found: list[Span] = []
+    while day <= last:
+        for lower_time, upper_time in weekly.get(WEEKDAYS[day.weekday()], []):
+            lower = max(datetime.combine(day, lower_time, zone).astimezone(UTC), start)
+            upper = min(datetime.combine(day, upper_time, zone).astimezone(UTC), end)
+            if lower < upper:
+                found.append((lower, upper))
+        day += timedelta(days=1)
+    return found
+
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# Zones with clock changes of an hour (both ways round the year), of half an hour, and at
+# midnight; the windows start near their changes of 2026.
+CHANGES = [
+    ("Europe/Copenhagen", "2026-03-27"),
+    ("Europe/Copenhagen", "2026-10-23"),
+    ("America/New_York", "2026-03-06"),
+    ("America/New_York", "2026-10-30"),
+    ("Australia/Lord_Howe", "2026-04-03"),
+    ("America/Santiago", "2026-04-03"),
+    ("America/Havana", "2026-03-06"),
+]
+# Up to two spans a day, on quarter hours: cut points in order, taken in pairs.
+day_spans = (
+    st.lists(st.integers(0, 95), unique=True, max_size=4)
+    .map(sorted)
+    .map(
+        lambda cuts: [
+            (time(a // 4, a % 4 * 15), time(b // 4, b % 4 * 15))
+            for a, b in zip(cuts[0::2], cuts[1::2], strict=False)
+        ]
+    )
+)
+
+
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    people=st.lists(
+        st.tuples(
+            st.sampled_from(CHANGES), st.fixed_dictionaries({d: day_spans for d in WEEKDAYS})
+        ),
+        min_size=1,
+        max_size=2,
+    ),
+    shift=st.integers(0, 4 * 24),
+)
+async def test_working_hours_match_zoneinfo(
+    client: httpx.AsyncClient,
+    people: list[tuple[tuple[str, str], dict[str, list[tuple[time, time]]]]],
+    shift: int,
+) -> None:
+    """The statement's working hours are the ones Python's zoneinfo gives, clock changes too."""
+    admin = new_tenant(client)
+    colleagues = [
+        await admin.new_member(
+            time_zone=zone,
+            working_hours={
+                day: [{"start": f"{a:%H:%M}", "end": f"{b:%H:%M}"} for a, b in spans]
+                for day, spans in weekly.items()
+            },
+        )
+        for (zone, _), weekly in people
+    ]
+    after = utc(f"{people[0][0][1]}T00:00") + shift * timedelta(minutes=15)
+    before = after + timedelta(days=5)
+    quarter = timedelta(minutes=15)
+
+    slots = await first_free(
+        colleagues[0],
+        associates=colleagues,
+        duration=quarter,
+        after=after,
+        before=before,
+        working_hours=True,
+        count=50,
+    )
+
+    shared: list[Span] = [(after, before)]
+    for (zone, _), weekly in people:
+        own = normalize(zoneinfo_hours(ZoneInfo(zone), weekly, after, before))
+        shared = [
+            (max(a[0], b[0]), min(a[1], b[1]))
+            for a in shared
+            for b in own
+            if max(a[0], b[0]) < min(a[1], b[1])
+        ]
+    expected = [
+        (start, start + quarter)
+        for lower, upper in normalize(shared)
+        for start in _steps(lower, upper, quarter)
+    ]
+    assert slots == expected[:50]
