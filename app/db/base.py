@@ -1,6 +1,8 @@
 """The declarative base with a naming convention, and the columns every table shares."""
 
+import re
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
@@ -48,10 +50,22 @@ class StrEnumText(TypeDecorator[E], Generic[E]):
         return None if value is None else self.enum(value)
 
 
+def any_of(column: str, values: Iterable[str]) -> str:
+    """SQL: text `column` is one of `values` (null passes, as in SQL), as one array constant.
+
+    Not `IN (...)`: PostgreSQL keeps that as an array of casts, and every statement that
+    writes a table re-reads its CHECKs and folds them (in `ExecConstraints`); one constant
+    is about a third of the work (a tenth of the answer's database CPU went to the CHECKs).
+    """
+    listed = list(values)
+    if not all(re.fullmatch(r"[A-Za-z0-9_.]+", value) for value in listed):
+        raise ValueError(f"not a plain array element: {listed}")
+    return f"{column}::text = ANY ('{{{','.join(listed)}}}'::text[])"
+
+
 def one_of(column: str, enum: type[StrEnum], *, name: str | None = None) -> CheckConstraint:
     """A CHECK that `column` holds one of the enum's values (null passes, as in SQL)."""
-    values = ", ".join(f"'{member.value}'" for member in enum)
-    return CheckConstraint(f"{column} IN ({values})", name=name or column)
+    return CheckConstraint(any_of(column, (member.value for member in enum)), name=name or column)
 
 
 class Base(DeclarativeBase):

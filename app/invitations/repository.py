@@ -98,16 +98,90 @@ INBOX = {
 }
 
 
-# What ANSWER changes, up to the seq bump its event is recorded under. With :whole the answer
+# What an answer changes, up to the seq bump its event is recorded under. `whole`: the answer
 # is the series' (or the single follow-up's): it drops the invitee's answers to single
-# occurrences. Without, it answers the occurrence at :occurrence alone: that occurrence's
-# answer and booking change, the invitation is only marked seen. The invitee (`upd`) books
-# only the occurrences they take part in.
+# occurrences. Else it answers the occurrence at :occurrence alone: that occurrence's answer
+# and booking change, the invitation is only marked seen. The invitee (`upd`) books only the
+# occurrences they take part in. `blocks`: the answer keeps the invitee's bookings (accepted,
+# tentative), else it drops them (declined).
 _TAKES_PART = takes_part("spans.occurrence_start", "upd")
 # The invitee (`p`) takes part in the occurrence answered alone.
 _TAKES_PART_ASKED = takes_part("CAST(:occurrence AS timestamptz)")
-_ANSWER_CHANGES = (
+
+
+def _answer_changes(*, whole: bool, blocks: bool) -> str:
+    """ANSWER's CTEs up to `bumped`, with only the branches of this kind of answer.
+
+    Each variant is its own statement, not one statement with `:whole` and `:blocks`
+    parameters: PostgreSQL starts up and runs every CTE of a statement on each execution, even
+    one that a parameter turns off, so branches left out are work it never does.
     """
+    if whole:
+        spans = """SELECT f.start_at AS occurrence_start, f.during FROM f
+    WHERE f.recurrence_rule IS NULL
+    UNION ALL
+    SELECT o.original_start, o.during
+    FROM occurrences o JOIN f ON o.tenant_id = f.tenant_id AND o.follow_up_id = f.id
+    WHERE NOT o.cancelled"""
+        occurrence_status = ""
+        answerable = ""
+        changes = """status = :status,
+        comment = :comment,
+        responded_at = :now,
+        seen_at = coalesce(old.seen_at, :now),
+        rescheduled = false,
+        acknowledged_at = NULL,
+        updated_at = :now"""
+        previous = "old.status"
+        answered = """reset AS (
+    DELETE FROM occurrence_answers a USING upd
+    WHERE a.tenant_id = upd.tenant_id AND a.participant_id = upd.id
+)"""
+        one_occurrence = ""
+        occurrence = "NULL"
+    else:
+        spans = """SELECT o.original_start AS occurrence_start, o.during
+    FROM occurrences o JOIN f ON o.tenant_id = f.tenant_id AND o.follow_up_id = f.id
+    WHERE NOT o.cancelled AND o.original_start = :occurrence"""
+        occurrence_status = """,
+           (SELECT a.status FROM occurrence_answers a
+            WHERE a.tenant_id = p.tenant_id AND a.participant_id = p.id
+              AND a.occurrence_start = :occurrence) AS occurrence_status"""
+        answerable = "\n      AND EXISTS (SELECT FROM spans) AND " + _TAKES_PART_ASKED
+        changes = """status = CASE WHEN old.status = 'not_read' THEN 'seen' ELSE old.status END,
+        seen_at = coalesce(old.seen_at, :now),
+        updated_at = :now"""
+        previous = "coalesce(old.occurrence_status, old.status)"
+        answered = """answered AS (
+    INSERT INTO occurrence_answers (tenant_id, participant_id, occurrence_start, follow_up_id,
+                                    status, comment, responded_at, rescheduled)
+    SELECT upd.tenant_id, upd.id, spans.occurrence_start, upd.follow_up_id, :status, :comment,
+           :now, false
+    FROM upd, spans
+    ON CONFLICT (tenant_id, participant_id, occurrence_start) DO UPDATE
+        SET status = excluded.status, comment = excluded.comment,
+            responded_at = excluded.responded_at, rescheduled = false
+    RETURNING occurrence_start, status, comment, responded_at, rescheduled
+)"""
+        one_occurrence = "\n      AND b.occurrence_start = :occurrence"
+        occurrence = "CAST(:occurrence AS timestamptz)"
+    if blocks:
+        bookings = f"""booked AS (
+    INSERT INTO bookings (participant_id, tenant_id, follow_up_id, calendar_kind, calendar_id,
+                          during, tentative, strict, occurrence_start)
+    SELECT upd.id, upd.tenant_id, upd.follow_up_id, 'associate', upd.associate_id, spans.during,
+           :tentative, false, spans.occurrence_start
+    FROM upd, spans
+    WHERE {_TAKES_PART}
+    ON CONFLICT (tenant_id, participant_id, occurrence_start) DO UPDATE
+        SET tentative = excluded.tentative, during = excluded.during
+)"""  # noqa: S608 - constant SQL pieces
+    else:
+        bookings = f"""unbooked AS (
+    DELETE FROM bookings b USING upd
+    WHERE b.tenant_id = upd.tenant_id AND b.participant_id = upd.id{one_occurrence}
+)"""  # noqa: S608 - constant SQL pieces
+    return f"""
 WITH locked AS (
     SELECT f.tenant_id, f.id, f.owner_id, f.title, f.during, f.start_at, f.recurrence_rule,
            f.xmin AS version
@@ -125,77 +199,29 @@ WITH locked AS (
     JOIN follow_ups seen ON seen.tenant_id = locked.tenant_id AND seen.id = locked.id
      AND seen.xmin = locked.version
 ), spans AS (
-    SELECT f.start_at AS occurrence_start, f.during FROM f
-    WHERE f.recurrence_rule IS NULL AND :whole
-    UNION ALL
-    SELECT o.original_start, o.during
-    FROM occurrences o JOIN f ON o.tenant_id = f.tenant_id AND o.follow_up_id = f.id
-    WHERE NOT o.cancelled AND (:whole OR o.original_start = :occurrence)
+    {spans}
 ), old AS (
-    SELECT p.id, p.status, p.seen_at,
-           (SELECT a.status FROM occurrence_answers a
-            WHERE a.tenant_id = p.tenant_id AND a.participant_id = p.id
-              AND a.occurrence_start = :occurrence) AS occurrence_status
+    SELECT p.id, p.status, p.seen_at{occurrence_status}
     FROM participants p JOIN f ON f.tenant_id = p.tenant_id AND f.id = p.follow_up_id
     WHERE p.tenant_id = :tenant_id
       AND p.id = :participant_id
       AND p.associate_id = :associate_id
-      AND p.role <> 'organizer'
-      AND (:whole OR (EXISTS (SELECT FROM spans) AND """  # noqa: S608 - constant SQL pieces
-    + _TAKES_PART_ASKED
-    + """))
+      AND p.role <> 'organizer'{answerable}
     FOR UPDATE OF p
 ), upd AS (
     UPDATE participants p
-    SET status = CASE WHEN :whole THEN :status
-                      WHEN old.status = 'not_read' THEN 'seen' ELSE old.status END,
-        comment = CASE WHEN :whole THEN :comment ELSE p.comment END,
-        responded_at = CASE WHEN :whole THEN :now ELSE p.responded_at END,
-        seen_at = coalesce(old.seen_at, :now),
-        rescheduled = p.rescheduled AND NOT :whole,
-        acknowledged_at = CASE WHEN :whole THEN NULL ELSE p.acknowledged_at END,
-        updated_at = :now
+    SET {changes}
     FROM old
     WHERE p.tenant_id = :tenant_id AND p.id = old.id
     RETURNING p.id, p.tenant_id, p.follow_up_id, p.kind, p.associate_id, p.resource_id,
               p.person_id, p.role, p.status, p.comment, p.responded_at, p.seen_at,
               p.rescheduled, p.acknowledged_at, p.only_occurrence,
-              CASE WHEN :whole THEN old.status
-                   ELSE coalesce(old.occurrence_status, old.status) END AS previous_status
-), answered AS (
-    INSERT INTO occurrence_answers (tenant_id, participant_id, occurrence_start, follow_up_id,
-                                    status, comment, responded_at, rescheduled)
-    SELECT upd.tenant_id, upd.id, spans.occurrence_start, upd.follow_up_id, :status, :comment,
-           :now, false
-    FROM upd, spans
-    WHERE NOT :whole
-    ON CONFLICT (tenant_id, participant_id, occurrence_start) DO UPDATE
-        SET status = excluded.status, comment = excluded.comment,
-            responded_at = excluded.responded_at, rescheduled = false
-    RETURNING occurrence_start, status, comment, responded_at, rescheduled
-), reset AS (
-    DELETE FROM occurrence_answers a USING upd
-    WHERE a.tenant_id = upd.tenant_id AND a.participant_id = upd.id AND :whole
-), booked AS (
-    INSERT INTO bookings (participant_id, tenant_id, follow_up_id, calendar_kind, calendar_id,
-                          during, tentative, strict, occurrence_start)
-    SELECT upd.id, upd.tenant_id, upd.follow_up_id, 'associate', upd.associate_id, spans.during,
-           :tentative, false, spans.occurrence_start
-    FROM upd, spans
-    WHERE :blocks AND """
-    + _TAKES_PART
-    + """
-    ON CONFLICT (tenant_id, participant_id, occurrence_start) DO UPDATE
-        SET tentative = excluded.tentative, during = excluded.during
-), unbooked AS (
-    DELETE FROM bookings b USING upd
-    WHERE b.tenant_id = upd.tenant_id AND b.participant_id = upd.id AND NOT :blocks
-      AND (:whole OR b.occurrence_start = :occurrence)
-), kept AS (
+              {previous} AS previous_status
+), {answered}, {bookings}, kept AS (
     INSERT INTO responses (id, tenant_id, follow_up_id, participant_id, associate_id, status,
                            previous_status, comment, occurrence_start)
     SELECT :response_id, upd.tenant_id, upd.follow_up_id, upd.id, upd.associate_id, :status,
-           upd.previous_status, :comment, CAST(:occurrence AS timestamptz)
+           upd.previous_status, :comment, {occurrence}
     FROM upd
 ), told AS (
     INSERT INTO notifications (id, tenant_id, associate_id, kind, follow_up_id, participant_id,
@@ -213,39 +239,68 @@ WITH locked AS (
               CAST(:data AS jsonb) || jsonb_build_object(
                   'tenant_id', upd.tenant_id, 'follow_up_id', upd.follow_up_id,
                   'previous_status', upd.previous_status) AS data
-), """
-)
-# What ANSWER returns: the invitation as answered, with its name and conflict flag, and the
-# occurrence's answer if one was answered. A row of nulls but `stale` when the follow-up
-# changed while the statement waited for its lock; no row when it is cancelled or not there.
-_ANSWER_RESULT = """
+), """  # noqa: S608 - constant SQL pieces
+
+
+def _answer_result(*, whole: bool, blocks: bool) -> str:
+    """ANSWER's result: the invitation as answered, its name, conflict flag and occurrence answer.
+
+    A row of nulls but `stale` when the follow-up changed while the statement waited for its
+    lock; no row when it is cancelled or not there.
+    """
+    conflict = (
+        """EXISTS (
+           SELECT FROM spans JOIN bookings o
+               ON o.tenant_id = f.tenant_id AND o.calendar_id = upd.associate_id
+              AND o.during && spans.during AND o.follow_up_id <> f.id
+       )"""
+        if blocks
+        else "false"
+    )
+    if whole:
+        occurrence = """CAST(NULL AS timestamptz) AS occurrence_start,
+       CAST(NULL AS text) AS occurrence_status, CAST(NULL AS text) AS occurrence_comment,
+       CAST(NULL AS timestamptz) AS occurrence_responded_at,
+       CAST(NULL AS boolean) AS occurrence_rescheduled"""
+        joined = "upd CROSS JOIN f CROSS JOIN event"
+    else:
+        occurrence = """answered.occurrence_start, answered.status AS occurrence_status,
+       answered.comment AS occurrence_comment, answered.responded_at AS occurrence_responded_at,
+       answered.rescheduled AS occurrence_rescheduled"""
+        joined = "upd CROSS JOIN f CROSS JOIN event LEFT JOIN answered ON true"
+    return f"""
 SELECT upd.id, upd.kind, upd.associate_id, upd.resource_id, upd.person_id,
        (SELECT a.name FROM associates a
         WHERE a.tenant_id = upd.tenant_id AND a.id = upd.associate_id) AS display_name,
        upd.role, upd.status, upd.comment, upd.responded_at, upd.seen_at, upd.rescheduled,
        upd.acknowledged_at, upd.only_occurrence, upd.previous_status, event.seq,
-       :blocks AND EXISTS (
-           SELECT FROM spans JOIN bookings o
-               ON o.tenant_id = f.tenant_id AND o.calendar_id = upd.associate_id
-              AND o.during && spans.during AND o.follow_up_id <> f.id
-       ) AS conflict,
-       answered.occurrence_start, answered.status AS occurrence_status,
-       answered.comment AS occurrence_comment, answered.responded_at AS occurrence_responded_at,
-       answered.rescheduled AS occurrence_rescheduled,
+       {conflict} AS conflict,
+       {occurrence},
        NOT EXISTS (SELECT FROM f) AS stale,
        (SELECT count(*) FROM fanned) AS deliveries,
        (SELECT pg_notify(:channel, '') FROM (SELECT FROM fanned LIMIT 1) AS queued) AS notified
 FROM locked
-LEFT JOIN (upd CROSS JOIN f CROSS JOIN event LEFT JOIN answered ON true) ON true
-"""
+LEFT JOIN ({joined}) ON true
+"""  # noqa: S608 - constant SQL pieces
+
+
 # Records an answer, all in one statement: lock the follow-up (so answers and organizer
 # changes to it queue up, and only for this statement before the commit), re-read the
 # invitation under that lock, write the answer (the series', or one occurrence's), rewrite
 # its bookings (one per span the answer covers: the follow-up's own, each live occurrence of
 # a series, or the one occurrence), keep the response history, tell the organizer, and
-# record the event under the next seq with its deliveries.
+# record the event under the next seq with its deliveries. One statement per (whole, blocks):
+# the series' or one occurrence's answer, keeping or dropping the invitee's bookings.
 # `id` null: the invitation is not the caller's to answer now (the caller finds out why).
-ANSWER = DriverStatement(_ANSWER_CHANGES + EVENT_FAN_OUT + _ANSWER_RESULT)
+ANSWER = {
+    (whole, blocks): DriverStatement(
+        _answer_changes(whole=whole, blocks=blocks)
+        + EVENT_FAN_OUT
+        + _answer_result(whole=whole, blocks=blocks)
+    )
+    for whole in (True, False)
+    for blocks in (True, False)
+}
 # The columns of ANSWER's row that hold our enums, as text.
 _ANSWER_ENUMS = {
     "kind": ParticipantKind,
@@ -360,14 +415,12 @@ class InvitationRepository:
         """
         row = await fetchrow(
             self.session,
-            ANSWER,
+            ANSWER[occurrence is None, status != Answer.DECLINED],
             tenant_id=self.tenant_id,
             participant_id=participant_id,
             associate_id=associate_id,
             status=status.value,
-            whole=occurrence is None,
             occurrence=occurrence,
-            blocks=status != Answer.DECLINED,
             tentative=status == Answer.TENTATIVE,
             comment=comment,
             now=now,

@@ -8,7 +8,7 @@ from sqlalchemy import BigInteger, CheckConstraint, DateTime, Index, Integer, St
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db.base import Base, StrEnumText, TenantScoped, one_of
+from app.db.base import Base, StrEnumText, TenantScoped, any_of, one_of
 from app.models.states import PING, EventType, NotificationKind
 
 
@@ -48,9 +48,7 @@ class Event(TenantScoped, Base):
         Index(None, "tenant_id", "txid", "id"),
         # The retention job's scan for events past their age.
         Index("ix_events_created_at", "created_at"),
-        CheckConstraint(
-            "type IN ({})".format(", ".join(f"'{t}'" for t in [*EventType, PING])), name="type"
-        ),
+        CheckConstraint(any_of("type", [*EventType, PING]), name="type"),
     )
 
     type: Mapped[str] = mapped_column(String(64))

@@ -2,6 +2,7 @@
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.invitations.repository import ANSWER
 from tests.fixtures.factories import Caller, create_resource
 from tests.fixtures.responses import ok
 from tests.fixtures.statements import statements
@@ -124,3 +125,15 @@ async def test_an_inbox_with_a_series_is_still_one_statement(
 
     assert invitation["next_occurrence"]["occurrence_start"] == "2030-01-07T08:00:00Z"
     assert _first_words(sent) == INBOX_PAGE, sent
+
+
+def test_each_kind_of_answer_sends_only_its_own_writes() -> None:
+    # A CTE that a parameter turns off is still started and run on every execution: each
+    # kind of answer (the series' or one occurrence's, keeping or dropping bookings) is its
+    # own statement, without the other kinds' writes.
+    assert sorted(ANSWER) == [(False, False), (False, True), (True, False), (True, True)]
+    for (whole, blocks), statement in ANSWER.items():
+        assert ("INSERT INTO occurrence_answers" in statement.sql) is not whole
+        assert ("DELETE FROM occurrence_answers" in statement.sql) is whole
+        assert ("INSERT INTO bookings" in statement.sql) is blocks
+        assert ("DELETE FROM bookings" in statement.sql) is not blocks
