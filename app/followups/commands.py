@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.principals import Actor
 from app.availability import bookings
 from app.db.base import new_id, utc_now
-from app.db.driver import transaction
 from app.followups import rules, schemas, series
 from app.followups.create_repository import CreateRepository, Directory, Notified
 from app.followups.reads import owned
@@ -47,32 +46,9 @@ async def create(
     A single follow-up is one statement after the checks (`create_repository.py`); a series,
     one whose persons are e-mailed, or one whose strict resource is taken goes through the
     ORM (`_book`), which books the occurrences, queues the e-mails, or answers 409.
-    In a session without BEGIN/COMMIT (the route is `one_statement`), that one statement
-    commits on its own; what may take locks or write more runs in a transaction.
     """
-    by_kind = rules.ids_by_kind(body.participants)
-    if not (
-        by_kind[ParticipantKind.RESOURCE]
-        or body.recurrence is not None
-        or (by_kind[ParticipantKind.PERSON] and mails_persons(session))
-    ):
-        return await _create(session, actor, body, by_kind)
-    # A strict resource's lock is held from DIRECTORY to the write; the ORM path writes in
-    # several statements: one transaction for all (the session's own, when it has one).
-    async with transaction(session):
-        created = await _create(session, actor, body, by_kind)
-        await session.flush()
-    return created
-
-
-async def _create(
-    session: AsyncSession,
-    actor: Actor,
-    body: schemas.FollowUpCreate,
-    by_kind: dict[ParticipantKind, list[uuid.UUID]],
-) -> ShownFollowUp:
-    """`create`'s work, in whatever transaction the caller chose."""
     repository = CreateRepository(session, actor.tenant_id)
+    by_kind = rules.ids_by_kind(body.participants)
     if _owner_alone(body):
         # Nothing to look up: the owner is the caller, and without a time zone in the body
         # (unused for a timed span) CREATE_SINGLE takes the owner's. One round trip less.

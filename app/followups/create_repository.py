@@ -165,15 +165,6 @@ class CreateRepository:
         self.session = session
         self.tenant_id = tenant_id
 
-    async def _rows(self, statement: DriverStatement, **params: Any) -> list[Any]:
-        """The statement's rows: alone without BEGIN/COMMIT, else in the session's transaction.
-
-        `fetch_written` would hand a statement of the former to SQLAlchemy, at its cost.
-        """
-        if await _alone(self.session):
-            return await driver.fetch(self.session, statement, **params)
-        return await driver.fetch_written(self.session, statement, **params)
-
     async def directory(
         self,
         owner_id: uuid.UUID,
@@ -181,7 +172,8 @@ class CreateRepository:
         contact_id: uuid.UUID | None,
     ) -> Directory:
         """The owner and what the references name; locks the strict resources among them."""
-        rows = await self._rows(
+        rows = await driver.fetch_written(
+            self.session,
             DIRECTORY,
             tenant_id=self.tenant_id,
             owner_id=owner_id,
@@ -245,7 +237,7 @@ class CreateRepository:
             "channel": CHANNEL,
         }
         if not strict:
-            rows = await self._rows(CREATE_SINGLE, **params)
+            rows = await driver.fetch_written(self.session, CREATE_SINGLE, **params)
         else:
             try:
                 async with self.session.begin_nested():
@@ -255,18 +247,6 @@ class CreateRepository:
                     raise
                 return None
         return FollowUpRow(rows[0]) if rows else None
-
-
-async def _alone(session: AsyncSession) -> bool:
-    """Whether the session's statements each commit on their own (autocommit, no transaction)."""
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    adapter = raw.driver_connection
-    return (
-        adapter is not None
-        and bool(getattr(raw.dbapi_connection, "autocommit", False))
-        and not adapter.is_in_transaction()
-    )
 
 
 def _constraint(exc: DBAPIError) -> str:

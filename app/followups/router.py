@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.dependencies import CurrentAssociate, CurrentPrincipal, NotAnAssociate
 from app.auth.principals import Actor
 from app.availability.bookings import ResourceTaken
-from app.db.session import SessionDep, one_statement, read_only
+from app.db.session import SessionDep, read_only
 from app.followups import commands, errors, participants, reads, schemas, sync, views
 from app.followups.comments import reads_every_comment
 from app.followups.rows import ShownFollowUp
@@ -81,7 +81,6 @@ async def shown(
         ),
     },
 )
-@one_statement
 async def create_follow_up(
     body: schemas.FollowUpCreate,
     session: SessionDep,
