@@ -52,6 +52,7 @@ SELECT 'strict', s.id, true, NULL FROM strict s
 
 # Books a single follow-up, unless one of :strict_ids (locked) is booked then: then it writes
 # nothing and returns no row. Else it returns the follow-up's row (seq 1: its first event).
+# A null :time_zone is the owner's (a follow-up of its owner alone skips DIRECTORY).
 # Bookings as app/availability/booking_repository.py's _BLOCKED makes them: a colleague not
 # yet answered is tentative; resources are accepted; persons block nothing.
 _CREATE_CHANGES = """
@@ -64,7 +65,11 @@ WITH taken AS (
     INSERT INTO follow_ups (tenant_id, id, owner_id, title, description, location, kind,
                             start_at, end_at, time_zone, all_day, contact_id, seq)
     SELECT :tenant_id, :follow_up_id, :owner_id, :title, :description, :location, :kind,
-           :start_at, :end_at, :time_zone, :all_day, :contact_id, 1
+           :start_at, :end_at,
+           coalesce(CAST(:time_zone AS text),
+                    (SELECT a.time_zone FROM associates a
+                     WHERE a.tenant_id = :tenant_id AND a.id = :owner_id)),
+           :all_day, :contact_id, 1
     WHERE NOT EXISTS (SELECT FROM taken)
     RETURNING *
 ), p AS (

@@ -163,3 +163,51 @@ async def test_a_taken_strict_room_books_nothing(
     assert problem["first_free_at"] == "2026-03-30T08:00:00Z"
     assert await tenant_rows(connection, admin.tenant_id) == before
     assert await _bookings_of(connection, admin.tenant_id) == booked
+
+
+async def test_the_organizer_alone_is_written_without_a_directory_read(
+    admin: Caller, session: AsyncSession
+) -> None:
+    organizer = await admin.new_member(time_zone="America/New_York")
+
+    # No time zone in the body: the owner's, as when the directory is read.
+    response = await organizer.post("/v1/follow-ups", json=follow_up_body(title="Alone"))
+    created = ok(response, 201)
+    assert ok(await organizer.get(f"/v1/follow-ups/{created['id']}")) == created
+    given = ok(
+        await organizer.post(
+            "/v1/follow-ups", json=follow_up_body(title="Given", time_zone="Asia/Tokyo")
+        ),
+        201,
+    )
+    # All day needs the zone before writing (its midnights): the directory is read then.
+    all_day = ok(
+        await organizer.post(
+            "/v1/follow-ups",
+            json={
+                "title": "Away",
+                "all_day": True,
+                "start_date": "2026-03-30",
+                "end_date": "2026-03-31",
+            },
+        ),
+        201,
+    )
+
+    assert [f["time_zone"] for f in (created, given, all_day)] == [
+        "America/New_York",
+        "Asia/Tokyo",
+        "America/New_York",
+    ]
+    assert all_day["start_at"] == "2026-03-30T04:00:00Z"
+    assert [(p["role"], p["status"]) for p in created["participants"]] == [
+        ("organizer", "accepted")
+    ]
+    follow_up_id = uuid.UUID(created["id"])
+    written = await _bookings(session, follow_up_id)
+    follow_up = await session.get(FollowUp, (admin.tenant_id, follow_up_id))
+    assert follow_up is not None
+    assert follow_up.time_zone == "America/New_York"
+    await bookings.rebook_moved(session, follow_up)
+    assert await _bookings(session, follow_up_id) == written
+    assert [(b["tentative"], b["strict"]) for b in written.values()] == [(False, False)]

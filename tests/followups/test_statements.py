@@ -65,3 +65,16 @@ async def test_creating_with_a_strict_room_and_a_person(admin: Caller, engine: A
     ]
     # The same four (the savepoint that guards the strict room is the harness's kind).
     assert len(sent) == 4, "\n".join(sent)
+
+
+async def test_creating_for_the_organizer_alone(admin: Caller, engine: AsyncEngine) -> None:
+    organizer = await admin.new_member(time_zone="America/New_York")
+
+    with statements(engine) as sent:
+        created = await organizer.create("/v1/follow-ups", follow_up_body())
+
+    assert [p["role"] for p in created["participants"]] == ["organizer"]
+    # Nothing to look up (the owner's time zone comes with the write): the token check; the
+    # follow-up with its organizer, booking and event; the view.
+    assert len(sent) == 3, "\n".join(sent)
+    assert created["time_zone"] == "America/New_York"
