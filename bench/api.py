@@ -983,12 +983,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the benchmark; print one JSON line."""
-    args = parse_args(argv)
+def run_and_print(figures: Callable[[], dict[str, Any]]) -> int:
+    """Run a benchmark and print its JSON line with the wall time; 1 when it failed."""
     started = time.perf_counter()
     try:
-        line = run(args)
+        line = figures()
     except Failed as exc:
         log(f"FAILED: {exc}")
         return 1
@@ -996,6 +995,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     log(f"wall time {line['wall_seconds']:.1f}s")
     print(json.dumps(line), flush=True)
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark; print one JSON line."""
+    args = parse_args(argv)
+    return run_and_print(lambda: run(args))
 
 
 if __name__ == "__main__":

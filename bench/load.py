@@ -54,6 +54,7 @@ from api import (
     parse_wrk,
     postgres,
     postmaster_of,
+    run_and_print,
     serve_supports_workers,
 )
 from caldav import DIARIES, EVENTS_PER_DIARY, generate
@@ -459,16 +460,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark; print one JSON line."""
     args = parse_args(argv)
-    started = time.perf_counter()
-    try:
-        line = run(args)
-    except Failed as exc:
-        log(f"FAILED: {exc}")
-        return 1
-    line["wall_seconds"] = round(time.perf_counter() - started, 1)
-    log(f"wall time {line['wall_seconds']:.1f}s")
-    print(json.dumps(line), flush=True)
-    return 0
+    return run_and_print(lambda: run(args))
 
 
 if __name__ == "__main__":
