@@ -68,8 +68,8 @@ async def request_session(request: Request) -> AsyncIterator[AsyncSession]:
 
     `SessionRoute` runs every handler that needs a session inside this, so the commit happens
     before the response is sent: a client never sees a success for a change that failed to
-    commit. (A dependency with `yield` could do the same, at about four times the cost per
-    request in FastAPI's bookkeeping.)
+    commit. (A dependency with `yield` did this before, at the price of FastAPI's generator
+    and exit-stack bookkeeping on every request.)
     """
     database = get_database(request)
     sessionmaker = database.sessionmaker
