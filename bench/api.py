@@ -725,6 +725,11 @@ async def postmaster_of(url: str) -> tuple[int | None, str]:
     try:
         version = str(await conn.fetchval("SHOW server_version")).split()[0]
         log(f"PostgreSQL {version}")
+        if await conn.fetchval("SHOW autovacuum") != "on":
+            # Then nothing analyses a new table, and plans made while it was empty stay:
+            # the foreign-key checks then pick any index led by tenant_id (see the README).
+            version += ", autovacuum off"
+            log("autovacuum is off on this server: a fresh database keeps its empty-table plans")
         # Read while the backend lives: its parent is the postmaster.
         backend = await conn.fetchval("SELECT pg_backend_pid()")
         postmaster = parent_pid(backend) if is_postgres(backend) else None
