@@ -3,14 +3,17 @@
 from fastapi import Request, Response
 from fastapi.dependencies.models import Dependant
 
-from app.db.session import get_session, request_session
+from app.db.session import get_read_session, get_session, request_session
 from app.kit.strict_query import Handler, StrictQueryRoute, effective_dependant
 
 __all__ = ["Handler", "SessionRoute"]
 
 
+_SESSIONS = (get_session, get_read_session)
+
+
 def _uses_session(dependant: Dependant) -> bool:
-    return any(sub.call is get_session or _uses_session(sub) for sub in dependant.dependencies)
+    return any(sub.call in _SESSIONS or _uses_session(sub) for sub in dependant.dependencies)
 
 
 class SessionRoute(StrictQueryRoute):

@@ -87,6 +87,9 @@ async def request_session(request: Request) -> AsyncIterator[AsyncSession]:
             await session.commit()
         finally:
             del request.scope[_SESSION]
+            replica: AsyncSession | None = request.scope.pop(_READ_SESSION, None)
+            if replica is not None:
+                await replica.close()
 
 
 async def get_session(request: Request) -> AsyncSession:
@@ -100,18 +103,26 @@ async def get_session(request: Request) -> AsyncSession:
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
-async def get_read_session(request: Request, session: SessionDep) -> AsyncIterator[AsyncSession]:
+# Where the request's scope holds a session on the read replica, once a dependency opened one.
+_READ_SESSION = "convene.read_session"
+
+
+async def get_read_session(request: Request) -> AsyncSession:
     """A session on the read replica; without one, the request's own session.
 
     What a replica returns may lag the primary by its delay, so only reads that may show a
-    change a little late use this: never a check that guards a write.
+    change a little late use this: never a check that guards a write. `request_session`
+    closes the replica's session with its own (a plain dependency, not a generator: FastAPI's
+    exit-stack bookkeeping for one cost more than the rest of a free/busy dependency set).
     """
+    session = await get_session(request)
     reads = get_database(request).read_sessionmaker
     if reads is None:
-        yield session
-        return
-    async with reads() as replica:
-        yield replica
+        return session
+    replica: AsyncSession | None = request.scope.get(_READ_SESSION)
+    if replica is None:
+        replica = request.scope[_READ_SESSION] = reads()
+    return replica
 
 
-ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
+ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session)]
