@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from app.config import Settings
 from app.db.embedded import start_embedded_database
 from app.db.engine import async_url
-from app.db.migrations import migration_lock
+from app.db.migrations import migration_lock, warn_without_autovacuum
 from app.models import Base
 
 config = context.config
@@ -49,6 +49,8 @@ def _run(connection: Connection) -> None:
     lock_timeout_ms = Settings().migration_lock_timeout_ms
     with migration_lock(connection, lock_timeout_ms), context.begin_transaction():
         context.run_migrations()
+    # Every start migrates first, so an operator sees this once per start.
+    warn_without_autovacuum(connection)
 
 
 async def _run_async(url: str) -> None:
