@@ -82,8 +82,8 @@ async def request_session(request: Request) -> AsyncIterator[AsyncSession]:
     if database.autocommit_sessionmaker is not None and _alone(request):
         sessionmaker = database.autocommit_sessionmaker
     # A read has nothing to commit: closing the session (as leaving the block does) ends its
-    # transaction, if it had one, and returns the connection. SQLAlchemy's commit around that
-    # was a tenth of a free/busy request's CPU.
+    # transaction, if it had one, and returns the connection; SQLAlchemy's commit before that
+    # would only add its own bookkeeping.
     finishes = not _reads_only(request)
     async with sessionmaker() as session:
         session.info[SETTINGS_KEY] = request.app.state.settings
