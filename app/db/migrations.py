@@ -43,12 +43,10 @@ WITHOUT_AUTOVACUUM = (
 SET_MIGRATION_LOCK_TIMEOUT = text("SELECT set_config('lock_timeout', :timeout, false)")
 
 
-def warn_without_autovacuum(connection: Connection) -> bool:
-    """Log a warning when the server runs without autovacuum; whether it does."""
-    if connection.execute(SHOW_AUTOVACUUM).scalar() == "on":
-        return False
-    logger.warning(WITHOUT_AUTOVACUUM)
-    return True
+def warn_without_autovacuum(connection: Connection) -> None:
+    """Log a warning when the server runs without autovacuum."""
+    if connection.execute(SHOW_AUTOVACUUM).scalar() != "on":
+        logger.warning(WITHOUT_AUTOVACUUM)
 
 
 def alembic_config(database_url: str) -> Config:

@@ -48,19 +48,17 @@ def one_statement(endpoint: E) -> E:
     return endpoint
 
 
-def _reads_only(request: Request) -> bool:
-    """Whether the request's endpoint is marked `read_only`."""
+def _marked(request: Request, mark: str) -> bool:
+    """Whether the request's endpoint carries `mark` (`read_only`, `one_statement`)."""
     endpoint = getattr(request.scope.get("route"), "endpoint", None)
-    return getattr(endpoint, _READ_ONLY, False) is True
+    return getattr(endpoint, mark, False) is True
 
 
-def _alone(request: Request) -> bool:
+def _alone(request: Request, reads_only: bool) -> bool:
     """Whether the request's statements may each run on their own, without BEGIN/COMMIT."""
-    if _reads_only(request):
-        return True
-    endpoint = getattr(request.scope.get("route"), "endpoint", None)
-    return getattr(endpoint, _ONE_STATEMENT, False) is True and not any(
-        name == _IDEMPOTENCY_KEY for name, _ in request.scope["headers"]
+    return reads_only or (
+        _marked(request, _ONE_STATEMENT)
+        and not any(name == _IDEMPOTENCY_KEY for name, _ in request.scope["headers"])
     )
 
 
@@ -78,13 +76,14 @@ async def request_session(request: Request) -> AsyncIterator[AsyncSession]:
     and exit-stack bookkeeping on every request.)
     """
     database = get_database(request)
+    reads_only = _marked(request, _READ_ONLY)
     sessionmaker = database.sessionmaker
-    if database.autocommit_sessionmaker is not None and _alone(request):
+    if database.autocommit_sessionmaker is not None and _alone(request, reads_only):
         sessionmaker = database.autocommit_sessionmaker
     # A read has nothing to commit: closing the session (as leaving the block does) ends its
     # transaction, if it had one, and returns the connection; SQLAlchemy's commit before that
     # would only add its own bookkeeping.
-    finishes = not _reads_only(request)
+    finishes = not reads_only
     async with sessionmaker() as session:
         session.info[SETTINGS_KEY] = request.app.state.settings
         request.scope[_SESSION] = session
@@ -124,8 +123,8 @@ async def get_read_session(request: Request) -> AsyncSession:
 
     What a replica returns may lag the primary by its delay, so only reads that may show a
     change a little late use this: never a check that guards a write. `request_session`
-    closes the replica's session with its own (a plain dependency, not a generator: FastAPI's
-    exit-stack bookkeeping for one cost more than the rest of a free/busy dependency set).
+    closes the replica's session with its own, so this is a plain dependency, without the
+    exit-stack bookkeeping FastAPI does for a generator.
     """
     session = await get_session(request)
     reads = get_database(request).read_sessionmaker
