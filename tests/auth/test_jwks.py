@@ -22,6 +22,9 @@ from tests.fixtures.servers import JwksServer, jwks_server
 
 ISSUER = "https://idp.example"
 AUDIENCE = "convene"
+# The cache and cooldown windows: long enough that what must happen within one still does on
+# a stalled machine (a CI run once took over 2 s to serve a request).
+WINDOW = 2.0
 
 
 @pytest.fixture(scope="module")
@@ -78,13 +81,13 @@ def _token(key: rsa.RSAPrivateKey, kid: str, **extra: Any) -> str:
 async def test_a_rotated_key_is_fetched_once_when_its_kid_first_appears(
     provider: JwksServer, tmp_path: Path, key_one: rsa.RSAPrivateKey, key_two: rsa.RSAPrivateKey
 ) -> None:
-    verifier = _verifier(provider, tmp_path, jwt_jwks_refresh_cooldown_seconds=0.2)
+    verifier = _verifier(provider, tmp_path, jwt_jwks_refresh_cooldown_seconds=WINDOW)
     await verifier.verify(_token(key_one, "k1"))
     await verifier.verify(_token(key_one, "k1"))
     assert provider.fetches == 1
 
     provider.serve(("k1", key_one.public_key()), ("k2", key_two.public_key()))
-    await asyncio.sleep(0.3)  # past the cooldown that the first fetch started
+    await asyncio.sleep(WINDOW + 0.1)  # past the cooldown that the first fetch started
     await verifier.verify(_token(key_two, "k2"))
     await verifier.verify(_token(key_two, "k2"))
     await verifier.verify(_token(key_one, "k1"))
@@ -95,9 +98,9 @@ async def test_a_rotated_key_is_fetched_once_when_its_kid_first_appears(
 async def test_unknown_kids_refresh_the_set_at_most_once_per_cooldown(
     provider: JwksServer, tmp_path: Path, key_one: rsa.RSAPrivateKey
 ) -> None:
-    verifier = _verifier(provider, tmp_path, jwt_jwks_refresh_cooldown_seconds=0.5)
+    verifier = _verifier(provider, tmp_path, jwt_jwks_refresh_cooldown_seconds=WINDOW)
     await verifier.verify(_token(key_one, "k1"))
-    await asyncio.sleep(0.6)
+    await asyncio.sleep(WINDOW + 0.1)
 
     made_up = [verifier.verify(_token(key_one, f"forged-{n}")) for n in range(20)]
     outcomes = await asyncio.gather(*made_up, return_exceptions=True)
@@ -111,14 +114,14 @@ async def test_unknown_kids_refresh_the_set_at_most_once_per_cooldown(
 async def test_a_withdrawn_key_stops_working_when_the_cached_set_expires(
     provider: JwksServer, tmp_path: Path, key_one: rsa.RSAPrivateKey, key_two: rsa.RSAPrivateKey
 ) -> None:
-    verifier = _verifier(provider, tmp_path, jwt_jwks_cache_seconds=0.5)
+    verifier = _verifier(provider, tmp_path, jwt_jwks_cache_seconds=WINDOW)
     old = _token(key_one, "k1")
     await verifier.verify(old)
 
     provider.serve(("k2", key_two.public_key()))  # k1 withdrawn, say after a leak
     await verifier.verify(old)  # still cached
     assert provider.fetches == 1
-    await asyncio.sleep(0.6)
+    await asyncio.sleep(WINDOW + 0.1)
 
     with pytest.raises(InvalidToken, match="k1"):
         await verifier.verify(old)
