@@ -194,24 +194,35 @@ WITH locked AS (
 ), f AS (
     -- The lock returns the row's newest version, the rest of the statement reads its
     -- snapshot: if the follow-up changed in between, nothing happens here (stale, and the
-    -- caller runs the statement again, now under the lock with a fresh snapshot).
+    -- caller runs the statement again, now under the lock with a fresh snapshot). Unless it
+    -- is a single follow-up whose span did not change: the other invitees' answers only
+    -- bump its seq (which `bumped` reads from the newest version), and what else this
+    -- statement reads of it changes with its span or with the invitation (`mine` below).
     SELECT locked.* FROM locked
     JOIN follow_ups seen ON seen.tenant_id = locked.tenant_id AND seen.id = locked.id
-     AND seen.xmin = locked.version
+     AND (seen.xmin = locked.version
+          OR (seen.recurrence_rule IS NULL AND locked.recurrence_rule IS NULL
+              AND seen.during = locked.during))
 ), spans AS (
     {spans}
 ), old AS (
-    SELECT p.id, p.status, p.seen_at{occurrence_status}
+    SELECT p.id, p.status, p.seen_at, p.xmin AS version{occurrence_status}
     FROM participants p JOIN f ON f.tenant_id = p.tenant_id AND f.id = p.follow_up_id
     WHERE p.tenant_id = :tenant_id
       AND p.id = :participant_id
       AND p.associate_id = :associate_id
       AND p.role <> 'organizer'{answerable}
     FOR UPDATE OF p
+), mine AS (
+    -- The invitation as the snapshot saw it: its own answers, bookings and occurrence
+    -- answers, which every change to it rewrites, are the snapshot's too. Else stale.
+    SELECT old.* FROM old
+    JOIN participants seen ON seen.tenant_id = :tenant_id AND seen.id = old.id
+     AND seen.xmin = old.version
 ), upd AS (
     UPDATE participants p
     SET {changes}
-    FROM old
+    FROM mine AS old
     WHERE p.tenant_id = :tenant_id AND p.id = old.id
     RETURNING p.id, p.tenant_id, p.follow_up_id, p.kind, p.associate_id, p.resource_id,
               p.person_id, p.role, p.status, p.comment, p.responded_at, p.seen_at,
@@ -276,7 +287,8 @@ SELECT upd.id, upd.kind, upd.associate_id, upd.resource_id, upd.person_id,
        upd.acknowledged_at, upd.only_occurrence, upd.previous_status, event.seq,
        {conflict} AS conflict,
        {occurrence},
-       NOT EXISTS (SELECT FROM f) AS stale,
+       (NOT EXISTS (SELECT FROM f)
+        OR (EXISTS (SELECT FROM old) AND NOT EXISTS (SELECT FROM mine))) AS stale,
        (SELECT count(*) FROM fanned) AS deliveries,
        (SELECT pg_notify(:channel, '') FROM (SELECT FROM fanned LIMIT 1) AS queued) AS notified
 FROM locked

@@ -1,9 +1,12 @@
 """Concurrent requests on a committed database: If-Match races, queued answers, seq order."""
 
 import asyncio
+import uuid
 from contextlib import AsyncExitStack
+from datetime import datetime
 
 import pytest
+from sqlalchemy import text
 
 from tests.fixtures.committed import (  # noqa: F401 (fixtures)
     CommittedApp,
@@ -17,6 +20,13 @@ from tests.fixtures.committed import (  # noqa: F401 (fixtures)
     until_lock_waiters,
 )
 from tests.fixtures.factories import Caller, follow_up_body
+from tests.fixtures.statements import statements
+
+# The answer's statement (app.invitations.repository.ANSWER), as the statement hook sees it.
+ANSWER_HEAD = "WITH locked AS"
+# follow_up_body()'s span, and the one the tests below move it to, in UTC.
+SPAN = ("2026-03-30T07:00:00Z", "2026-03-30T08:00:00Z")
+MOVED = ("2026-03-30T12:00:00Z", "2026-03-30T13:00:00Z")
 
 
 async def _invite(organizer: Caller, invitees: list[Caller]) -> tuple[str, dict[str, str]]:
@@ -219,3 +229,146 @@ async def test_queued_seen_twice_records_one_event(committed: CommittedApp, admi
     assert [r.json()["status"] for r in responses] == ["seen", "seen"]
     types = [type_ for type_, _, _ in await committed.events(follow_up_id)]
     assert types == ["follow_up.created", "invitation.seen"]
+
+
+async def _busy(organizer: Caller, colleague: Caller) -> list[tuple[str, str]]:
+    """The colleague's busy blocks on follow_up_body()'s day, as (start, end) in UTC."""
+    found = await organizer.get(
+        "/v1/availability",
+        params={
+            "associate_ids": colleague.subject,
+            "start": "2026-03-30T00:00:00Z",
+            "end": "2026-03-31T00:00:00Z",
+        },
+    )
+    assert found.status_code == 200, found.text
+    return [(b["start_at"], b["end_at"]) for b in found.json()["calendars"][0]["busy"]]
+
+
+async def _queued_answers(
+    committed: CommittedApp, follow_up_id: str, sends: list[tuple[Caller, str, str]]
+) -> tuple[list[int], list[str]]:
+    """Post the answers while we hold the follow-up's lock, so they queue in this order.
+
+    Each is (invitee, participant id, status); the status codes, and the answer statements sent.
+    """
+    assert committed.database.engine is not None
+    async with AsyncExitStack() as stack:
+        opened = [await stack.enter_async_context(committed.client()) for _ in sends]
+        with statements(committed.database.engine) as sent:
+            async with follow_up_row_locked(committed, follow_up_id):
+                tasks = []
+                for n, ((invitee, participant_id, status), client) in enumerate(
+                    zip(sends, opened, strict=True), start=1
+                ):
+                    tasks.append(
+                        asyncio.create_task(
+                            acting_through(invitee, client).post(
+                                f"/v1/invitations/{participant_id}/response",
+                                json={"status": status},
+                            )
+                        )
+                    )
+                    await until_lock_waiters(committed, n)
+            responses = await asyncio.gather(*tasks)
+    answers = [s for s in sent if s.lstrip().startswith(ANSWER_HEAD)]
+    return [r.status_code for r in responses], answers
+
+
+async def test_answers_of_other_invitees_queued_on_one_follow_up_each_run_once(
+    committed: CommittedApp, admin: Caller
+) -> None:
+    """Another invitee's answer only bumps the seq: the one queued behind it is not stale.
+
+    So a meeting whose invitees answer at once queues for one statement each, no retries.
+    """
+    organizer = await admin.new_member(name="Olga Organizer")
+    invitees = [await admin.new_member(name=f"Invitee {n}") for n in range(3)]
+    follow_up_id, ids = await _invite(organizer, invitees)
+    sends = [
+        (i, ids[i.subject], s)
+        for i, s in zip(invitees, ["accepted", "declined", "tentative"], strict=True)
+    ]
+
+    codes, answers = await _queued_answers(committed, follow_up_id, sends)
+
+    assert codes == [200, 200, 200]
+    assert len(answers) == 3, "an answer ran again"
+    events = await committed.events(follow_up_id)
+    assert [(t, seq) for t, seq, _ in events] == [
+        ("follow_up.created", 1),
+        ("invitation.accepted", 2),
+        ("invitation.declined", 3),
+        ("invitation.tentative", 4),
+    ]
+    assert await _busy(organizer, invitees[0]) == [SPAN]
+    assert await _busy(organizer, invitees[1]) == []
+
+
+async def test_a_decline_queued_behind_the_same_invitees_accept_runs_again_and_frees_it(
+    committed: CommittedApp, admin: Caller
+) -> None:
+    """The invitation changed while the decline waited: it runs again and sees the booking."""
+    organizer = await admin.new_member(name="Olga Organizer")
+    colleague = await admin.new_member(name="Bo Colleague")
+    follow_up_id, ids = await _invite(organizer, [colleague])
+    mine = ids[colleague.subject]
+
+    codes, answers = await _queued_answers(
+        committed, follow_up_id, [(colleague, mine, "accepted"), (colleague, mine, "declined")]
+    )
+
+    assert codes == [200, 200]
+    assert len(answers) == 3, "the decline did not run again"
+    assert await _busy(organizer, colleague) == []
+
+
+async def test_an_answer_queued_behind_a_move_runs_again_and_books_the_new_span(
+    committed: CommittedApp, admin: Caller
+) -> None:
+    """The follow-up's span changed while the answer waited: it runs again, on the new span.
+
+    The move is written as a reschedule writes it (the follow-up and its bookings), by a
+    transaction that holds the row lock while the answer queues, and commits.
+    """
+    organizer = await admin.new_member(name="Olga Organizer")
+    colleague = await admin.new_member(name="Bo Colleague")
+    follow_up_id, ids = await _invite(organizer, [colleague])
+    assert committed.database.engine is not None
+    moved = {
+        "start": datetime.fromisoformat(MOVED[0]),
+        "end": datetime.fromisoformat(MOVED[1]),
+        "id": uuid.UUID(follow_up_id),
+    }
+
+    async with committed.client() as other:
+        answering = acting_through(colleague, other)
+        with statements(committed.database.engine) as sent:
+            async with committed.database.engine.connect() as mover:
+                await mover.execute(
+                    text(
+                        "UPDATE follow_ups SET start_at = :start, end_at = :end, seq = seq + 1 "
+                        "WHERE id = :id"
+                    ),
+                    moved,
+                )
+                await mover.execute(
+                    text(
+                        "UPDATE bookings SET during = tstzrange(:start, :end), "
+                        "occurrence_start = :start WHERE follow_up_id = :id"
+                    ),
+                    moved,
+                )
+                answer = asyncio.create_task(
+                    answering.post(
+                        f"/v1/invitations/{ids[colleague.subject]}/response",
+                        json={"status": "accepted"},
+                    )
+                )
+                await until_lock_waiters(committed, 1)
+                await mover.commit()
+            answered = await answer
+
+    assert answered.status_code == 200, answered.text
+    assert len([s for s in sent if s.lstrip().startswith(ANSWER_HEAD)]) == 2
+    assert await _busy(organizer, colleague) == [MOVED]
