@@ -880,15 +880,21 @@ def serve_supports_workers() -> bool:
     return "--workers" in help_text
 
 
+def serve_command(workers: int | None) -> list[str]:
+    """`convene serve` on a free port (`command[2]`), with `--workers` when given."""
+    command = ["serve", "--port", str(free_port())]
+    if workers is not None:
+        if not serve_supports_workers():
+            raise Failed("`convene serve` has no --workers option in this tree")
+        command += ["--workers", str(workers)]
+    return command
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Start PostgreSQL and the API, load the tenant, measure the paths; the figures."""
     names = [name for name in TARGETS if name == "healthz" or name in args.paths]
     database_url = args.database_url or os.environ.get("CONVENE_BENCH_DATABASE_URL")
-    command = ["serve", "--port", str(free_port())]
-    if args.workers is not None:
-        if not serve_supports_workers():
-            raise Failed("`convene serve` has no --workers option in this tree")
-        command += ["--workers", str(args.workers)]
+    command = serve_command(args.workers)
     secret = secrets.token_urlsafe(48)
     with ExitStack() as stack:
         server_url, private = stack.enter_context(postgres(database_url))

@@ -40,8 +40,8 @@ from typing import Any
 import asyncpg
 import common
 import httpx
-from api import Failed, postgres, postmaster_of, run_and_print, serve_supports_workers
-from common import convene_process, free_port, log, process_cpu_seconds, throwaway_database
+from api import Failed, postgres, postmaster_of, run_and_print, serve_command
+from common import convene_process, log, process_cpu_seconds, throwaway_database
 
 from app.auth.tokens import issue_token
 from app.db.engine import plain_dsn
@@ -170,11 +170,7 @@ async def seqs(url: str, follow_up_id: str) -> list[int]:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Start PostgreSQL and the API, make the follow-ups, answer them; the figures."""
-    command = ["serve", "--port", str(free_port())]
-    if args.workers is not None:
-        if not serve_supports_workers():
-            raise Failed("`convene serve` has no --workers option in this tree")
-        command += ["--workers", str(args.workers)]
+    command = serve_command(args.workers)
     secret = secrets.token_urlsafe(48)
     with ExitStack() as stack:
         server_url, private = stack.enter_context(postgres(args.database_url))

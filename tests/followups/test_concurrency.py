@@ -39,6 +39,14 @@ async def _invite(organizer: Caller, invitees: list[Caller]) -> tuple[str, dict[
     return created["id"], ids
 
 
+async def _meeting(admin: Caller, count: int) -> tuple[Caller, list[Caller], str, dict[str, str]]:
+    """An organizer, `count` invited colleagues, their follow-up, the participant ids."""
+    organizer = await admin.new_member(name="Olga Organizer")
+    invitees = [await admin.new_member(name=f"Invitee {n}") for n in range(count)]
+    follow_up_id, ids = await _invite(organizer, invitees)
+    return organizer, invitees, follow_up_id, ids
+
+
 async def test_two_patches_with_one_etag_one_wins(committed: CommittedApp, admin: Caller) -> None:
     organizer = await admin.new_member(name="Olga Organizer")
     follow_up_id, _ = await _invite(organizer, [])
@@ -71,9 +79,7 @@ async def test_two_patches_with_one_etag_one_wins(committed: CommittedApp, admin
 
 
 async def test_two_moves_with_one_etag_reset_once(committed: CommittedApp, admin: Caller) -> None:
-    organizer = await admin.new_member(name="Olga Organizer")
-    colleague = await admin.new_member(name="Bo Colleague")
-    follow_up_id, ids = await _invite(organizer, [colleague])
+    organizer, (colleague,), follow_up_id, ids = await _meeting(admin, 1)
     path = f"/v1/follow-ups/{follow_up_id}"
     await colleague.post(
         f"/v1/invitations/{ids[colleague.subject]}/response", json={"status": "accepted"}
@@ -104,9 +110,7 @@ async def test_two_moves_with_one_etag_reset_once(committed: CommittedApp, admin
 async def test_concurrent_answers_of_different_invitees_all_count(
     committed: CommittedApp, admin: Caller, count: int
 ) -> None:
-    organizer = await admin.new_member(name="Olga Organizer")
-    invitees = [await admin.new_member(name=f"Invitee {n}") for n in range(count)]
-    follow_up_id, ids = await _invite(organizer, invitees)
+    organizer, invitees, follow_up_id, ids = await _meeting(admin, count)
     answers = ["accepted", "declined", "tentative"]
 
     async with AsyncExitStack() as stack:
@@ -143,9 +147,7 @@ async def test_seen_queued_behind_an_answer_does_not_override_it(
     Our own transaction holds the follow-up's row lock; the answer queues first, `seen` second.
     Both read the invitation before they wait for the lock.
     """
-    organizer = await admin.new_member(name="Olga Organizer")
-    colleague = await admin.new_member(name="Bo Colleague")
-    follow_up_id, ids = await _invite(organizer, [colleague])
+    organizer, (colleague,), follow_up_id, ids = await _meeting(admin, 1)
     invitation = f"/v1/invitations/{ids[colleague.subject]}"
 
     async with committed.client() as first, committed.client() as second:
@@ -172,9 +174,7 @@ async def test_queued_answers_of_one_invitee_chain_previous_status(
     committed: CommittedApp, admin: Caller
 ) -> None:
     """Two answers of one invitee in flight at once: the second's previous_status is the first."""
-    organizer = await admin.new_member(name="Olga Organizer")
-    colleague = await admin.new_member(name="Bo Colleague")
-    follow_up_id, ids = await _invite(organizer, [colleague])
+    organizer, (colleague,), follow_up_id, ids = await _meeting(admin, 1)
     invitation = f"/v1/invitations/{ids[colleague.subject]}"
 
     async with committed.client() as first, committed.client() as second:
@@ -208,9 +208,7 @@ async def test_queued_answers_of_one_invitee_chain_previous_status(
 
 async def test_queued_seen_twice_records_one_event(committed: CommittedApp, admin: Caller) -> None:
     """Marking seen twice at once changes the invitation once, so it records one event."""
-    organizer = await admin.new_member(name="Olga Organizer")
-    colleague = await admin.new_member(name="Bo Colleague")
-    follow_up_id, ids = await _invite(organizer, [colleague])
+    _, (colleague,), follow_up_id, ids = await _meeting(admin, 1)
     invitation = f"/v1/invitations/{ids[colleague.subject]}"
 
     async with committed.client() as first, committed.client() as second:
@@ -282,9 +280,7 @@ async def test_answers_of_other_invitees_queued_on_one_follow_up_each_run_once(
 
     So a meeting whose invitees answer at once queues for one statement each, no retries.
     """
-    organizer = await admin.new_member(name="Olga Organizer")
-    invitees = [await admin.new_member(name=f"Invitee {n}") for n in range(3)]
-    follow_up_id, ids = await _invite(organizer, invitees)
+    organizer, invitees, follow_up_id, ids = await _meeting(admin, 3)
     sends = [
         (i, ids[i.subject], s)
         for i, s in zip(invitees, ["accepted", "declined", "tentative"], strict=True)
@@ -309,9 +305,7 @@ async def test_a_decline_queued_behind_the_same_invitees_accept_runs_again_and_f
     committed: CommittedApp, admin: Caller
 ) -> None:
     """The invitation changed while the decline waited: it runs again and sees the booking."""
-    organizer = await admin.new_member(name="Olga Organizer")
-    colleague = await admin.new_member(name="Bo Colleague")
-    follow_up_id, ids = await _invite(organizer, [colleague])
+    organizer, (colleague,), follow_up_id, ids = await _meeting(admin, 1)
     mine = ids[colleague.subject]
 
     codes, answers = await _queued_answers(
@@ -331,9 +325,7 @@ async def test_an_answer_queued_behind_a_move_runs_again_and_books_the_new_span(
     The move is written as a reschedule writes it (the follow-up and its bookings), by a
     transaction that holds the row lock while the answer queues, and commits.
     """
-    organizer = await admin.new_member(name="Olga Organizer")
-    colleague = await admin.new_member(name="Bo Colleague")
-    follow_up_id, ids = await _invite(organizer, [colleague])
+    organizer, (colleague,), follow_up_id, ids = await _meeting(admin, 1)
     assert committed.database.engine is not None
     moved = {
         "start": datetime.fromisoformat(MOVED[0]),
