@@ -17,7 +17,7 @@ Figures: the lone answers' p50, the burst's p50 and last finish, their ratio per
 the median over the rounds. One JSON line to stdout; progress to stderr. Run from the
 project root:
     .venv/bin/python bench/burst.py [--rounds 5] [--workers N] [--pool-size N]
-        [--database-url postgresql://...]
+        [--rrule 'FREQ=WEEKLY;COUNT=4'] [--database-url postgresql://...]
 The API's CPU per answer (the serve process and its workers, /proc) is read around the lone
 answers and around the burst.
 """
@@ -76,7 +76,7 @@ class Meeting:
     invitations: list[Invitation]
 
 
-def create_meetings(base: str, secret: str, count: int) -> list[Meeting]:
+def create_meetings(base: str, secret: str, count: int, rrule: str | None) -> list[Meeting]:
     """An organizer and 50 colleagues, and `count` follow-ups inviting all 50; through the API."""
     tenant_id = uuid.uuid4()
     admin = issue_token(secret, tenant_id=tenant_id, subject="bench-admin", admin=True)
@@ -101,6 +101,8 @@ def create_meetings(base: str, secret: str, count: int) -> list[Meeting]:
                 "end_at": (start + timedelta(hours=1)).isoformat(),
                 "participants": [{"associate_id": p} for p in invitees],
             }
+            if rrule:
+                body["recurrence"] = {"rrule": rrule}
             created = http.post("/v1/follow-ups", json=body)
             if created.status_code != 201:
                 raise Failed(f"creating follow-up {k}: {created.status_code} {created.text}")
@@ -180,7 +182,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         env = QUOTAS | ({"CONVENE_DB_POOL_SIZE": str(args.pool_size)} if args.pool_size else {})
         api = stack.enter_context(convene_process(url, secret, command, health, env))
         log(f"API serving on {api.base} (pid {api.pid})")
-        warmup, *meetings = create_meetings(api.base, secret, 1 + 2 * args.rounds)
+        warmup, *meetings = create_meetings(api.base, secret, 1 + 2 * args.rounds, args.rrule)
         answer(api.base, warmup.invitations, at_once=True)
         rounds = []
         for k in range(args.rounds):
@@ -219,6 +221,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "burst_api_cpu_ms": statistics.median(r["burst_api_cpu_ms"] for r in rounds),
         "workers": args.workers,
         "pool_size": args.pool_size,
+        "rrule": args.rrule,
         "postgres": f"{'embedded' if private else 'configured server'}, {version}",
     }
 
@@ -237,6 +240,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--database-url",
         help="a PostgreSQL server to create the throwaway database on "
         "(default: CONVENE_BENCH_DATABASE_URL, else an embedded server)",
+    )
+    parser.add_argument(
+        "--rrule", help="make each follow-up a series of this rule (e.g. FREQ=WEEKLY;COUNT=4)"
     )
     args = parser.parse_args(argv)
     if args.rounds < 1:

@@ -184,7 +184,7 @@ def _answer_changes(*, whole: bool, blocks: bool) -> str:
     return f"""
 WITH locked AS (
     SELECT f.tenant_id, f.id, f.owner_id, f.title, f.during, f.start_at, f.recurrence_rule,
-           f.xmin AS version
+           f.xmin AS version, f AS newest
     FROM follow_ups f
     WHERE f.tenant_id = :tenant_id
       AND f.id = (SELECT follow_up_id FROM participants
@@ -194,15 +194,18 @@ WITH locked AS (
 ), f AS (
     -- The lock returns the row's newest version, the rest of the statement reads its
     -- snapshot: if the follow-up changed in between, nothing happens here (stale, and the
-    -- caller runs the statement again, now under the lock with a fresh snapshot). Unless it
-    -- is a single follow-up whose span did not change: the other invitees' answers only
-    -- bump its seq (which `bumped` reads from the newest version), and what else this
-    -- statement reads of it changes with its span or with the invitation (`mine` below).
+    -- caller runs the statement again, now under the lock with a fresh snapshot). Unless
+    -- every change since was another invitee's answer (each bumped the seq and
+    -- answer_bumps, and the row is otherwise the same): those write their own invitation's
+    -- rows and the seq, which `bumped` takes from the newest version; this invitation's
+    -- own changes are caught by `mine` below. Any other change, recorded or not, is stale.
     SELECT locked.* FROM locked
     JOIN follow_ups seen ON seen.tenant_id = locked.tenant_id AND seen.id = locked.id
      AND (seen.xmin = locked.version
-          OR (seen.recurrence_rule IS NULL AND locked.recurrence_rule IS NULL
-              AND seen.during = locked.during))
+          OR ((locked.newest).seq - seen.seq
+                  = (locked.newest).answer_bumps - seen.answer_bumps
+              AND to_jsonb(locked.newest) - 'seq' - 'answer_bumps'
+                  = to_jsonb(seen) - 'seq' - 'answer_bumps'))
 ), spans AS (
     {spans}
 ), old AS (
@@ -243,7 +246,7 @@ WITH locked AS (
     FROM upd, f
     WHERE f.owner_id::text <> CAST(:actor AS text)
 ), bumped AS (
-    UPDATE follow_ups SET seq = seq + 1
+    UPDATE follow_ups SET seq = seq + 1, answer_bumps = answer_bumps + 1
     FROM upd
     WHERE follow_ups.tenant_id = upd.tenant_id AND follow_ups.id = upd.follow_up_id
     RETURNING follow_ups.tenant_id, follow_ups.id, follow_ups.seq,

@@ -88,6 +88,9 @@ class FollowUp(TenantScoped, Base):
     # Bumped by every recorded event of this follow-up, and every change records one: the
     # events' `seq`, and the version behind the ETag of the follow-up with its participants.
     seq: Mapped[int] = mapped_column(Integer, server_default="0")
+    # How many of those bumps were invitees' answers (the ANSWER statement alone counts
+    # them): an answer queued behind others runs again only if something else changed.
+    answer_bumps: Mapped[int] = mapped_column(Integer, server_default="0")
 
     participants: Mapped[list["Participant"]] = relationship(
         lazy="raise", order_by="(Participant.role != 'organizer', Participant.id)"

@@ -3,7 +3,8 @@
 import asyncio
 import uuid
 from contextlib import AsyncExitStack
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -27,23 +28,28 @@ ANSWER_HEAD = "WITH locked AS"
 # follow_up_body()'s span, and the one the tests below move it to, in UTC.
 SPAN = ("2026-03-30T07:00:00Z", "2026-03-30T08:00:00Z")
 MOVED = ("2026-03-30T12:00:00Z", "2026-03-30T13:00:00Z")
+WEEKLY = {"rrule": "FREQ=WEEKLY;COUNT=3"}
 
 
-async def _invite(organizer: Caller, invitees: list[Caller]) -> tuple[str, dict[str, str]]:
+async def _invite(
+    organizer: Caller, invitees: list[Caller], **fields: Any
+) -> tuple[str, dict[str, str]]:
     """A follow-up of the organizer, and each invitee's participant id by associate id."""
     created = await organizer.create(
         "/v1/follow-ups",
-        follow_up_body(participants=[{"associate_id": i.subject} for i in invitees]),
+        follow_up_body(participants=[{"associate_id": i.subject} for i in invitees], **fields),
     )
     ids = {p["associate_id"]: p["id"] for p in created["participants"] if p["role"] != "organizer"}
     return created["id"], ids
 
 
-async def _meeting(admin: Caller, count: int) -> tuple[Caller, list[Caller], str, dict[str, str]]:
+async def _meeting(
+    admin: Caller, count: int, **fields: Any
+) -> tuple[Caller, list[Caller], str, dict[str, str]]:
     """An organizer, `count` invited colleagues, their follow-up, the participant ids."""
     organizer = await admin.new_member(name="Olga Organizer")
     invitees = [await admin.new_member(name=f"Invitee {n}") for n in range(count)]
-    follow_up_id, ids = await _invite(organizer, invitees)
+    follow_up_id, ids = await _invite(organizer, invitees, **fields)
     return organizer, invitees, follow_up_id, ids
 
 
@@ -229,14 +235,14 @@ async def test_queued_seen_twice_records_one_event(committed: CommittedApp, admi
     assert types == ["follow_up.created", "invitation.seen"]
 
 
-async def _busy(organizer: Caller, colleague: Caller) -> list[tuple[str, str]]:
-    """The colleague's busy blocks on follow_up_body()'s day, as (start, end) in UTC."""
+async def _busy(organizer: Caller, colleague: Caller, days: int = 1) -> list[tuple[str, str]]:
+    """The colleague's busy blocks from follow_up_body()'s day on, as (start, end) in UTC."""
     found = await organizer.get(
         "/v1/availability",
         params={
             "associate_ids": colleague.subject,
             "start": "2026-03-30T00:00:00Z",
-            "end": "2026-03-31T00:00:00Z",
+            "end": (datetime(2026, 3, 30, tzinfo=UTC) + timedelta(days=days)).isoformat(),
         },
     )
     assert found.status_code == 200, found.text
@@ -273,14 +279,16 @@ async def _queued_answers(
     return [r.status_code for r in responses], answers
 
 
+@pytest.mark.parametrize("series", [False, True], ids=["single", "series"])
 async def test_answers_of_other_invitees_queued_on_one_follow_up_each_run_once(
-    committed: CommittedApp, admin: Caller
+    committed: CommittedApp, admin: Caller, series: bool
 ) -> None:
     """Another invitee's answer only bumps the seq: the one queued behind it is not stale.
 
     So a meeting whose invitees answer at once queues for one statement each, no retries.
     """
-    organizer, invitees, follow_up_id, ids = await _meeting(admin, 3)
+    fields = {"recurrence": WEEKLY} if series else {}
+    organizer, invitees, follow_up_id, ids = await _meeting(admin, 3, **fields)
     sends = [
         (i, ids[i.subject], s)
         for i, s in zip(invitees, ["accepted", "declined", "tentative"], strict=True)
@@ -364,3 +372,55 @@ async def test_an_answer_queued_behind_a_move_runs_again_and_books_the_new_span(
     assert answered.status_code == 200, answered.text
     assert len([s for s in sent if s.lstrip().startswith(ANSWER_HEAD)]) == 2
     assert await _busy(organizer, colleague) == [MOVED]
+
+
+async def test_a_series_answer_queued_behind_a_cancelled_occurrence_runs_again(
+    committed: CommittedApp, admin: Caller
+) -> None:
+    """An occurrence cancelled while the answer waited: it runs again and books the others.
+
+    The cancel is written as the API writes it (the occurrence, its bookings, the seq), by a
+    transaction that holds the row lock while the answer queues, and commits. A run on the
+    snapshot from before would book the cancelled occurrence again.
+    """
+    organizer, (colleague,), follow_up_id, ids = await _meeting(admin, 1, recurrence=WEEKLY)
+    assert committed.database.engine is not None
+    second = {"start": datetime(2026, 4, 6, 7, tzinfo=UTC), "id": uuid.UUID(follow_up_id)}
+
+    async with committed.client() as other:
+        answering = acting_through(colleague, other)
+        with statements(committed.database.engine) as sent:
+            async with committed.database.engine.connect() as canceller:
+                await canceller.execute(
+                    text("UPDATE follow_ups SET seq = seq + 1 WHERE id = :id"), second
+                )
+                await canceller.execute(
+                    text(
+                        "UPDATE occurrences SET cancelled = true "
+                        "WHERE follow_up_id = :id AND original_start = :start"
+                    ),
+                    second,
+                )
+                await canceller.execute(
+                    text(
+                        "DELETE FROM bookings "
+                        "WHERE follow_up_id = :id AND occurrence_start = :start"
+                    ),
+                    second,
+                )
+                answer = asyncio.create_task(
+                    answering.post(
+                        f"/v1/invitations/{ids[colleague.subject]}/response",
+                        json={"status": "accepted"},
+                    )
+                )
+                await until_lock_waiters(committed, 1)
+                await canceller.commit()
+            answered = await answer
+
+    assert answered.status_code == 200, answered.text
+    assert len([s for s in sent if s.lstrip().startswith(ANSWER_HEAD)]) == 2
+    assert await _busy(organizer, colleague, days=21) == [
+        SPAN,
+        ("2026-04-13T07:00:00Z", "2026-04-13T08:00:00Z"),
+    ]
