@@ -298,13 +298,12 @@ async def test_answers_of_other_invitees_queued_on_one_follow_up_each_run_once(
 
     assert codes == [200, 200, 200]
     assert len(answers) == 3, "an answer ran again"
+    # Waiters past the first take the lock in no promised order: each answer once, in seq.
     events = await committed.events(follow_up_id)
-    assert [(t, seq) for t, seq, _ in events] == [
-        ("follow_up.created", 1),
-        ("invitation.accepted", 2),
-        ("invitation.declined", 3),
-        ("invitation.tentative", 4),
-    ]
+    assert [seq for _, seq, _ in events] == [1, 2, 3, 4]
+    assert events[0][0] == "follow_up.created"
+    answered = {str(data["participant_id"]): type_ for type_, _, data in events[1:]}
+    assert answered == {participant: f"invitation.{status}" for _, participant, status in sends}
     assert await _busy(organizer, invitees[0]) == [SPAN]
     assert await _busy(organizer, invitees[1]) == []
 
