@@ -6,6 +6,7 @@ from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import text
 
@@ -249,6 +250,11 @@ async def _busy(organizer: Caller, colleague: Caller, days: int = 1) -> list[tup
     return [(b["start_at"], b["end_at"]) for b in found.json()["calendars"][0]["busy"]]
 
 
+def _answers(sent: list[str]) -> list[str]:
+    """The answer statements among those sent."""
+    return [s for s in sent if s.lstrip().startswith(ANSWER_HEAD)]
+
+
 async def _queued_answers(
     committed: CommittedApp, follow_up_id: str, sends: list[tuple[Caller, str, str]]
 ) -> tuple[list[int], list[str]]:
@@ -275,8 +281,7 @@ async def _queued_answers(
                     )
                     await until_lock_waiters(committed, n)
             responses = await asyncio.gather(*tasks)
-    answers = [s for s in sent if s.lstrip().startswith(ANSWER_HEAD)]
-    return [r.status_code for r in responses], answers
+    return [r.status_code for r in responses], _answers(sent)
 
 
 @pytest.mark.parametrize("series", [False, True], ids=["single", "series"])
@@ -324,6 +329,35 @@ async def test_a_decline_queued_behind_the_same_invitees_accept_runs_again_and_f
     assert await _busy(organizer, colleague) == []
 
 
+async def _accepted_behind(
+    committed: CommittedApp,
+    colleague: Caller,
+    participant_id: str,
+    writes: list[str],
+    params: dict[str, Any],
+) -> tuple[httpx.Response, int]:
+    """Accept while a transaction of ours holds the row lock after `writes`, then commits.
+
+    The answer, and how many times its statement ran.
+    """
+    assert committed.database.engine is not None
+    async with committed.client() as other:
+        answering = acting_through(colleague, other)
+        with statements(committed.database.engine) as sent:
+            async with committed.database.engine.connect() as writer:
+                for sql in writes:
+                    await writer.execute(text(sql), params)
+                answer = asyncio.create_task(
+                    answering.post(
+                        f"/v1/invitations/{participant_id}/response", json={"status": "accepted"}
+                    )
+                )
+                await until_lock_waiters(committed, 1)
+                await writer.commit()
+            answered = await answer
+    return answered, len(_answers(sent))
+
+
 async def test_an_answer_queued_behind_a_move_runs_again_and_books_the_new_span(
     committed: CommittedApp, admin: Caller
 ) -> None:
@@ -333,43 +367,23 @@ async def test_an_answer_queued_behind_a_move_runs_again_and_books_the_new_span(
     transaction that holds the row lock while the answer queues, and commits.
     """
     organizer, (colleague,), follow_up_id, ids = await _meeting(admin, 1)
-    assert committed.database.engine is not None
     moved = {
         "start": datetime.fromisoformat(MOVED[0]),
         "end": datetime.fromisoformat(MOVED[1]),
         "id": uuid.UUID(follow_up_id),
     }
+    writes = [
+        "UPDATE follow_ups SET start_at = :start, end_at = :end, seq = seq + 1 WHERE id = :id",
+        "UPDATE bookings SET during = tstzrange(:start, :end), occurrence_start = :start "
+        "WHERE follow_up_id = :id",
+    ]
 
-    async with committed.client() as other:
-        answering = acting_through(colleague, other)
-        with statements(committed.database.engine) as sent:
-            async with committed.database.engine.connect() as mover:
-                await mover.execute(
-                    text(
-                        "UPDATE follow_ups SET start_at = :start, end_at = :end, seq = seq + 1 "
-                        "WHERE id = :id"
-                    ),
-                    moved,
-                )
-                await mover.execute(
-                    text(
-                        "UPDATE bookings SET during = tstzrange(:start, :end), "
-                        "occurrence_start = :start WHERE follow_up_id = :id"
-                    ),
-                    moved,
-                )
-                answer = asyncio.create_task(
-                    answering.post(
-                        f"/v1/invitations/{ids[colleague.subject]}/response",
-                        json={"status": "accepted"},
-                    )
-                )
-                await until_lock_waiters(committed, 1)
-                await mover.commit()
-            answered = await answer
+    answered, runs = await _accepted_behind(
+        committed, colleague, ids[colleague.subject], writes, moved
+    )
 
     assert answered.status_code == 200, answered.text
-    assert len([s for s in sent if s.lstrip().startswith(ANSWER_HEAD)]) == 2
+    assert runs == 2
     assert await _busy(organizer, colleague) == [MOVED]
 
 
@@ -383,42 +397,20 @@ async def test_a_series_answer_queued_behind_a_cancelled_occurrence_runs_again(
     snapshot from before would book the cancelled occurrence again.
     """
     organizer, (colleague,), follow_up_id, ids = await _meeting(admin, 1, recurrence=WEEKLY)
-    assert committed.database.engine is not None
     second = {"start": datetime(2026, 4, 6, 7, tzinfo=UTC), "id": uuid.UUID(follow_up_id)}
+    writes = [
+        "UPDATE follow_ups SET seq = seq + 1 WHERE id = :id",
+        "UPDATE occurrences SET cancelled = true "
+        "WHERE follow_up_id = :id AND original_start = :start",
+        "DELETE FROM bookings WHERE follow_up_id = :id AND occurrence_start = :start",
+    ]
 
-    async with committed.client() as other:
-        answering = acting_through(colleague, other)
-        with statements(committed.database.engine) as sent:
-            async with committed.database.engine.connect() as canceller:
-                await canceller.execute(
-                    text("UPDATE follow_ups SET seq = seq + 1 WHERE id = :id"), second
-                )
-                await canceller.execute(
-                    text(
-                        "UPDATE occurrences SET cancelled = true "
-                        "WHERE follow_up_id = :id AND original_start = :start"
-                    ),
-                    second,
-                )
-                await canceller.execute(
-                    text(
-                        "DELETE FROM bookings "
-                        "WHERE follow_up_id = :id AND occurrence_start = :start"
-                    ),
-                    second,
-                )
-                answer = asyncio.create_task(
-                    answering.post(
-                        f"/v1/invitations/{ids[colleague.subject]}/response",
-                        json={"status": "accepted"},
-                    )
-                )
-                await until_lock_waiters(committed, 1)
-                await canceller.commit()
-            answered = await answer
+    answered, runs = await _accepted_behind(
+        committed, colleague, ids[colleague.subject], writes, second
+    )
 
     assert answered.status_code == 200, answered.text
-    assert len([s for s in sent if s.lstrip().startswith(ANSWER_HEAD)]) == 2
+    assert runs == 2
     assert await _busy(organizer, colleague, days=21) == [
         SPAN,
         ("2026-04-13T07:00:00Z", "2026-04-13T08:00:00Z"),
